@@ -1,0 +1,39 @@
+/*
+ * ci_util.h - small helpers every component needs: clocks, random ids and a
+ * checked allocator.
+ *
+ * Thread-safe; no global state beyond OpenSSL's RNG.
+ */
+#ifndef CI_UTIL_H
+#define CI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock, unix epoch milliseconds. */
+int64_t ci_now_ms(void);
+/* Monotonic clock in microseconds (for durations). */
+int64_t ci_mono_us(void);
+
+/* Fills out[0..2*nbytes] with 2*nbytes lowercase hex digits of fresh random
+ * bytes and a NUL (out needs 2*nbytes+1 bytes).  Returns 0 or -1. */
+int ci_random_hex(char *out, size_t nbytes);
+
+/* Fills out[0..len] with `len` characters of [A-Za-z0-9_-] (nanoid
+ * alphabet, uniform) and a NUL.  Returns 0 or -1. */
+int ci_random_id(char *out, size_t len);
+
+/* Formats epoch milliseconds as "2026-11-27T22:50:01.123Z" into out (>= 25 bytes). */
+void ci_format_iso8601(int64_t ms, char *out, size_t outsz);
+
+/* Allocation that aborts on out-of-memory (the one checked allocator). */
+void *ci_xmalloc(size_t n);
+void *ci_xcalloc(size_t n, size_t size);
+void *ci_xrealloc(void *p, size_t n);
+char *ci_xstrdup(const char *s);
+char *ci_xstrndup(const char *s, size_t n);
+
+/* Constant-time comparison of two byte strings; 1 when equal. */
+int ci_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * sch_types.h - the job and result records that travel between ingress and
+ * workers, and the language table.
+ *
+ * A job is what a caller asked for (one POST /exec or /jobs body, after
+ * validation) plus what the ingress adds (ids, owner, deadlines).  A result is
+ * what one execution produced.  Both cross process boundaries as msgpack
+ * (sch_codec.h) and reach callers as JSON (sch_json.h).
+ *
+ * Ownership: every char * in these structs is a heap string owned by the
+ * struct; NULL means "absent".  `sch_job_release()` / `sch_result_release()`
+ * free the members and zero the struct (the struct itself is the caller's,
+ * usually on the stack).  Strings are NUL-terminated; `stdout_buf` and
+ * `stderr_buf` are additionally length-counted because program output may
+ * hold NUL bytes.
+ *
+ * Nothing here is thread-affine; no function keeps global state.
+ */
+#ifndef SCH_TYPES_H
+#define SCH_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wire version written into every encoded record. */
+#define SCH_WIRE_VERSION 1
+
+/* Languages, in the order of DESIGN.md §4.1. */
+enum sch_lang {
+    SCH_LANG_NONE = -1,
+    SCH_LANG_PY = 0,
+    SCH_LANG_JS,
+    SCH_LANG_TS,
+    SCH_LANG_GO,
+    SCH_LANG_JAVA,
+    SCH_LANG_C,
+    SCH_LANG_CPP,
+    SCH_LANG_PHP,
+    SCH_LANG_RS,
+    SCH_LANG_R,
+    SCH_LANG_F90,
+    SCH_LANG_D,
+    SCH_LANG_BASH,
+    SCH_LANG_COUNT
+};
+
+/* "py" for SCH_LANG_PY ...; NULL for out-of-range values. */
+const char *sch_lang_name(enum sch_lang lang);
+/* Case-insensitive lookup of a language code; SCH_LANG_NONE if unknown. */
+enum sch_lang sch_lang_from_name(const char *name);
+
+/* Terminal and non-terminal states of a job (see queue/q_job.h for the
+ * lifecycle) and outcomes of one execution. */
+enum sch_status {
+    SCH_STATUS_QUEUED = 0,
+    SCH_STATUS_RUNNING,
+    SCH_STATUS_COMPLETED, /* program ran and exited 0 */
+    SCH_STATUS_FAILED,    /* program ran and exited non-zero, or could not run */
+    SCH_STATUS_TIMEOUT,   /* wall-clock limit hit, program killed */
+    SCH_STATUS_OOM,       /* memory limit hit */
+    SCH_STATUS_CANCELLED, /* DELETE /jobs/{id} */
+    SCH_STATUS_DEAD,      /* infrastructure failed MAX_ATTEMPTS times */
+    SCH_STATUS_COUNT
+};
+
+const char *sch_status_name(enum sch_status st);
+/* SCH_STATUS_COUNT when unknown. */
+enum sch_status sch_status_from_name(const char *name);
+/* Non-zero for states after which nothing changes. */
+int sch_status_is_terminal(enum sch_status st);
+
+/* A file reference in a request (input) or a result (output). */
+struct sch_file {
+    char *id;
+    char *session_id;
+    char *name;
+    char *path;        /* results only: "/mnt/data/<name>" */
+    int restore_state; /* requests only */
+};
+
+struct sch_job {
+    char *id;         /* job id, 32 lowercase hex chars */
+    char *session_id; /* chosen by the ingress before enqueue */
+    enum sch_lang lang;
+    char *code;
+    size_t code_len;
+    char **args; /* argv after the program name; nargs entries */
+    size_t nargs;
+    char *user_id;
+    char *entity_id;
+    char *owner;       /* key id of the caller (hash prefix), never the key */
+    char *request_id;  /* for logs, carried ingress -> worker */
+    char *callback_url;
+    struct sch_file *files;
+    size_t nfiles;
+    uint32_t timeout_ms; /* wall clock limit for the program */
+    int priority;        /* 0 normal, 1 high */
+    int64_t created_ms;  /* unix epoch milliseconds */
+};
+
+struct sch_result {
+    enum sch_status status;
+    int exit_code;
+    char *stdout_buf;
+    size_t stdout_len;
+    char *stderr_buf;
+    size_t stderr_len;
+    int64_t duration_ms;
+    struct sch_file *files;
+    size_t nfiles;
+    int has_state;
+    int64_t state_size;
+    char **warnings;
+    size_t nwarnings;
+    char *error; /* infrastructure error text for FAILED/DEAD, else NULL */
+};
+
+void sch_file_release(struct sch_file *f);
+void sch_job_release(struct sch_job *job);
+void sch_result_release(struct sch_result *res);
+
+/* Append a copy of `text` to res->warnings.  Returns 0 or -ENOMEM. */
+int sch_result_add_warning(struct sch_result *res, const char *text);
+
+#endif
