@@ -1,0 +1,20 @@
+/*
+ * ing_handlers.h - the route handlers (one file per group of routes).
+ *
+ * Each is called on an MHD thread with the request fully read (body
+ * NUL-terminated in req->body for JSON routes) and authenticated when the
+ * route requires it.  A handler queues exactly one response, or suspends the
+ * connection through ing_wait.h and is called again when woken.
+ */
+#ifndef ING_HANDLERS_H
+#define ING_HANDLERS_H
+
+#include "ing_request.h"
+
+enum MHD_Result ing_h_health(struct ing_request *req);
+enum MHD_Result ing_h_health_detailed(struct ing_request *req);
+enum MHD_Result ing_h_exec(struct ing_request *req);
+enum MHD_Result ing_h_jobs_submit(struct ing_request *req);
+enum MHD_Result ing_h_jobs_get(struct ing_request *req);
+
+#endif

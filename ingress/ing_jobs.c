@@ -1,0 +1,268 @@
+/*
+ * ing_jobs.c - POST /exec, POST /jobs, GET /jobs/{id}.
+ *
+ * /exec and /jobs share the intake: parse, validate (schema/sch_validate.h),
+ * choose the session, enqueue (queue/q_job.h).  /exec then holds the request
+ * (ing_wait.h) until the job's completion notice and answers with the result;
+ * /jobs answers 202 at once.  GET /jobs/{id}?wait=N holds the same way for at
+ * most N seconds (capped by JOBS_MAX_WAIT_SECONDS).
+ */
+#include "ing_handlers.h"
+
+#include "ci_log.h"
+#include "ci_util.h"
+#include "ing_config.h"
+#include "ing_redis.h"
+#include "ing_reply.h"
+#include "ing_session.h"
+#include "ing_wait.h"
+#include "q_job.h"
+#include "sch_json.h"
+#include "sch_validate.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t mono_ms(void)
+{
+    return ci_mono_us() / 1000;
+}
+
+static enum MHD_Result redis_down(struct ing_request *req)
+{
+    ing_redis_reset();
+    return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                           "the queue is unreachable; try again shortly", NULL, req->request_id,
+                           5);
+}
+
+/* Parses and validates the body into `job`; on failure queues the error
+ * response and returns -1 with *ret set. */
+static int intake(struct ing_request *req, struct sch_job *job, enum MHD_Result *ret)
+{
+    struct sch_errors errs;
+    json_error_t jerr;
+    int status = 0;
+
+    memset(&errs, 0, sizeof errs);
+    json_t *body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
+                              &jerr);
+    if (!body) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        *ret = ing_reply_error(req->conn, MHD_HTTP_BAD_REQUEST, "validation_error", msg, NULL,
+                               req->request_id, 0);
+        return -1;
+    }
+    int rc = sch_job_from_json(body, &ing_cfg.limits, job, &errs, &status);
+    json_decref(body);
+    if (rc != 0) {
+        *ret = ing_reply_error(req->conn, (unsigned)status, "validation_error",
+                               "the request body is invalid", &errs, req->request_id, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates, picks the session, enqueues.  Returns 0, or -1 after queueing
+ * an error response into *ret. */
+static int submit(struct ing_request *req, enum MHD_Result *ret)
+{
+    struct sch_job job;
+    memset(&job, 0, sizeof job);
+    int rc = -1;
+
+    if (intake(req, &job, ret) != 0)
+        goto out;
+    redisContext *c = ing_redis();
+    if (!c) {
+        *ret = redis_down(req);
+        goto out;
+    }
+    if (ing_session_choose(c, req->owner, job.user_id, job.entity_id, job.session_id,
+                           req->session_id) != 0) {
+        *ret = redis_down(req);
+        goto out;
+    }
+    free(job.session_id);
+    job.session_id = ci_xstrdup(req->session_id);
+    ci_random_hex(req->job_id, 16);
+    job.id = ci_xstrdup(req->job_id);
+    job.owner = ci_xstrdup(req->owner);
+    job.request_id = ci_xstrdup(req->request_id);
+    job.created_ms = ci_now_ms();
+    if (q_enqueue(c, &job, ing_cfg.job_ttl_s) != 0) {
+        *ret = redis_down(req);
+        goto out;
+    }
+    req->enqueued = 1;
+    req->deadline_ms = mono_ms() + job.timeout_ms + ing_cfg.exec_queue_wait_ms;
+    rlog_info(req->request_id, "job %s queued (lang %s, session %s, owner %s)", req->job_id,
+              sch_lang_name(job.lang), req->session_id, req->owner);
+    rc = 0;
+out:
+    sch_job_release(&job);
+    return rc;
+}
+
+static json_t *iso_or_null(int64_t ms)
+{
+    char buf[40];
+    if (ms <= 0)
+        return json_null();
+    ci_format_iso8601(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *job_json(const char *job_id, const struct q_job_info *info)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "job_id", json_string(job_id));
+    json_object_set_new(o, "status", json_string(sch_status_name(info->status)));
+    json_object_set_new(o, "session_id", json_string(info->session_id));
+    json_object_set_new(o, "created_at", iso_or_null(info->created_at));
+    json_object_set_new(o, "started_at", iso_or_null(info->started_at));
+    json_object_set_new(o, "finished_at", iso_or_null(info->finished_at));
+    json_object_set_new(o, "attempts", json_integer(info->attempts));
+    if (info->has_result)
+        json_object_set_new(o, "result", sch_result_to_json(&info->result, info->session_id));
+    if (info->error)
+        json_object_set_new(o, "error", json_string(info->error));
+    return o;
+}
+
+/* Reads the job; 1 when terminal, 0 when not, -ENOENT, -EIO. */
+static int read_job(struct ing_request *req, struct q_job_info *info)
+{
+    redisContext *c = ing_redis();
+    if (!c)
+        return -EIO;
+    int rc = q_job_get(c, req->job_id, info);
+    if (rc == -ENOENT)
+        return rc;
+    if (rc != 0)
+        return -EIO;
+    if (strcmp(info->owner, req->owner) != 0)
+        return -ENOENT; /* another caller's job does not exist for this one */
+    return sch_status_is_terminal(info->status) ? 1 : 0;
+}
+
+typedef enum MHD_Result (*finish_fn)(struct ing_request *req, int rc, struct q_job_info *info);
+
+/* The wait loop shared by /exec and GET /jobs?wait: check, else suspend
+ * until a notice or the deadline.  `finish` answers. */
+static enum MHD_Result wait_or_finish(struct ing_request *req, finish_fn finish)
+{
+    struct q_job_info info;
+    memset(&info, 0, sizeof info);
+    if (req->waiter) {
+        enum ing_wake why = ing_wait_finish(req->waiter);
+        req->waiter = NULL;
+        if (why == ING_WAKE_SHUTDOWN)
+            return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                   "the server is shutting down; poll GET /jobs/{id}", NULL,
+                                   req->request_id, 1);
+    }
+    struct ing_waiter *w = ing_wait_register(req->job_id, req->conn, req->deadline_ms);
+    int rc = read_job(req, &info);
+    if (rc == 0 && mono_ms() < req->deadline_ms) {
+        q_job_info_release(&info);
+        req->waiter = w;
+        ing_wait_suspend(w);
+        return MHD_YES;
+    }
+    ing_wait_finish(w);
+    enum MHD_Result ret = finish(req, rc, &info);
+    q_job_info_release(&info);
+    return ret;
+}
+
+static enum MHD_Result exec_finish(struct ing_request *req, int rc, struct q_job_info *info)
+{
+    if (rc == -EIO)
+        return redis_down(req);
+    if (rc == -ENOENT)
+        return ing_reply_error(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                               "the job record vanished", NULL, req->request_id, 0);
+    if (rc == 0) {
+        struct sch_errors e = {.n = 1};
+        snprintf(e.item[0].field, sizeof e.item[0].field, "job_id");
+        snprintf(e.item[0].message, sizeof e.item[0].message,
+                 "%s (still %s; poll GET /jobs/%s)", req->job_id,
+                 sch_status_name(info->status), req->job_id);
+        return ing_reply_error(req->conn, MHD_HTTP_GATEWAY_TIMEOUT, "queue_timeout",
+                               "the job did not finish in time", &e, req->request_id, 0);
+    }
+    if (info->status == SCH_STATUS_DEAD)
+        return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "execution_unavailable",
+                               info->error ? info->error : "the sandbox could not run the code",
+                               NULL, req->request_id, 5);
+    if (info->status == SCH_STATUS_CANCELLED || !info->has_result)
+        return ing_reply_error(req->conn, MHD_HTTP_CONFLICT, "cancelled", "the job was cancelled",
+                               NULL, req->request_id, 0);
+    return ing_reply_json(req->conn, MHD_HTTP_OK,
+                          sch_result_to_json(&info->result, info->session_id), req->request_id);
+}
+
+enum MHD_Result ing_h_exec(struct ing_request *req)
+{
+    enum MHD_Result ret;
+    if (!req->enqueued && submit(req, &ret) != 0)
+        return ret;
+    return wait_or_finish(req, exec_finish);
+}
+
+enum MHD_Result ing_h_jobs_submit(struct ing_request *req)
+{
+    enum MHD_Result ret;
+    if (submit(req, &ret) != 0)
+        return ret;
+    json_t *o = json_pack("{s:s,s:s,s:s}", "job_id", req->job_id, "status", "queued",
+                          "session_id", req->session_id);
+    return ing_reply_json(req->conn, MHD_HTTP_ACCEPTED, o, req->request_id);
+}
+
+static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_info *info)
+{
+    if (rc == -EIO)
+        return redis_down(req);
+    if (rc == -ENOENT)
+        return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL,
+                               req->request_id, 0);
+    return ing_reply_json(req->conn, MHD_HTTP_OK, job_json(req->job_id, info), req->request_id);
+}
+
+enum MHD_Result ing_h_jobs_get(struct ing_request *req)
+{
+    if (!req->job_id[0]) {
+        const char *id = req->params[0];
+        size_t len = strlen(id);
+        int ok = len > 0 && len <= 64;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+        if (!ok)
+            return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", "no such job",
+                                   NULL, req->request_id, 0);
+        snprintf(req->job_id, sizeof req->job_id, "%s", id);
+        int64_t wait_s = 0;
+        const char *w = ing_query(req, "wait");
+        if (w) {
+            char *end;
+            double v = strtod(w, &end);
+            if (*w == '\0' || *end != '\0' || !(v >= 0)) {
+                struct sch_errors e = {.n = 1};
+                snprintf(e.item[0].field, sizeof e.item[0].field, "wait");
+                snprintf(e.item[0].message, sizeof e.item[0].message,
+                         "must be a number of seconds >= 0");
+                return ing_reply_error(req->conn, MHD_HTTP_BAD_REQUEST, "validation_error",
+                                       "invalid query parameter", &e, req->request_id, 0);
+            }
+            wait_s = v > (double)ing_cfg.max_wait_s ? ing_cfg.max_wait_s : (int64_t)v;
+        }
+        req->deadline_ms = mono_ms() + wait_s * 1000;
+    }
+    return wait_or_finish(req, get_finish);
+}

@@ -1,0 +1,271 @@
+/*
+ * q_job.c - synchronous queue API: setup, enqueue, read, cancel.
+ */
+#include "q_job.h"
+
+#include "ci_env.h"
+#include "ci_log.h"
+#include "ci_util.h"
+#include "q_script.h"
+#include "sch_codec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t q_job_ttl_default(void)
+{
+    return ci_env_int("JOB_TTL_SECONDS", Q_JOB_TTL_DEFAULT, 1, INT32_MAX);
+}
+
+static int q_job_key(char *out, size_t outsz, const char *job_id)
+{
+    if (!job_id || !*job_id || strlen(job_id) > Q_JOB_ID_MAX)
+        return -EINVAL;
+    snprintf(out, outsz, "%s%s", Q_JOB_KEY_PREFIX, job_id);
+    return 0;
+}
+
+int q_setup(redisContext *c)
+{
+    static const char *const streams[] = {Q_STREAM_HIGH, Q_STREAM_NORMAL};
+    for (size_t i = 0; i < 2; i++) {
+        redisReply *r =
+            redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", streams[i], Q_GROUP);
+        if (!r)
+            return -EIO;
+        int bad = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0;
+        if (bad)
+            log_error("queue: XGROUP CREATE %s: %s", streams[i], r->str);
+        freeReplyObject(r);
+        if (bad)
+            return -EIO;
+    }
+    return 0;
+}
+
+/* Arguments of one enqueue script call; the strings point into `self`. */
+struct q_enq_args {
+    char key[Q_JOB_KEY_MAX];
+    char created[24], ttl[24];
+    char *job;
+    size_t joblen;
+    const char *argv[8];
+    size_t lens[8];
+};
+
+static int q_enq_args_init(struct q_enq_args *a, const struct sch_job *job, int64_t ttl_s)
+{
+    int rc;
+    memset(a, 0, sizeof *a);
+    if (!job || (rc = q_job_key(a->key, sizeof a->key, job->id)) < 0)
+        return -EINVAL;
+    rc = sch_job_encode(job, &a->job, &a->joblen);
+    if (rc < 0)
+        return rc;
+    snprintf(a->created, sizeof a->created, "%" PRId64, job->created_ms);
+    snprintf(a->ttl, sizeof a->ttl, "%" PRId64, ttl_s > 0 ? ttl_s : q_job_ttl_default());
+    const char *v[8] = {a->key,
+                        q_stream_of_priority(job->priority),
+                        job->id,
+                        job->owner ? job->owner : "",
+                        job->session_id ? job->session_id : "",
+                        a->created,
+                        a->ttl,
+                        a->job};
+    for (int i = 0; i < 8; i++) {
+        a->argv[i] = v[i];
+        a->lens[i] = i == 7 ? a->joblen : strlen(v[i]);
+    }
+    return 0;
+}
+
+static int q_enq_reply_rc(const redisReply *r)
+{
+    if (!r)
+        return -EIO;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer == 1 ? 0 : -EEXIST;
+    if (r->type == REDIS_REPLY_ERROR)
+        log_error("queue: enqueue: %s", r->str);
+    return -EIO;
+}
+
+int q_enqueue(redisContext *c, const struct sch_job *job, int64_t ttl_s)
+{
+    struct q_enq_args a;
+    int rc = q_enq_args_init(&a, job, ttl_s);
+    if (rc < 0)
+        return rc;
+    redisReply *r = q_script_call(c, Q_SCRIPT_ENQUEUE, 2, 8, a.argv, a.lens);
+    rc = q_enq_reply_rc(r);
+    freeReplyObject(r);
+    free(a.job);
+    return rc;
+}
+
+int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                    int *rcs)
+{
+    struct q_enq_args *a = ci_xcalloc(n ? n : 1, sizeof *a);
+    int *rc = ci_xcalloc(n ? n : 1, sizeof *rc);
+    int first = 0;
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        rc[i] = q_enq_args_init(&a[i], jobs[i], ttl_s);
+        if (rc[i] < 0)
+            continue;
+        const char *av[11];
+        size_t al[11];
+        char num[16];
+        q_script_head(Q_SCRIPT_ENQUEUE, 0, 2, num, av, al);
+        memcpy(av + 3, a[i].argv, sizeof a[i].argv);
+        memcpy(al + 3, a[i].lens, sizeof a[i].lens);
+        if (redisAppendCommandArgv(c, 11, av, al) != REDIS_OK) {
+            rc[i] = -ENOMEM;
+            continue;
+        }
+        rc[i] = 1; /* sent, reply pending */
+        sent++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc[i] != 1)
+            continue;
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            rc[i] = -EIO;
+            continue;
+        }
+        if (q_script_is_noscript(r)) { /* first use on this server: EVAL loads it */
+            freeReplyObject(r);
+            r = q_script_call(c, Q_SCRIPT_ENQUEUE, 2, 8, a[i].argv, a[i].lens);
+        }
+        rc[i] = q_enq_reply_rc(r);
+        freeReplyObject(r);
+    }
+    (void)sent;
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].job);
+        if (rc[i] < 0 && first == 0)
+            first = rc[i];
+        if (rcs)
+            rcs[i] = rc[i];
+    }
+    free(a);
+    free(rc);
+    return first;
+}
+
+static int64_t q_int_field(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_STRING)
+        return 0;
+    return strtoll(r->str, NULL, 10);
+}
+
+static void q_str_field(char *dst, size_t dstsz, const redisReply *r)
+{
+    dst[0] = '\0';
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(dst, dstsz, "%s", r->str);
+}
+
+int q_job_get(redisContext *c, const char *job_id, struct q_job_info *out)
+{
+    char key[Q_JOB_KEY_MAX];
+    int rc;
+    redisReply *r = NULL;
+    memset(out, 0, sizeof *out);
+    if ((rc = q_job_key(key, sizeof key, job_id)) < 0)
+        return rc;
+    r = redisCommand(c,
+                     "HMGET %s status owner session_id worker created_at started_at finished_at "
+                     "attempts cancel_requested result error",
+                     key);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 11) {
+        rc = -EIO;
+        goto out;
+    }
+    redisReply **e = r->element;
+    if (e[0]->type != REDIS_REPLY_STRING) {
+        rc = -ENOENT;
+        goto out;
+    }
+    out->status = sch_status_from_name(e[0]->str);
+    if (out->status == SCH_STATUS_COUNT) {
+        rc = -EIO;
+        goto out;
+    }
+    q_str_field(out->owner, sizeof out->owner, e[1]);
+    q_str_field(out->session_id, sizeof out->session_id, e[2]);
+    q_str_field(out->worker, sizeof out->worker, e[3]);
+    out->created_at = q_int_field(e[4]);
+    out->started_at = q_int_field(e[5]);
+    out->finished_at = q_int_field(e[6]);
+    out->attempts = (int)q_int_field(e[7]);
+    out->cancel_requested = q_int_field(e[8]) == 1;
+    if (e[9]->type == REDIS_REPLY_STRING) {
+        rc = sch_result_decode(e[9]->str, e[9]->len, &out->result);
+        if (rc < 0) {
+            rc = -EIO;
+            goto out;
+        }
+        out->has_result = 1;
+    }
+    if (e[10]->type == REDIS_REPLY_STRING)
+        out->error = ci_xstrndup(e[10]->str, e[10]->len);
+    rc = 0;
+out:
+    freeReplyObject(r);
+    if (rc < 0)
+        q_job_info_release(out);
+    return rc;
+}
+
+void q_job_info_release(struct q_job_info *info)
+{
+    if (!info)
+        return;
+    if (info->has_result)
+        sch_result_release(&info->result);
+    free(info->error);
+    memset(info, 0, sizeof *info);
+}
+
+int q_cancel(redisContext *c, const char *job_id, enum sch_status *status_after)
+{
+    char key[Q_JOB_KEY_MAX], now[24], ttl[24];
+    int rc;
+    if ((rc = q_job_key(key, sizeof key, job_id)) < 0)
+        return rc;
+    snprintf(now, sizeof now, "%" PRId64, ci_now_ms());
+    snprintf(ttl, sizeof ttl, "%" PRId64, q_job_ttl_default());
+    const char *argv[4] = {key, job_id, now, ttl};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = q_script_call(c, Q_SCRIPT_CANCEL, 1, 4, argv, lens);
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("queue: cancel %s: %s", job_id, r->str);
+        rc = -EIO;
+        goto out;
+    }
+    if (r->len == 0) {
+        rc = -ENOENT;
+        goto out;
+    }
+    enum sch_status st = sch_status_from_name(r->str);
+    if (st == SCH_STATUS_COUNT) {
+        rc = -EIO;
+        goto out;
+    }
+    if (status_after)
+        *status_after = st;
+    rc = 0;
+out:
+    freeReplyObject(r);
+    return rc;
+}

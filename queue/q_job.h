@@ -1,0 +1,87 @@
+/*
+ * q_job.h - synchronous queue API (the ingress side): set up the groups,
+ * enqueue, read a job record, cancel, queue statistics.
+ *
+ * The Redis layout and the job lifecycle are described in q_keys.h and
+ * docs/queue.md.
+ *
+ * Threads: every function takes a blocking redisContext that the caller owns
+ * and uses from one thread at a time (one context per thread).  Nothing here
+ * keeps global state beyond the script SHA1 table (computed once,
+ * thread-safe).  A function that fails with -EIO leaves c->err set when the
+ * connection broke; the caller reconnects.
+ *
+ * Errors: 0 on success or a negative errno: -EINVAL (bad argument), -ENOENT
+ * (no such job), -EEXIST (job id taken), -EIO (Redis unreachable or replied
+ * with an error), -ENOMEM.
+ */
+#ifndef Q_JOB_H
+#define Q_JOB_H
+
+#include "q_keys.h"
+#include "sch_types.h"
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+
+/* Creates the consumer group on both streams (MKSTREAM, start id 0);
+ * BUSYGROUP is not an error.  Idempotent. */
+int q_setup(redisContext *c);
+
+/* Atomically creates ci:job:<id> (status queued, owner, session_id,
+ * created_at = job->created_ms, attempts 0, TTL ttl_s; ttl_s <= 0 means
+ * JOB_TTL_SECONDS) and XADDs the msgpack job to the stream of
+ * job->priority.  -EEXIST when the id is already taken. */
+int q_enqueue(redisContext *c, const struct sch_job *job, int64_t ttl_s);
+
+/* The same for n jobs in one pipeline (one round trip).  rcs (may be NULL)
+ * receives each job's result code.  Returns 0 when every job was enqueued,
+ * else the first negative code. */
+int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                    int *rcs);
+
+#define Q_OWNER_MAX 128
+#define Q_SESSION_MAX 128
+#define Q_WORKER_MAX 128
+
+/* A job record as read back.  Owned by the caller; release with
+ * q_job_info_release() (frees result and error, zeroes the struct). */
+struct q_job_info {
+    enum sch_status status;
+    char owner[Q_OWNER_MAX];
+    char session_id[Q_SESSION_MAX];
+    char worker[Q_WORKER_MAX];
+    int64_t created_at, started_at, finished_at; /* ms since epoch; 0 = not yet */
+    int attempts;
+    int cancel_requested;
+    int has_result;
+    struct sch_result result; /* valid when has_result */
+    char *error;              /* infrastructure error text or NULL; heap */
+};
+
+/* Reads ci:job:<job_id> into *out.  -ENOENT when absent (expired or never
+ * existed), -EIO when the stored status or result cannot be read. */
+int q_job_get(redisContext *c, const char *job_id, struct q_job_info *out);
+void q_job_info_release(struct q_job_info *info);
+
+/* DELETE /jobs/{id}: queued -> cancelled (finished_at, ci:done published; it
+ * will never run); running -> cancel_requested=1 and PUBLISH ci:cancel (the
+ * worker kills it and posts the result); terminal -> unchanged.
+ * *status_after (may be NULL) receives the status after the call. */
+int q_cancel(redisContext *c, const char *job_id, enum sch_status *status_after);
+
+struct q_stats {
+    int64_t depth;                 /* entries not yet delivered, both streams */
+    int64_t depth_high;            /* of which in ci:jobs:high */
+    int64_t pending;               /* delivered, not yet acknowledged */
+    int64_t oldest_pending_age_ms; /* age of the oldest pending entry, 0 if none */
+    int64_t dead;                  /* entries in ci:dead */
+};
+
+/* Fills *out in one round trip (pipelined). */
+int q_stats(redisContext *c, struct q_stats *out);
+
+/* JOB_TTL_SECONDS from the environment, default Q_JOB_TTL_DEFAULT. */
+int64_t q_job_ttl_default(void);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * q_keys.h - the Redis layout of the job queue.  A contract: the ingress,
+ * the workers and the admin tools all read and write these keys, so a change
+ * here is a wire change (see docs/queue.md).
+ *
+ * Keys
+ *
+ *   ci:jobs:high   stream, priority 1 jobs.  Consumer group "workers".
+ *   ci:jobs        stream, priority 0 jobs.  Consumer group "workers".
+ *                  Entry fields: id = job id, job = msgpack sch_job bytes.
+ *                  Groups are created with MKSTREAM at id 0 (BUSYGROUP is
+ *                  ignored), so jobs added before the first worker are seen.
+ *                  An entry is XDELed when it is XACKed, so XLEN counts only
+ *                  undelivered + pending entries; nothing else trims.
+ *   ci:job:<id>    hash, the job record:
+ *                    status       queued|running|completed|failed|timeout|
+ *                                 oom|cancelled|dead (sch_status_name())
+ *                    owner        key id of the caller
+ *                    session_id
+ *                    created_at, started_at, finished_at   ms since epoch
+ *                    attempts     starts so far (HINCRBY at each start)
+ *                    worker       consumer name of the last starter
+ *                    result       msgpack sch_result (terminal states)
+ *                    error        infrastructure error text
+ *                    cancel_requested  "1" once DELETE hit a running job
+ *                  TTL JOB_TTL_SECONDS (default 86400), set at enqueue and
+ *                  refreshed when the job reaches a terminal state.
+ *   ci:dead        stream, dead letters: id, job, error, attempts.
+ *   ci:done        channel, message = job id, published after the terminal
+ *                  state (and result) is stored.
+ *   ci:cancel      channel, message = job id of a running job to kill.
+ *
+ * Job lifecycle (every transition is one Lua script, hence atomic):
+ *
+ *   QUEUED     hash written and entry XADDed by q_enqueue(); waits in a stream.
+ *   RUNNING    a consumer read the entry and the start script ran: attempts+1,
+ *              started_at, worker.  The entry is pending (PEL) for that consumer.
+ *   COMPLETED  \
+ *   FAILED      |  the worker posted a result: status from the result, result,
+ *   TIMEOUT     |  finished_at; entry XACKed; ci:done published.  A user's
+ *   OOM        /   failing code is a result, never a retry.
+ *   CANCELLED  DELETE before start (never runs), or a running job killed on
+ *              ci:cancel; a reclaimed job with cancel_requested is cancelled.
+ *   DEAD       infrastructure failed max_attempts times (or a lease expired
+ *              that often, or the job bytes cannot be decoded); the job is
+ *              copied to ci:dead.
+ *
+ * Leases: a consumer holds every entry it has read.  Each lease_ms/3 it
+ * re-claims its own entries (XCLAIM JUSTID resets the idle time: the
+ * heartbeat).  Each lease_ms/2 it runs XAUTOCLAIM with min-idle lease_ms, so
+ * the entries of a consumer that stopped heart-beating move to a live one and
+ * are started again (attempts counts up; past max_attempts they go DEAD).
+ * An infrastructure failure (q_consumer_fail) waits a backoff, then moves the
+ * job back to QUEUED with a fresh entry, or to DEAD.  Delivery is therefore
+ * at-least-once; the result write is first-write-wins, so a job never gets
+ * two results.
+ */
+#ifndef Q_KEYS_H
+#define Q_KEYS_H
+
+#define Q_STREAM_HIGH "ci:jobs:high"
+#define Q_STREAM_NORMAL "ci:jobs"
+#define Q_GROUP "workers"
+#define Q_JOB_KEY_PREFIX "ci:job:"
+#define Q_DEAD_STREAM "ci:dead"
+#define Q_CHAN_DONE "ci:done"
+#define Q_CHAN_CANCEL "ci:cancel"
+
+/* Default TTL of ci:job:<id>; env JOB_TTL_SECONDS overrides. */
+#define Q_JOB_TTL_DEFAULT 86400
+/* ci:job:<id> for a 32-char id fits easily; ids are bounded by Q_JOB_ID_MAX. */
+#define Q_JOB_ID_MAX 64
+#define Q_JOB_KEY_MAX (sizeof Q_JOB_KEY_PREFIX + Q_JOB_ID_MAX)
+
+/* Stream of a priority: 1 -> ci:jobs:high, anything else -> ci:jobs. */
+static inline const char *q_stream_of_priority(int priority)
+{
+    return priority >= 1 ? Q_STREAM_HIGH : Q_STREAM_NORMAL;
+}
+
+#endif

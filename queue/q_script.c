@@ -1,0 +1,241 @@
+/*
+ * q_script.c - Lua texts of the queue transitions, their SHA1s, and the
+ * EVALSHA-with-EVAL-fallback call for blocking contexts.
+ *
+ * Conventions inside the scripts: a missing hash field reads as false; a
+ * status other than queued/running is terminal; an entry is XDELed right
+ * after it is XACKed (so stream length = undelivered + pending).
+ */
+#include "q_script.h"
+
+#include "ci_util.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* KEYS: hash, stream.  ARGV: id, owner, session_id, created_at, ttl, job.
+ * Returns 1, or 0 when the job id already exists (nothing written). */
+static const char s_enqueue[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', ARGV[2], 'session_id', ARGV[3],\n"
+    "  'created_at', ARGV[4], 'attempts', 0)\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+    "redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'job', ARGV[6])\n"
+    "return 1\n";
+
+/* Shared by scripts that dead-letter: the job bytes of a stream entry. */
+#define Q_LUA_JOB_OF                                                                               \
+    "local function job_of(stream, entry)\n"                                                       \
+    "  local e = redis.call('XRANGE', stream, entry, entry)\n"                                     \
+    "  if #e == 0 then return nil end\n"                                                           \
+    "  local f = e[1][2]\n"                                                                        \
+    "  for j = 1, #f, 2 do if f[j] == 'job' then return f[j + 1] end end\n"                        \
+    "  return ''\n"                                                                                \
+    "end\n"
+
+/* Start a batch of entries read from one stream.
+ * KEYS: stream, ci:dead, hash_1..hash_n.
+ * ARGV: group, worker, now, max_attempts, ttl, then entry_i, id_i pairs.
+ * Returns one integer per entry: attempts (> 0, run it), 0 (skipped: gone,
+ * terminal or cancel requested; XACKed) or -1 (dead: too many attempts). */
+static const char s_start[] = Q_LUA_JOB_OF
+    "local s, g, now, ttl = KEYS[1], ARGV[1], ARGV[3], ARGV[5]\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS - 2 do\n"
+    "  local h, entry, id = KEYS[2 + i], ARGV[4 + 2 * i], ARGV[5 + 2 * i]\n"
+    "  local st = redis.call('HGET', h, 'status')\n"
+    "  out[i] = 0\n"
+    "  if st ~= 'queued' and st ~= 'running' then\n"
+    "    redis.call('XACK', s, g, entry)\n"
+    "    redis.call('XDEL', s, entry)\n"
+    "  elseif redis.call('HGET', h, 'cancel_requested') == '1' then\n"
+    "    redis.call('HSET', h, 'status', 'cancelled', 'finished_at', now)\n"
+    "    redis.call('EXPIRE', h, ttl)\n"
+    "    redis.call('XACK', s, g, entry)\n"
+    "    redis.call('XDEL', s, entry)\n"
+    "    redis.call('PUBLISH', 'ci:done', id)\n"
+    "  else\n"
+    "    local a = redis.call('HINCRBY', h, 'attempts', 1)\n"
+    "    if a > tonumber(ARGV[4]) then\n"
+    "      local err = 'lease expired ' .. (a - 1) .. ' times'\n"
+    "      redis.call('HSET', h, 'status', 'dead', 'attempts', a - 1, 'error', err,\n"
+    "        'finished_at', now)\n"
+    "      redis.call('EXPIRE', h, ttl)\n"
+    "      redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job_of(s, entry) or '',\n"
+    "        'error', err, 'attempts', a - 1)\n"
+    "      redis.call('XACK', s, g, entry)\n"
+    "      redis.call('XDEL', s, entry)\n"
+    "      redis.call('PUBLISH', 'ci:done', id)\n"
+    "      out[i] = -1\n"
+    "    else\n"
+    "      redis.call('HSET', h, 'status', 'running', 'started_at', now, 'worker', ARGV[2])\n"
+    "      out[i] = a\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* Store results of a batch (first write wins).
+ * KEYS: ci:jobs:high, ci:jobs, hash_1..hash_n.
+ * ARGV: group, now, ttl, then per job: stream index (1|2), entry, id,
+ * status, result, error ('' = none).
+ * Returns per job: 0 stored, 1 duplicate (already terminal), 2 hash gone. */
+static const char s_complete[] =
+    "local g, now, ttl = ARGV[1], ARGV[2], ARGV[3]\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS - 2 do\n"
+    "  local b = 3 + 6 * (i - 1)\n"
+    "  local s, h, entry, id = KEYS[tonumber(ARGV[b + 1])], KEYS[2 + i], ARGV[b + 2], ARGV[b + 3]\n"
+    "  local st = redis.call('HGET', h, 'status')\n"
+    "  if st == 'queued' or st == 'running' then\n"
+    "    redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', now)\n"
+    "    if ARGV[b + 6] ~= '' then redis.call('HSET', h, 'error', ARGV[b + 6]) end\n"
+    "    redis.call('EXPIRE', h, ttl)\n"
+    "    out[i] = 0\n"
+    "  elseif st then out[i] = 1 else out[i] = 2 end\n"
+    "  redis.call('XACK', s, g, entry)\n"
+    "  redis.call('XDEL', s, entry)\n"
+    "  if out[i] == 0 then redis.call('PUBLISH', 'ci:done', id) end\n"
+    "end\n"
+    "return out\n";
+
+/* Infrastructure failure of one delivery: retry or dead-letter.
+ * KEYS: stream, ci:dead, hash.
+ * ARGV: group, worker, entry, id, error, max_attempts, now, ttl, force_dead.
+ * Returns 1 requeued, 2 dead, 0 nothing to do (terminal, or already
+ * handled: idempotent on replay), -2 lease lost (another worker runs it). */
+static const char s_fail[] = Q_LUA_JOB_OF
+    "local s, h, g, entry, id = KEYS[1], KEYS[3], ARGV[1], ARGV[3], ARGV[4]\n"
+    "local st = redis.call('HGET', h, 'status')\n"
+    "if st ~= 'queued' and st ~= 'running' then\n"
+    "  redis.call('XACK', s, g, entry)\n"
+    "  redis.call('XDEL', s, entry)\n"
+    "  return 0\n"
+    "end\n"
+    "if redis.call('HGET', h, 'worker') ~= ARGV[2] then return -2 end\n"
+    "local job = job_of(s, entry)\n"
+    "if not job then return 0 end\n"
+    "local a = tonumber(redis.call('HGET', h, 'attempts') or '0')\n"
+    "redis.call('XACK', s, g, entry)\n"
+    "redis.call('XDEL', s, entry)\n"
+    "if ARGV[9] ~= '1' and a < tonumber(ARGV[6]) then\n"
+    "  redis.call('HSET', h, 'status', 'queued', 'error', ARGV[5])\n"
+    "  redis.call('XADD', s, '*', 'id', id, 'job', job)\n"
+    "  return 1\n"
+    "end\n"
+    "redis.call('HSET', h, 'status', 'dead', 'error', ARGV[5], 'finished_at', ARGV[7])\n"
+    "redis.call('EXPIRE', h, ARGV[8])\n"
+    "redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job, 'error', ARGV[5], 'attempts', a)\n"
+    "redis.call('PUBLISH', 'ci:done', id)\n"
+    "return 2\n";
+
+/* Heartbeat: reset the idle time of the entries still pending for us.
+ * KEYS: stream.  ARGV: group, worker, entry ids...
+ * Returns the ids no longer pending for this worker (lease lost). */
+static const char s_heartbeat[] =
+    "local lost = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)\n"
+    "  if p[1] and p[1][2] == ARGV[2] then\n"
+    "    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')\n"
+    "  else\n"
+    "    lost[#lost + 1] = ARGV[i]\n"
+    "  end\n"
+    "end\n"
+    "return lost\n";
+
+/* Cancel.  KEYS: hash.  ARGV: id, now, ttl.
+ * Returns the status after the call ('' when the job does not exist). */
+static const char s_cancel[] =
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "if not st then return '' end\n"
+    "if st == 'queued' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[2])\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "  redis.call('PUBLISH', 'ci:done', ARGV[1])\n"
+    "  return 'cancelled'\n"
+    "end\n"
+    "if st == 'running' then\n"
+    "  redis.call('HSET', KEYS[1], 'cancel_requested', '1')\n"
+    "  redis.call('PUBLISH', 'ci:cancel', ARGV[1])\n"
+    "end\n"
+    "return st\n";
+
+static const char *const s_texts[Q_SCRIPT_COUNT] = {
+    [Q_SCRIPT_ENQUEUE] = s_enqueue,     [Q_SCRIPT_START] = s_start,
+    [Q_SCRIPT_COMPLETE] = s_complete,   [Q_SCRIPT_FAIL] = s_fail,
+    [Q_SCRIPT_HEARTBEAT] = s_heartbeat, [Q_SCRIPT_CANCEL] = s_cancel,
+};
+
+static char s_shas[Q_SCRIPT_COUNT][41];
+static pthread_once_t s_sha_once = PTHREAD_ONCE_INIT;
+
+static void q_script_init_shas(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < Q_SCRIPT_COUNT; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        if (EVP_Digest(s_texts[i], strlen(s_texts[i]), md, &mdlen, EVP_sha1(), NULL) != 1 ||
+            mdlen != 20) {
+            memset(s_shas[i], '0', 40); /* EVALSHA then fails with NOSCRIPT -> EVAL */
+            continue;
+        }
+        for (unsigned j = 0; j < 20; j++) {
+            s_shas[i][2 * j] = hex[md[j] >> 4];
+            s_shas[i][2 * j + 1] = hex[md[j] & 15];
+        }
+        s_shas[i][40] = '\0';
+    }
+}
+
+const char *q_script_text(enum q_script_id id)
+{
+    return s_texts[id];
+}
+
+const char *q_script_sha(enum q_script_id id)
+{
+    pthread_once(&s_sha_once, q_script_init_shas);
+    return s_shas[id];
+}
+
+void q_script_head(enum q_script_id id, int eval, int nkeys, char *numbuf, const char **argv,
+                   size_t *lens)
+{
+    argv[0] = eval ? "EVAL" : "EVALSHA";
+    argv[1] = eval ? q_script_text(id) : q_script_sha(id);
+    snprintf(numbuf, 16, "%d", nkeys);
+    argv[2] = numbuf;
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen(argv[i]);
+}
+
+int q_script_is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+redisReply *q_script_call(redisContext *c, enum q_script_id id, int nkeys, int n,
+                          const char **argv, const size_t *lens)
+{
+    const char **av = ci_xcalloc((size_t)n + 3, sizeof *av);
+    size_t *al = ci_xcalloc((size_t)n + 3, sizeof *al);
+    char num[16];
+    redisReply *r = NULL;
+    memcpy(av + 3, argv, (size_t)n * sizeof *av);
+    memcpy(al + 3, lens, (size_t)n * sizeof *al);
+    for (int eval = 0; eval < 2; eval++) {
+        q_script_head(id, eval, nkeys, num, av, al);
+        r = redisCommandArgv(c, n + 3, av, al);
+        if (!q_script_is_noscript(r))
+            break;
+        freeReplyObject(r);
+        r = NULL;
+    }
+    free(av);
+    free(al);
+    return r;
+}

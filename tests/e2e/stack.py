@@ -1,0 +1,204 @@
+"""A private stack for end-to-end tests: redis-server, ci-ingress, ci-worker.
+
+Everything real: a redis-server on a free loopback port in a temp dir, the
+ingress and worker binaries from the build tree (paths from the environment:
+CI_INGRESS, CI_WORKER), the machine's dockerd and the locally built images.
+Each test case builds its own Stack, so cases never share state.
+
+Only loopback addresses are used (DESIGN.md section 7).
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+SKIP = 77
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Stack:
+    KEY = "test-key-0123456789abcdef"
+    OTHER_KEY = "other-key-fedcba9876543210"
+
+    def __init__(self, env=None, workers=1, start=True):
+        self.tmp = tempfile.mkdtemp(prefix="ci-e2e-")
+        self.redis_port = free_port()
+        self.port = free_port()
+        self.procs = {}
+        self.env = dict(os.environ)
+        self.env.update({
+            "API_KEYS": self.KEY + "," + self.OTHER_KEY,
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(self.redis_port),
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "RUN_DIR": os.path.join(self.tmp, "run"),
+            "DATA_DIR": os.path.join(self.tmp, "data"),
+            "ENV_FILE": os.path.join(self.tmp, "no.env"),
+            "LOG_LEVEL": "debug",
+        })
+        self.env.pop("API_KEY", None)
+        self.env.update(env or {})
+        self.nworkers = workers
+        if start:
+            self.start()
+
+    # -- processes -------------------------------------------------------
+    def _spawn(self, name, argv):
+        log = open(os.path.join(self.tmp, name + ".log"), "ab")
+        self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log,
+                                            start_new_session=True)
+
+    def start_redis(self):
+        d = os.path.join(self.tmp, "redis")
+        os.makedirs(d, exist_ok=True)
+        self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind",
+                              "127.0.0.1", "--dir", d, "--appendonly", "yes",
+                              "--save", ""])
+        wait_for(lambda: self.redis("PING") == b"+PONG\r\n", 10, "redis")
+
+    def start_ingress(self):
+        self._spawn("ingress", [os.environ["CI_INGRESS"]])
+        wait_for(lambda: self.get("/health").status == 200, 15, "ingress")
+
+    def start_worker(self, i=1):
+        env_id = "worker-%d" % i
+        self.env["WORKER_ID"] = env_id
+        self._spawn(env_id, [os.environ["CI_WORKER"]])
+
+    def start(self):
+        self.start_redis()
+        self.start_ingress()
+        for i in range(1, self.nworkers + 1):
+            self.start_worker(i)
+
+    def kill(self, name, sig=signal.SIGKILL):
+        p = self.procs.get(name)
+        if p and p.poll() is None:
+            os.killpg(p.pid, sig)
+            p.wait(timeout=30)
+
+    def stop(self):
+        for name in list(self.procs):
+            if name != "redis":
+                self.kill(name, signal.SIGTERM)
+        self.kill("redis", signal.SIGTERM)
+        # leave nothing behind: containers this stack started carry its RUN_DIR
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def logs(self):
+        out = []
+        for name in self.procs:
+            path = os.path.join(self.tmp, name + ".log")
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()[-4000:]
+                out.append("==== %s ====\n%s" % (name, data.decode("utf-8", "replace")))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if et is not None:
+            print(self.logs())
+        self.stop()
+
+    # -- clients ---------------------------------------------------------
+    def redis(self, *args):
+        """One raw RESP command; returns the raw reply bytes."""
+        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=5) as s:
+            cmd = "*%d\r\n" % len(args) + "".join(
+                "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
+            s.sendall(cmd.encode())
+            return s.recv(65536)
+
+    def request(self, method, path, body=None, key=None, headers=None, timeout=120,
+                raw=None, bearer=False):
+        h = dict(headers or {})
+        if key is not None:
+            if bearer:
+                h["Authorization"] = "Bearer " + key
+            else:
+                h["x-api-key"] = key
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            return Response(r.status, dict((k.lower(), v) for k, v in r.getheaders()),
+                            r.read())
+        finally:
+            c.close()
+
+    def get(self, path, key=None, **kw):
+        return self.request("GET", path, key=key, **kw)
+
+    def post(self, path, body, key=KEY, **kw):
+        return self.request("POST", path, body=body, key=key, **kw)
+
+    def exec(self, body, key=KEY, **kw):
+        return self.post("/exec", body, key=key, **kw)
+
+
+def require_docker_image(name):
+    """Exit with the skip code when dockerd or the image is missing."""
+    if shutil.which("docker") is None:
+        print("skip: no docker client")
+        raise SystemExit(SKIP)
+    r = subprocess.run(["docker", "image", "inspect", name], capture_output=True)
+    if r.returncode != 0:
+        print("skip: image %s is not built (run ops/images/build.sh)" % name)
+        raise SystemExit(SKIP)
+
+
+def run_cases(cases, argv):
+    """Runs the case named in argv[1] (one process per case)."""
+    if len(argv) < 2:
+        for name, fn in cases.items():
+            print("--", name)
+            fn()
+        return 0
+    fn = cases.get(argv[1])
+    if not fn:
+        print("no such case:", argv[1])
+        return 2
+    fn()
+    return 0

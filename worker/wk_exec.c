@@ -1,0 +1,261 @@
+#include "wk_exec.h"
+
+#include "ci_log.h"
+#include "ci_util.h"
+#include "q_consumer.h"
+#include "sch_output.h"
+#include "wk_config.h"
+#include "wk_sandbox.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wk_slot {
+    struct wk_exec *ex;
+    struct q_delivery *d; /* NULL when the slot is free */
+    struct wk_sandbox *sb;
+    int cancel_requested;
+};
+
+struct wk_exec {
+    uv_loop_t *loop;
+    struct wk_docker *docker;
+    struct q_consumer *qc;
+    struct wk_slot *slots;
+    int nslots;
+    int busy;
+    int stopping;
+    void (*stop_done)(void *arg);
+    void *stop_arg;
+};
+
+static void maybe_finish_stop(struct wk_exec *ex);
+
+static const char *rid(const struct wk_slot *s)
+{
+    return s->d ? s->d->job.request_id : NULL;
+}
+
+/* The slot's job is over (posted or handed back): tear down, ask for more. */
+static void slot_release(struct wk_slot *s)
+{
+    struct wk_exec *ex = s->ex;
+    if (s->sb)
+        wk_sandbox_destroy(s->sb);
+    s->sb = NULL;
+    s->d = NULL;
+    s->cancel_requested = 0;
+    ex->busy--;
+    if (ex->stopping)
+        maybe_finish_stop(ex);
+    else
+        q_consumer_want(ex->qc, 1);
+}
+
+static void on_posted(void *arg, int rc)
+{
+    struct wk_slot *s = arg;
+    if (rc < 0)
+        log_error("posting a result failed (%d); the lease will hand the job to another worker",
+                  rc);
+}
+
+static void infra_failure(struct wk_slot *s, const char *what, int rc)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+    rlog_warn(rid(s), "job %s: %s (attempt %d)", s->d->job.id, msg, s->d->attempts);
+    q_consumer_fail(s->ex->qc, s->d, msg, on_posted, s);
+    s->d = NULL; /* the consumer owns it again */
+    slot_release(s);
+}
+
+/* Replaces a raw stream with its sanitized, capped form. */
+static void clean_stream(char **buf, size_t *len, int truncated)
+{
+    char *out = NULL;
+    size_t outlen = 0;
+    if (sch_output_sanitize(*buf ? *buf : "", *len, wk_cfg.limits.max_output_bytes, truncated,
+                            &out, &outlen) != 0)
+        return;
+    free(*buf);
+    *buf = out;
+    *len = outlen;
+}
+
+static void post_result(struct wk_slot *s, struct sch_result *res)
+{
+    rlog_info(rid(s), "job %s: %s (exit %d, %lld ms)", s->d->job.id,
+              sch_status_name(res->status), res->exit_code, (long long)res->duration_ms);
+    q_consumer_complete(s->ex->qc, s->d, res, on_posted, s);
+    s->d = NULL;
+    slot_release(s);
+}
+
+static void on_result(void *arg, struct wk_sandbox *sb, int rc, struct wk_run_result *r)
+{
+    struct wk_slot *s = arg;
+    if (rc < 0 && !s->cancel_requested) {
+        infra_failure(s, r && r->res.error ? r->res.error : "sandbox failed mid-run", rc);
+        return;
+    }
+    struct sch_result res = r->res;
+    memset(&r->res, 0, sizeof r->res);
+    if (s->cancel_requested)
+        res.status = SCH_STATUS_CANCELLED;
+    clean_stream(&res.stdout_buf, &res.stdout_len, r->stdout_truncated);
+    clean_stream(&res.stderr_buf, &res.stderr_len, r->stderr_truncated);
+    post_result(s, &res);
+    sch_result_release(&res);
+}
+
+static void post_cancelled(struct wk_slot *s)
+{
+    struct sch_result res;
+    memset(&res, 0, sizeof res);
+    res.status = SCH_STATUS_CANCELLED;
+    res.exit_code = 137;
+    post_result(s, &res);
+}
+
+static void on_ready(void *arg, struct wk_sandbox *sb, int status)
+{
+    struct wk_slot *s = arg;
+    const struct sch_job *job = &s->d->job;
+    if (status < 0) {
+        if (s->cancel_requested)
+            post_cancelled(s);
+        else
+            infra_failure(s, "sandbox did not start", status);
+        return;
+    }
+    struct wk_run_request req = {
+        .job_id = job->id,
+        .lang = sch_lang_name(job->lang),
+        .code = job->code,
+        .code_len = job->code_len,
+        .args = (const char *const *)job->args,
+        .nargs = job->nargs,
+        .timeout_ms = job->timeout_ms ? job->timeout_ms
+                                      : wk_cfg.limits.max_execution_time_s * 1000u,
+        .max_output = wk_cfg.limits.max_output_bytes,
+    };
+    int rc = wk_sandbox_run(sb, &req, on_result, s);
+    if (rc < 0)
+        infra_failure(s, "cannot send the program to the sandbox", rc);
+}
+
+static void on_job(void *arg, struct q_delivery *d)
+{
+    struct wk_exec *ex = arg;
+    struct wk_slot *s = NULL;
+    for (int i = 0; i < ex->nslots && !s; i++)
+        if (!ex->slots[i].d)
+            s = &ex->slots[i];
+    if (!s) { /* the consumer never delivers more than asked; hand it back */
+        q_consumer_fail(ex->qc, d, "worker has no free slot", NULL, NULL);
+        return;
+    }
+    s->d = d;
+    ex->busy++;
+    rlog_info(d->job.request_id, "job %s: starting (%s, session %s, attempt %d)", d->job.id,
+              sch_lang_name(d->job.lang), d->job.session_id, d->attempts);
+
+    char image[256];
+    struct wk_sandbox_spec spec;
+    wk_sandbox_spec_init(&spec);
+    wk_image_of(d->job.lang, image, sizeof image);
+    spec.image = image;
+    spec.lang = sch_lang_name(d->job.lang);
+    spec.session_id = d->job.session_id;
+    spec.memory_mb = wk_cfg.limits.max_memory_mb;
+    spec.pids_limit = wk_cfg.limits.max_pids;
+    spec.nano_cpus = wk_cfg.cpus_nano;
+    spec.hostname = wk_cfg.hostname;
+    spec.run_root = wk_cfg.run_dir;
+    spec.data_root = wk_cfg.data_dir;
+    int rc = wk_sandbox_open(ex->loop, ex->docker, &spec, on_ready, s, &s->sb);
+    if (rc < 0) {
+        s->sb = NULL;
+        infra_failure(s, "cannot prepare the sandbox", rc);
+    }
+}
+
+static void on_cancel(void *arg, const char *job_id)
+{
+    struct wk_exec *ex = arg;
+    for (int i = 0; i < ex->nslots; i++) {
+        struct wk_slot *s = &ex->slots[i];
+        if (s->d && s->sb && strcmp(s->d->job.id, job_id) == 0) {
+            rlog_info(rid(s), "job %s: cancel requested; killing its sandbox", job_id);
+            s->cancel_requested = 1;
+            wk_sandbox_kill(s->sb);
+        }
+    }
+}
+
+int wk_exec_start(uv_loop_t *loop, struct wk_docker *docker, struct wk_exec **out)
+{
+    struct wk_exec *ex = ci_xcalloc(1, sizeof *ex);
+    ex->loop = loop;
+    ex->docker = docker;
+    ex->nslots = wk_cfg.concurrency;
+    ex->slots = ci_xcalloc((size_t)ex->nslots, sizeof *ex->slots);
+    for (int i = 0; i < ex->nslots; i++)
+        ex->slots[i].ex = ex;
+    struct q_consumer_config cfg = {
+        .host = wk_cfg.redis_host,
+        .port = wk_cfg.redis_port,
+        .password = wk_cfg.redis_password[0] ? wk_cfg.redis_password : NULL,
+        .name = wk_cfg.worker_id,
+        .lease_ms = wk_cfg.lease_ms,
+        .max_attempts = wk_cfg.max_attempts,
+        .block_ms = 2000,
+    };
+    static const struct q_consumer_cb cbs = {.on_job = on_job, .on_cancel = on_cancel};
+    int rc = q_consumer_start(loop, &cfg, &cbs, ex, &ex->qc);
+    if (rc < 0) {
+        free(ex->slots);
+        free(ex);
+        return rc;
+    }
+    q_consumer_want(ex->qc, ex->nslots);
+    *out = ex;
+    return 0;
+}
+
+static void consumer_closed(void *arg)
+{
+    struct wk_exec *ex = arg;
+    void (*done)(void *) = ex->stop_done;
+    void *darg = ex->stop_arg;
+    free(ex->slots);
+    free(ex);
+    if (done)
+        done(darg);
+}
+
+static void maybe_finish_stop(struct wk_exec *ex)
+{
+    if (ex->busy > 0 || !ex->qc)
+        return;
+    struct q_consumer *qc = ex->qc;
+    ex->qc = NULL;
+    q_consumer_stop(qc, consumer_closed, ex);
+}
+
+void wk_exec_stop(struct wk_exec *ex, void (*done)(void *arg), void *arg)
+{
+    ex->stopping = 1;
+    ex->stop_done = done;
+    ex->stop_arg = arg;
+    log_info("stopping: %d job(s) in hand will finish first", ex->busy);
+    maybe_finish_stop(ex);
+}
+
+int wk_exec_busy(const struct wk_exec *ex)
+{
+    return ex->busy;
+}

@@ -1,0 +1,102 @@
+/*
+ * wk_main.c - the worker process: one libuv loop running the Docker client,
+ * the queue consumer and the job slots (wk_exec.h).
+ *
+ * SIGTERM/SIGINT: stop taking jobs, let the jobs in hand finish and post
+ * their results, close everything, exit 0.  A second signal exits at once;
+ * the jobs still in hand are then handed to another worker by the lease.
+ */
+#include "ci_log.h"
+#include "wk_config.h"
+#include "wk_docker.h"
+#include "wk_exec.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static struct {
+    uv_loop_t *loop;
+    struct wk_docker *docker;
+    struct wk_exec *exec;
+    uv_signal_t sigterm, sigint;
+    int signals;
+} M;
+
+static void on_docker_closed(void *arg)
+{
+    uv_close((uv_handle_t *)&M.sigterm, NULL);
+    uv_close((uv_handle_t *)&M.sigint, NULL);
+}
+
+static void on_exec_stopped(void *arg)
+{
+    M.exec = NULL;
+    wk_docker_close(M.docker, on_docker_closed, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    if (++M.signals > 1) {
+        log_warn("second signal: exiting now; leases hand unfinished jobs to other workers");
+        exit(1);
+    }
+    log_info("signal %d: finishing the jobs in hand, then exiting", signum);
+    wk_exec_stop(M.exec, on_exec_stopped, NULL);
+}
+
+static void on_ping(void *arg, int status, const char *body, size_t len)
+{
+    if (status == 200)
+        log_info("docker engine answers");
+    else
+        log_warn("docker engine does not answer yet (%d); jobs retry until it does", status);
+}
+
+static int make_dir(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+int main(void)
+{
+    ci_log_init("worker");
+    if (wk_config_load() != 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (make_dir(wk_cfg.run_dir) < 0 || make_dir(wk_cfg.data_dir) < 0) {
+        log_error("cannot create RUN_DIR %s or DATA_DIR %s", wk_cfg.run_dir, wk_cfg.data_dir);
+        return 1;
+    }
+    M.loop = uv_default_loop();
+    if (wk_docker_new(M.loop, &M.docker) != 0) {
+        log_error("cannot set up the docker client");
+        return 1;
+    }
+    wk_docker_ping(M.docker, on_ping, NULL);
+    int rc = wk_exec_start(M.loop, M.docker, &M.exec);
+    if (rc != 0) {
+        log_error("cannot start the job loop (%d)", rc);
+        return 1;
+    }
+    uv_signal_init(M.loop, &M.sigterm);
+    uv_signal_init(M.loop, &M.sigint);
+    uv_signal_start(&M.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&M.sigint, on_signal, SIGINT);
+    log_info("worker %s ready: %d slot(s), images %s<lang>:%s", wk_cfg.worker_id,
+             wk_cfg.concurrency, wk_cfg.image_prefix, wk_cfg.image_tag);
+    uv_run(M.loop, UV_RUN_DEFAULT);
+    uv_loop_close(M.loop);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,448 @@
+/*
+ * wk_sandbox.c - opening a sandbox (host dirs, listening socket, container
+ * create/start, hello), the runner channel, and teardown.  Runs and their
+ * outcomes are in wk_sandbox_run.c.
+ */
+#include "wk_sandbox_int.h"
+
+#include "ci_log.h"
+#include "ci_util.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = ci_xmalloc(n);
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* mkdir -p for the roots; new components get `mode` (existing ones are
+ * left as they are). */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf)
+        return -ENAMETOOLONG;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) != 0 && errno != EEXIST)
+                return -errno;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
+int wk_sb__docker_issued(struct wk_sandbox *sb, int rc)
+{
+    if (rc == 0)
+        sb->ndocker++;
+    return rc;
+}
+
+int wk_sb__docker_done(struct wk_sandbox *sb)
+{
+    sb->ndocker--;
+    if (!sb->destroying)
+        return 0;
+    wk_sb__maybe_finish(sb); /* may free sb */
+    return 1;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct wk_sandbox *sb = h->data;
+    sb->nhandles--;
+    wk_sb__maybe_finish(sb);
+}
+
+static void close_handle(struct wk_sandbox *sb, uv_handle_t *h, int *open_flag)
+{
+    if (!*open_flag)
+        return;
+    *open_flag = 0;
+    sb->nhandles++;
+    uv_close(h, on_handle_closed);
+}
+
+void wk_sb__close_conn(struct wk_sandbox *sb)
+{
+    close_handle(sb, (uv_handle_t *)&sb->conn, &sb->conn_open);
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static void fail_open(struct wk_sandbox *sb, int err)
+{
+    if (sb->state != WK_SB_OPENING)
+        return;
+    sb->state = WK_SB_DEAD;
+    if (sb->timer_open)
+        uv_timer_stop(&sb->timer);
+    wk_sb__close_conn(sb);
+    wk_sandbox_ready_cb cb = sb->ready_cb;
+    sb->ready_cb = NULL;
+    log_warn("sandbox %s: open failed: %s", sb->name, strerror(-err));
+    if (cb)
+        cb(sb->ready_arg, sb, err);
+}
+
+static void maybe_ready(struct wk_sandbox *sb)
+{
+    if (sb->state != WK_SB_OPENING || !sb->started || !sb->hello)
+        return;
+    sb->state = WK_SB_READY;
+    uv_timer_stop(&sb->timer);
+    log_debug("sandbox %s ready in %lld us", sb->name, (long long)(ci_mono_us() - sb->open_us));
+    wk_sandbox_ready_cb cb = sb->ready_cb;
+    sb->ready_cb = NULL;
+    cb(sb->ready_arg, sb, 0);
+}
+
+static int docker_err(int status)
+{
+    if (status < 0)
+        return status;
+    return status == 404 ? -ENOENT : status == 409 ? -EEXIST : -EIO;
+}
+
+static void on_started(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_sandbox *sb = arg;
+    if (wk_sb__docker_done(sb))
+        return;
+    if (status != 204 && status != 304) {
+        log_error("sandbox %s: start failed (%d): %.*s", sb->name, status, (int)len, body);
+        fail_open(sb, docker_err(status));
+        return;
+    }
+    sb->started = 1;
+    maybe_ready(sb);
+}
+
+static void on_created(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_sandbox *sb = arg;
+    if (status == 201)
+        sb->container_id = wk_docker_parse_id(body, len);
+    if (wk_sb__docker_done(sb))
+        return; /* destroying: the id (if any) is removed by the teardown */
+    if (sb->state != WK_SB_OPENING)
+        return; /* killed meanwhile */
+    if (status != 201 || !sb->container_id) {
+        log_error("sandbox %s: create failed (%d): %.*s", sb->name, status, (int)len, body);
+        fail_open(sb, docker_err(status));
+        return;
+    }
+    int rc = wk_sb__docker_issued(sb, wk_docker_start(sb->docker, sb->container_id, on_started, sb));
+    if (rc < 0)
+        fail_open(sb, rc);
+}
+
+static void on_start_deadline(uv_timer_t *t)
+{
+    fail_open(t->data, -ETIMEDOUT);
+}
+
+/* ---- channel ------------------------------------------------------------ */
+
+static int on_frame(void *arg, const char *payload, size_t len)
+{
+    struct wk_sandbox *sb = arg;
+    json_error_t jerr;
+    json_t *msg = json_loadb(payload, len, 0, &jerr);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+
+    if (sb->destroying || sb->state == WK_SB_DEAD)
+        goto out;
+    if (!type) {
+        log_warn("sandbox %s: bad frame from runner: %s", sb->name, msg ? "no type" : jerr.text);
+        wk_sb__on_channel_lost(sb, -EPROTO);
+    } else if (sb->state == WK_SB_OPENING && strcmp(type, "hello") == 0) {
+        if (json_integer_value(json_object_get(msg, "version")) != 1) {
+            fail_open(sb, -EPROTO);
+            goto out;
+        }
+        sb->hello = 1;
+        maybe_ready(sb);
+    } else if (sb->state == WK_SB_RUNNING) {
+        wk_sb__on_run_frame(sb, msg, type);
+    } else {
+        log_warn("sandbox %s: unexpected '%s' frame", sb->name, type);
+        wk_sb__on_channel_lost(sb, -EPROTO);
+    }
+out:
+    json_decref(msg);
+    /* `sb` is alive here (freeing needs closed handles: a later loop turn). */
+    return (sb->destroying || sb->state == WK_SB_DEAD) ? 1 : 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    buf->base = ci_xmalloc(64 * 1024);
+    buf->len = 64 * 1024;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct wk_sandbox *sb = s->data;
+    if (nread > 0) {
+        int rc = wk_frame_decode(&sb->dec, buf->base, (size_t)nread, on_frame, sb);
+        if (rc == -EMSGSIZE && !sb->destroying) {
+            log_warn("sandbox %s: oversized frame from runner", sb->name);
+            wk_sb__on_channel_lost(sb, -EPROTO);
+        }
+    } else if (nread < 0 && !sb->destroying) {
+        wk_sb__on_channel_lost(sb, nread == UV_EOF ? -EPIPE : (int)nread);
+    }
+    free(buf->base);
+}
+
+static int peer_uid_ok(struct wk_sandbox *sb)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (uv_fileno((uv_handle_t *)&sb->conn, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return 0;
+    return cred.uid == sb->uid;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct wk_sandbox *sb = server->data;
+    if (status < 0 || sb->conn_open || sb->state != WK_SB_OPENING)
+        return;
+    uv_pipe_init(sb->loop, &sb->conn, 0);
+    sb->conn.data = sb;
+    sb->conn_open = 1;
+    if (uv_accept(server, (uv_stream_t *)&sb->conn) != 0 || !peer_uid_ok(sb)) {
+        log_warn("sandbox %s: rejected a connection on ctl.sock", sb->name);
+        wk_sb__close_conn(sb);
+        return;
+    }
+    /* One connection per container: nobody else may connect afterwards. */
+    close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
+    uv_read_start((uv_stream_t *)&sb->conn, on_alloc, on_read);
+}
+
+static int make_host_side(struct wk_sandbox *sb, const struct wk_sandbox_spec *spec)
+{
+    int rc;
+    if ((rc = mkdir_p(spec->run_root, 0700)) < 0 || (rc = mkdir_p(spec->data_root, 0700)) < 0)
+        return rc;
+    if (mkdir(sb->run_dir, 0755) != 0 || chmod(sb->run_dir, 0755) != 0)
+        return -errno;
+    sb->run_dir_made = 1;
+    if (strlen(sb->sock_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return -ENAMETOOLONG;
+    uv_pipe_init(sb->loop, &sb->server, 0);
+    sb->server.data = sb;
+    sb->server_open = 1;
+    if ((rc = uv_pipe_bind(&sb->server, sb->sock_path)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)&sb->server, 4, on_connection)) < 0)
+        return rc;
+    if (chmod(sb->sock_path, 0666) != 0)
+        return -errno;
+    if (mkdir(sb->data_dir, 0700) != 0)
+        return -errno;
+    sb->data_dir_made = 1;
+    if (chown(sb->data_dir, spec->uid, spec->gid) != 0)
+        return -errno;
+    return 0;
+}
+
+int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbox_spec *spec,
+                    wk_sandbox_ready_cb cb, void *arg, struct wk_sandbox **out)
+{
+    struct wk_sandbox *sb = NULL;
+    json_t *cfg = NULL;
+    int rc = 0;
+
+    if (!spec->image || !spec->run_root || !spec->data_root || !cb)
+        return -EINVAL;
+    sb = ci_xcalloc(1, sizeof *sb);
+    sb->loop = loop;
+    sb->docker = d;
+    sb->open_us = ci_mono_us();
+    sb->state = WK_SB_OPENING;
+    sb->uid = spec->uid;
+    sb->gid = spec->gid;
+    sb->ready_cb = cb;
+    sb->ready_arg = arg;
+    sb->session_id = ci_xstrdup(spec->session_id ? spec->session_id : "");
+    wk_frame_decoder_init(&sb->dec, WK_FRAME_MAX);
+    if (ci_random_hex(sb->token, 12) != 0) {
+        rc = -EIO;
+        goto out;
+    }
+    sb->name = path_join("ci", sb->token);
+    sb->name[2] = '-';
+    sb->run_dir = path_join(spec->run_root, sb->token);
+    sb->data_dir = path_join(spec->data_root, sb->token);
+    sb->sock_path = path_join(sb->run_dir, "ctl.sock");
+    uv_timer_init(loop, &sb->timer);
+    sb->timer.data = sb;
+    sb->timer_open = 1;
+
+    if ((rc = make_host_side(sb, spec)) < 0)
+        goto out;
+    cfg = wk_sandbox_container_config(spec, sb->run_dir, sb->data_dir);
+    if (!cfg) {
+        rc = -EINVAL;
+        goto out;
+    }
+    rc = wk_sb__docker_issued(sb, wk_docker_create(d, sb->name, cfg, on_created, sb));
+    if (rc < 0)
+        goto out;
+    uv_timer_start(&sb->timer, on_start_deadline,
+                   (uint64_t)(spec->start_timeout_ms > 0 ? spec->start_timeout_ms : 15000), 0);
+    *out = sb;
+out:
+    json_decref(cfg);
+    if (rc < 0) {
+        log_error("sandbox open failed: %s", strerror(-rc));
+        sb->ready_cb = NULL;
+        wk_sandbox_destroy(sb); /* async: closes what was opened */
+    }
+    return rc;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+const char *wk_sandbox_data_dir(const struct wk_sandbox *sb)
+{
+    return sb->data_dir;
+}
+
+const char *wk_sandbox_run_dir(const struct wk_sandbox *sb)
+{
+    return sb->run_dir;
+}
+
+const char *wk_sandbox_container_id(const struct wk_sandbox *sb)
+{
+    return sb->container_id;
+}
+
+const char *wk_sandbox_session_id(const struct wk_sandbox *sb)
+{
+    return sb->session_id;
+}
+
+int wk_sandbox_is_ready(const struct wk_sandbox *sb)
+{
+    return sb->state == WK_SB_READY && !sb->destroying;
+}
+
+/* ---- teardown ----------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Threadpool: no symlink is followed (FTW_PHYS) and the container is gone,
+ * so nothing changes under our feet. */
+static void rm_work(uv_work_t *w)
+{
+    struct wk_sandbox *sb = w->data;
+    if (sb->run_dir_made)
+        nftw(sb->run_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (sb->data_dir_made && (sb->removed || !sb->container_id))
+        nftw(sb->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else if (sb->data_dir_made)
+        log_error("sandbox %s: container not removed; keeping %s", sb->name, sb->data_dir);
+}
+
+static void rm_done(uv_work_t *w, int status)
+{
+    struct wk_sandbox *sb = w->data;
+    void (*done)(void *) = sb->destroy_done;
+    void *arg = sb->destroy_arg;
+    wk_frame_decoder_release(&sb->dec);
+    free(sb->run_dir);
+    free(sb->data_dir);
+    free(sb->sock_path);
+    free(sb->name);
+    free(sb->session_id);
+    free(sb->container_id);
+    free(sb->job_id);
+    free(sb);
+    if (done)
+        done(arg);
+}
+
+static void on_removed(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_sandbox *sb = arg;
+    if (status == 204 || status == 404)
+        sb->removed = 1;
+    else
+        log_error("sandbox %s: remove failed (%d): %.*s", sb->name, status, (int)len, body);
+    wk_sb__docker_done(sb);
+}
+
+void wk_sb__maybe_finish(struct wk_sandbox *sb)
+{
+    if (!sb->destroying || sb->ndocker > 0)
+        return;
+    if (sb->container_id && !sb->remove_issued) {
+        sb->remove_issued = 1;
+        if (wk_sb__docker_issued(sb, wk_docker_remove(sb->docker, sb->container_id, on_removed,
+                                                      sb)) == 0)
+            return;
+        log_error("sandbox %s: cannot request removal", sb->name);
+    }
+    if (sb->nhandles > 0 || sb->rm_queued)
+        return;
+    sb->rm_queued = 1;
+    sb->rm_work.data = sb;
+    if (uv_queue_work(sb->loop, &sb->rm_work, rm_work, rm_done) != 0) {
+        rm_work(&sb->rm_work);
+        rm_done(&sb->rm_work, 0);
+    }
+}
+
+void wk_sandbox_destroy_then(struct wk_sandbox *sb, void (*done)(void *arg), void *arg)
+{
+    if (sb->destroying)
+        return;
+    sb->destroying = 1;
+    sb->destroy_done = done;
+    sb->destroy_arg = arg;
+    sb->ready_cb = NULL;
+    sb->run_cb = NULL;
+    wk_sb__close_conn(sb);
+    close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
+    close_handle(sb, (uv_handle_t *)&sb->timer, &sb->timer_open);
+    wk_sb__maybe_finish(sb);
+}
+
+void wk_sandbox_destroy(struct wk_sandbox *sb)
+{
+    wk_sandbox_destroy_then(sb, NULL, NULL);
+}

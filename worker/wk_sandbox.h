@@ -1,0 +1,149 @@
+/*
+ * wk_sandbox.h - one sandbox container and its runner channel.
+ *
+ * Life of a sandbox (docs/runner-protocol.md):
+ *
+ *   OPENING  wk_sandbox_open(): makes $RUN_DIR/<token>/ (0755) and listens on
+ *            its ctl.sock (0666) *before* the container exists, makes
+ *            $DATA_DIR/<token>/ owned by the sandbox uid/gid, then creates and
+ *            starts the container (name "ci-<token>").  The runner inside
+ *            connects to /run/ci/ctl.sock and sends `hello`.
+ *   READY    the ready callback ran with status 0: runs may be sent, one at
+ *            a time.
+ *   RUNNING  wk_sandbox_run() sent a `run` frame; the result callback runs
+ *            once, then the sandbox is READY again (or DEAD, see below).
+ *   DEAD     the container was killed (host deadline, wk_sandbox_kill) or
+ *            died, or the channel broke: only wk_sandbox_destroy() is left.
+ *
+ * Host-side deadline: a run that has no result after timeout_ms + 2000 ms
+ * kills the container and completes as SCH_STATUS_TIMEOUT, exit code 137.
+ * If the channel closes mid-run the container is inspected: OOMKilled gives
+ * SCH_STATUS_OOM, anything else rc < 0 (an infrastructure failure).
+ *
+ * Loop affinity: everything happens on the uv loop passed to
+ * wk_sandbox_open() (the same loop as the wk_docker client); call every
+ * function from that loop's thread.  Callbacks run there, never from inside
+ * the call that started the operation.
+ *
+ * Ownership: the handle returned by wk_sandbox_open() stays valid until the
+ * caller calls wk_sandbox_destroy() (also required after a failed open).
+ * After wk_sandbox_destroy() no ready/result callback runs any more.  The
+ * wk_docker client must outlive every sandbox using it (close it after the
+ * destroy callbacks).  Spec and request strings are copied.
+ *
+ * Host files: the data dir (the container's /mnt/data) and run dir are
+ * writable from inside the container (the data dir is owned by the sandbox
+ * uid).  Read anything from them with O_NOFOLLOW and check it is a regular
+ * file: the program may plant symlinks.
+ */
+#ifndef WK_SANDBOX_H
+#define WK_SANDBOX_H
+
+#include "sch_types.h"
+#include "wk_docker.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#define WK_SANDBOX_DEADLINE_SLACK_MS 2000
+
+struct wk_sandbox;
+
+struct wk_sandbox_spec {
+    const char *image;      /* required, e.g. "code-interpreter/py:latest" */
+    const char *lang;       /* label value, e.g. "py" */
+    const char *session_id; /* label value; a container serves one session */
+    int64_t memory_mb;      /* Memory == MemorySwap (no swap); 0 = no limit */
+    int64_t pids_limit;     /* 0 = no limit */
+    int64_t nano_cpus;      /* 1e9 = one CPU; 0 = no limit */
+    const char *hostname;   /* "sandbox" */
+    const char *run_root;   /* RUN_DIR, default /var/lib/code-interpreter/run */
+    const char *data_root;  /* DATA_DIR, default /var/lib/code-interpreter/data */
+    uid_t uid;              /* 1000: container User and owner of the data dir */
+    gid_t gid;              /* 1000 */
+    int start_timeout_ms;   /* 15000: open fails past it without a hello */
+    const char *network;    /* NULL: no network at all (NetworkMode "none");
+                             * else the network to join and wan-access=true */
+};
+
+/* Fills the defaults above (from the environment where named).  image,
+ * lang and session_id are left NULL. */
+void wk_sandbox_spec_init(struct wk_sandbox_spec *spec);
+
+/* The Docker create body for `spec` with the given host dirs (new
+ * reference, caller decrefs).  Exposed for tests. */
+json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const char *run_dir,
+                                    const char *data_dir);
+
+/* status 0: READY.  Else a negative errno: -ETIMEDOUT (no hello within
+ * start_timeout_ms), -EIO/-ENOENT... (docker refused: e.g. missing image),
+ * -EPIPE (runner went away), -ECANCELED (wk_sandbox_kill). */
+typedef void (*wk_sandbox_ready_cb)(void *arg, struct wk_sandbox *sb, int status);
+
+/* Starts opening a sandbox.  Returns 0 and sets *out (the callback will run),
+ * or a negative errno when the host dirs or the socket could not be made
+ * (no callback, nothing to destroy). */
+int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbox_spec *spec,
+                    wk_sandbox_ready_cb cb, void *arg, struct wk_sandbox **out);
+
+struct wk_run_request {
+    const char *job_id;
+    const char *lang;
+    const char *code;
+    size_t code_len;
+    const char *const *args;
+    size_t nargs;
+    uint32_t timeout_ms; /* program wall clock, enforced by the runner */
+    size_t max_output;   /* per stream */
+    int state_in;        /* restore globals from <run dir>/state.in */
+    int state_out;       /* write picklable globals to <run dir>/state.out */
+};
+
+struct wk_run_result {
+    struct sch_result res; /* status, exit_code, stdout/stderr as received,
+                              duration_ms, warnings, has_state/state_size */
+    int stdout_truncated;
+    int stderr_truncated;
+};
+
+/* rc 0: `r->res` holds the outcome (completed, failed, timeout, oom,
+ * cancelled).  rc < 0: infrastructure failure (-EPIPE container died,
+ * -EPROTO bad frame or runner `error` (message in r->res.error)); the
+ * sandbox is then usually DEAD (check wk_sandbox_is_ready()).
+ * `r` is owned by the sandbox and released after the callback returns; the
+ * callback may take members over by copying them and setting them to NULL
+ * (or `mine = r->res; memset(&r->res, 0, sizeof r->res)`).  The callback may
+ * call wk_sandbox_run() again or wk_sandbox_destroy(). */
+typedef void (*wk_sandbox_result_cb)(void *arg, struct wk_sandbox *sb, int rc,
+                                     struct wk_run_result *r);
+
+/* Sends one run.  Returns 0 (cb will run), -EBUSY (a run is in flight),
+ * -EPIPE (not READY), -EINVAL (code not UTF-8, missing fields). */
+int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req,
+                   wk_sandbox_result_cb cb, void *arg);
+
+/* Cancellation: kills the container.  A run in flight completes with
+ * SCH_STATUS_CANCELLED (exit code 137); an open in flight fails with
+ * -ECANCELED.  The sandbox is DEAD afterwards.  Returns 0 or -EPIPE when
+ * there is nothing to kill. */
+int wk_sandbox_kill(struct wk_sandbox *sb);
+
+/* Host paths of the container's /mnt/data and /run/ci. */
+const char *wk_sandbox_data_dir(const struct wk_sandbox *sb);
+const char *wk_sandbox_run_dir(const struct wk_sandbox *sb);
+/* Container id (NULL until created) and session id. */
+const char *wk_sandbox_container_id(const struct wk_sandbox *sb);
+const char *wk_sandbox_session_id(const struct wk_sandbox *sb);
+int wk_sandbox_is_ready(const struct wk_sandbox *sb);
+
+/* Asynchronous teardown, safe at any stage: closes the channel, waits for
+ * docker requests in flight, removes the container (force), then removes
+ * the run and data dirs (off-loop, in the uv threadpool) and frees `sb`.
+ * `done` (may be NULL) runs at the very end.  Call once. */
+void wk_sandbox_destroy_then(struct wk_sandbox *sb, void (*done)(void *arg), void *arg);
+void wk_sandbox_destroy(struct wk_sandbox *sb);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * wk_sandbox_int.h - private state shared by wk_sandbox.c (open, channel,
+ * destroy) and wk_sandbox_run.c (runs, deadline, kill, death).  Not for use
+ * outside the sandbox module.
+ *
+ * Lifetime rule: `sb` is freed only when destroying, with no docker request
+ * in flight (ndocker == 0), every uv handle closed (nhandles == 0) and the
+ * dir removal done.  Every docker callback therefore starts with
+ * wk_sb__docker_done(sb), which returns non-zero when the sandbox is being
+ * destroyed (the callback then only does teardown work).
+ */
+#ifndef WK_SANDBOX_INT_H
+#define WK_SANDBOX_INT_H
+
+#include "wk_frame.h"
+#include "wk_sandbox.h"
+
+enum wk_sb_state { WK_SB_OPENING, WK_SB_READY, WK_SB_RUNNING, WK_SB_DEAD };
+
+/* Why a run ended without a result frame. */
+enum wk_sb_end { WK_SB_END_NONE = 0, WK_SB_END_TIMEOUT, WK_SB_END_CANCEL };
+
+struct wk_sandbox {
+    uv_loop_t *loop;
+    struct wk_docker *docker;
+    enum wk_sb_state state;
+    char token[25];
+    char *run_dir, *data_dir, *sock_path, *name;
+    char *session_id;
+    char *container_id;
+    uid_t uid;
+    gid_t gid;
+    int start_timeout_ms;
+    int run_dir_made, data_dir_made;
+
+    uv_pipe_t server;
+    uv_pipe_t conn;
+    uv_timer_t timer; /* start deadline, run deadline, death-inspect retries */
+    int server_open, conn_open, timer_open, conn_reading;
+    struct wk_frame_decoder dec;
+
+    /* opening */
+    int started, hello;
+    wk_sandbox_ready_cb ready_cb;
+    void *ready_arg;
+    int64_t open_us;
+
+    /* running */
+    wk_sandbox_result_cb run_cb;
+    void *run_arg;
+    char *job_id;
+    enum wk_sb_end end;
+    int inspect_tries;
+
+    /* teardown */
+    unsigned ndocker, nhandles;
+    int destroying, remove_issued, removed, rm_queued;
+    void (*destroy_done)(void *arg);
+    void *destroy_arg;
+    uv_work_t rm_work;
+};
+
+/* Bookkeeping for docker requests issued by the sandbox. */
+int wk_sb__docker_issued(struct wk_sandbox *sb, int rc);
+int wk_sb__docker_done(struct wk_sandbox *sb);
+/* Continues a destroy once nothing is in flight. */
+void wk_sb__maybe_finish(struct wk_sandbox *sb);
+/* Stops the timer / closes the channel (idempotent). */
+void wk_sb__close_conn(struct wk_sandbox *sb);
+
+/* wk_sandbox_run.c: a frame arrived while RUNNING; the channel broke. */
+int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type);
+void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err);
+/* Finishes the run in flight: calls the result callback exactly once. */
+void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r);
+
+#endif
