@@ -16,5 +16,6 @@ enum MHD_Result ing_h_health_detailed(struct ing_request *req);
 enum MHD_Result ing_h_exec(struct ing_request *req);
 enum MHD_Result ing_h_jobs_submit(struct ing_request *req);
 enum MHD_Result ing_h_jobs_get(struct ing_request *req);
+enum MHD_Result ing_h_jobs_cancel(struct ing_request *req);
 
 #endif

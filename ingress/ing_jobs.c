@@ -11,6 +11,7 @@
 
 #include "ci_log.h"
 #include "ci_util.h"
+#include "ing_admission.h"
 #include "ing_config.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
@@ -67,8 +68,45 @@ static int intake(struct ing_request *req, struct sch_job *job, enum MHD_Result 
     return 0;
 }
 
-/* Validates, picks the session, enqueues.  Returns 0, or -1 after queueing
- * an error response into *ret. */
+/* Idempotency-Key handling for POST /jobs.  Returns 0 to go on, 1 when the
+ * key replays an earlier job (req->job_id set), -1 after queueing an error. */
+static int read_job(struct ing_request *req, struct q_job_info *info);
+
+static int idempotency(struct ing_request *req, redisContext *c, enum MHD_Result *ret)
+{
+    const char *key = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Idempotency-Key");
+    char existing[65];
+    if (!key || strcmp(req->route->pattern, "/jobs") != 0)
+        return 0;
+    switch (ing_idem_claim(c, req->owner, key, req->body, req->body_len, req->job_id, existing)) {
+    case ING_IDEM_NEW:
+        req->idem_key = key;
+        return 0;
+    case ING_IDEM_REPLAY:
+        snprintf(req->job_id, sizeof req->job_id, "%s", existing);
+        return 1;
+    case ING_IDEM_CONFLICT:
+        *ret = ing_reply_error(req->conn, MHD_HTTP_CONFLICT, "conflict",
+                               "this Idempotency-Key was used with a different body", NULL,
+                               req->request_id, 0);
+        return -1;
+    case ING_IDEM_INVALID: {
+        struct sch_errors e;
+        sch_errors_init(&e);
+        sch_errors_add(&e, "Idempotency-Key", "must be 1..128 printable ASCII characters");
+        *ret = ing_reply_error(req->conn, MHD_HTTP_BAD_REQUEST, "validation_error",
+                               "invalid header", &e, req->request_id, 0);
+        return -1;
+    }
+    default:
+        *ret = redis_down(req);
+        return -1;
+    }
+}
+
+/* Validates, picks the session, enqueues.  Returns 0, 1 when an
+ * Idempotency-Key replayed an earlier job (req->job_id holds it), or -1
+ * after queueing an error response into *ret. */
 static int submit(struct ing_request *req, enum MHD_Result *ret)
 {
     struct sch_job job;
@@ -82,27 +120,40 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
         *ret = redis_down(req);
         goto out;
     }
+    if (ing_queue_full(c)) {
+        *ret = ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "queue_full",
+                               "the queue is full; retry later", NULL, req->request_id, 5);
+        goto out;
+    }
+    ci_random_hex(req->job_id, 16);
+    rc = idempotency(req, c, ret);
+    if (rc != 0)
+        goto out;
+    rc = -1;
     if (ing_session_choose(c, req->owner, job.user_id, job.entity_id, job.session_id,
                            req->session_id) != 0) {
         *ret = redis_down(req);
-        goto out;
+        goto fail_idem;
     }
     free(job.session_id);
     job.session_id = ci_xstrdup(req->session_id);
-    ci_random_hex(req->job_id, 16);
     job.id = ci_xstrdup(req->job_id);
     job.owner = ci_xstrdup(req->owner);
     job.request_id = ci_xstrdup(req->request_id);
     job.created_ms = ci_now_ms();
     if (q_enqueue(c, &job, ing_cfg.job_ttl_s) != 0) {
         *ret = redis_down(req);
-        goto out;
+        goto fail_idem;
     }
     req->enqueued = 1;
     req->deadline_ms = mono_ms() + job.timeout_ms + ing_cfg.exec_queue_wait_ms;
     rlog_info(req->request_id, "job %s queued (lang %s, session %s, owner %s)", req->job_id,
               sch_lang_name(job.lang), req->session_id, req->owner);
     rc = 0;
+    goto out;
+fail_idem:
+    if (req->idem_key && (c = ing_redis()) != NULL)
+        ing_idem_forget(c, req->owner, req->idem_key);
 out:
     sch_job_release(&job);
     return rc;
@@ -210,7 +261,7 @@ static enum MHD_Result exec_finish(struct ing_request *req, int rc, struct q_job
 enum MHD_Result ing_h_exec(struct ing_request *req)
 {
     enum MHD_Result ret;
-    if (!req->enqueued && submit(req, &ret) != 0)
+    if (!req->enqueued && submit(req, &ret) < 0)
         return ret;
     return wait_or_finish(req, exec_finish);
 }
@@ -218,11 +269,47 @@ enum MHD_Result ing_h_exec(struct ing_request *req)
 enum MHD_Result ing_h_jobs_submit(struct ing_request *req)
 {
     enum MHD_Result ret;
-    if (submit(req, &ret) != 0)
+    int rc = submit(req, &ret);
+    if (rc < 0)
         return ret;
+    if (rc == 1) { /* replay: the same job, as it stands now */
+        struct q_job_info info;
+        memset(&info, 0, sizeof info);
+        if (read_job(req, &info) < 0) {
+            q_job_info_release(&info);
+            return ing_reply_error(req->conn, MHD_HTTP_CONFLICT, "conflict",
+                                   "this Idempotency-Key names a job that no longer exists",
+                                   NULL, req->request_id, 0);
+        }
+        json_t *o = json_pack("{s:s,s:s,s:s}", "job_id", req->job_id, "status",
+                              sch_status_name(info.status), "session_id", info.session_id);
+        q_job_info_release(&info);
+        return ing_reply_json(req->conn, MHD_HTTP_ACCEPTED, o, req->request_id);
+    }
     json_t *o = json_pack("{s:s,s:s,s:s}", "job_id", req->job_id, "status", "queued",
                           "session_id", req->session_id);
     return ing_reply_json(req->conn, MHD_HTTP_ACCEPTED, o, req->request_id);
+}
+
+/* Copies the {id} path parameter into req->job_id; 0, or -1 when it cannot
+ * be a job id (then no such job exists). */
+static int take_job_id(struct ing_request *req)
+{
+    const char *id = req->params[0];
+    size_t len = strlen(id);
+    int ok = len > 0 && len <= 64;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+    if (!ok)
+        return -1;
+    memcpy(req->job_id, id, len + 1);
+    return 0;
+}
+
+static enum MHD_Result no_such_job(struct ing_request *req)
+{
+    return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL,
+                           req->request_id, 0);
 }
 
 static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_info *info)
@@ -230,23 +317,35 @@ static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_
     if (rc == -EIO)
         return redis_down(req);
     if (rc == -ENOENT)
-        return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL,
-                               req->request_id, 0);
+        return no_such_job(req);
     return ing_reply_json(req->conn, MHD_HTTP_OK, job_json(req->job_id, info), req->request_id);
+}
+
+enum MHD_Result ing_h_jobs_cancel(struct ing_request *req)
+{
+    struct q_job_info info;
+    memset(&info, 0, sizeof info);
+    if (take_job_id(req) != 0)
+        return no_such_job(req);
+    int rc = read_job(req, &info);
+    q_job_info_release(&info);
+    if (rc == -ENOENT)
+        return no_such_job(req);
+    redisContext *c = rc == -EIO ? NULL : ing_redis();
+    enum sch_status after = SCH_STATUS_QUEUED;
+    if (!c || q_cancel(c, req->job_id, &after) != 0)
+        return redis_down(req);
+    rlog_info(req->request_id, "job %s: cancel requested, now %s", req->job_id,
+              sch_status_name(after));
+    json_t *o = json_pack("{s:s,s:s}", "job_id", req->job_id, "status", sch_status_name(after));
+    return ing_reply_json(req->conn, MHD_HTTP_OK, o, req->request_id);
 }
 
 enum MHD_Result ing_h_jobs_get(struct ing_request *req)
 {
     if (!req->job_id[0]) {
-        const char *id = req->params[0];
-        size_t len = strlen(id);
-        int ok = len > 0 && len <= 64;
-        for (size_t i = 0; ok && i < len; i++)
-            ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
-        if (!ok)
-            return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", "no such job",
-                                   NULL, req->request_id, 0);
-        snprintf(req->job_id, sizeof req->job_id, "%s", id);
+        if (take_job_id(req) != 0)
+            return no_such_job(req);
         int64_t wait_s = 0;
         const char *w = ing_query(req, "wait");
         if (w) {

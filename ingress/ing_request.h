@@ -62,6 +62,7 @@ struct ing_request {
     char job_id[65];
     char session_id[65];
     int enqueued;
+    const char *idem_key; /* Idempotency-Key claimed by this request (MHD-owned) */
 
     /* per-handler scratch, freed by `scratch_free` when set */
     void *scratch;

@@ -12,6 +12,7 @@ const struct ing_route ing_routes[] = {
     {"POST", "/exec", ing_h_exec, 0, ING_BODY_JSON, "POST /exec"},
     {"POST", "/jobs", ing_h_jobs_submit, 0, ING_BODY_JSON, "POST /jobs"},
     {"GET", "/jobs/{}", ing_h_jobs_get, 0, ING_BODY_NONE, "GET /jobs/{id}"},
+    {"DELETE", "/jobs/{}", ing_h_jobs_cancel, 0, ING_BODY_NONE, "DELETE /jobs/{id}"},
     {NULL, NULL, NULL, 0, ING_BODY_NONE, NULL},
 };
 

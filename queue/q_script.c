@@ -114,7 +114,7 @@ static const char s_fail[] = Q_LUA_JOB_OF
     "  redis.call('XDEL', s, entry)\n"
     "  return 0\n"
     "end\n"
-    "if redis.call('HGET', h, 'worker') ~= ARGV[2] then return -2 end\n"
+    "if ARGV[9] ~= '1' and redis.call('HGET', h, 'worker') ~= ARGV[2] then return -2 end\n"
     "local job = job_of(s, entry)\n"
     "if not job then return 0 end\n"
     "local a = tonumber(redis.call('HGET', h, 'attempts') or '0')\n"

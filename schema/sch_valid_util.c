@@ -15,6 +15,8 @@ void sch_errors_init(struct sch_errors *errs)
 }
 
 static void sch_errors_vadd(struct sch_errors *errs, const char *prefix, const char *field,
+                            const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void sch_errors_vadd(struct sch_errors *errs, const char *prefix, const char *field,
                             const char *fmt, va_list ap)
 {
     if (errs->n >= SCH_ERRORS_MAX) {

@@ -26,6 +26,7 @@ struct wk_exec {
     struct wk_slot *slots;
     int nslots;
     int busy;
+    int posting; /* complete/fail calls whose done callback has not run */
     int stopping;
     void (*stop_done)(void *arg);
     void *stop_arg;
@@ -51,15 +52,18 @@ static void slot_release(struct wk_slot *s)
     if (ex->stopping)
         maybe_finish_stop(ex);
     else
-        q_consumer_want(ex->qc, 1);
+        q_consumer_want(ex->qc, ex->nslots - ex->busy);
 }
 
 static void on_posted(void *arg, int rc)
 {
-    struct wk_slot *s = arg;
-    if (rc < 0)
-        log_error("posting a result failed (%d); the lease will hand the job to another worker",
+    struct wk_exec *ex = arg;
+    if (rc < 0 && rc != -EALREADY)
+        log_error("posting a job's outcome failed (%d); its lease hands it to another worker",
                   rc);
+    ex->posting--;
+    if (ex->stopping)
+        maybe_finish_stop(ex);
 }
 
 static void infra_failure(struct wk_slot *s, const char *what, int rc)
@@ -67,7 +71,9 @@ static void infra_failure(struct wk_slot *s, const char *what, int rc)
     char msg[256];
     snprintf(msg, sizeof msg, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
     rlog_warn(rid(s), "job %s: %s (attempt %d)", s->d->job.id, msg, s->d->attempts);
-    q_consumer_fail(s->ex->qc, s->d, msg, on_posted, s);
+    s->ex->posting++;
+    if (q_consumer_fail(s->ex->qc, s->d, msg, on_posted, s->ex) < 0)
+        s->ex->posting--;
     s->d = NULL; /* the consumer owns it again */
     slot_release(s);
 }
@@ -89,7 +95,9 @@ static void post_result(struct wk_slot *s, struct sch_result *res)
 {
     rlog_info(rid(s), "job %s: %s (exit %d, %lld ms)", s->d->job.id,
               sch_status_name(res->status), res->exit_code, (long long)res->duration_ms);
-    q_consumer_complete(s->ex->qc, s->d, res, on_posted, s);
+    s->ex->posting++;
+    if (q_consumer_complete(s->ex->qc, s->d, res, on_posted, s->ex) < 0)
+        s->ex->posting--;
     s->d = NULL;
     slot_release(s);
 }
@@ -155,7 +163,7 @@ static void on_job(void *arg, struct q_delivery *d)
         if (!ex->slots[i].d)
             s = &ex->slots[i];
     if (!s) { /* the consumer never delivers more than asked; hand it back */
-        q_consumer_fail(ex->qc, d, "worker has no free slot", NULL, NULL);
+        q_consumer_release(ex->qc, d);
         return;
     }
     s->d = d;
@@ -239,7 +247,7 @@ static void consumer_closed(void *arg)
 
 static void maybe_finish_stop(struct wk_exec *ex)
 {
-    if (ex->busy > 0 || !ex->qc)
+    if (ex->busy > 0 || ex->posting > 0 || !ex->qc)
         return;
     struct q_consumer *qc = ex->qc;
     ex->qc = NULL;
@@ -252,6 +260,8 @@ void wk_exec_stop(struct wk_exec *ex, void (*done)(void *arg), void *arg)
     ex->stop_done = done;
     ex->stop_arg = arg;
     log_info("stopping: %d job(s) in hand will finish first", ex->busy);
+    if (ex->qc)
+        q_consumer_want(ex->qc, 0);
     maybe_finish_stop(ex);
 }
 

@@ -134,6 +134,7 @@ static void on_started(void *arg, int status, const char *body, size_t len)
         return;
     }
     sb->started = 1;
+    log_debug("sandbox %s: started at +%lld us", sb->name, (long long)(ci_mono_us() - sb->open_us));
     maybe_ready(sb);
 }
 
@@ -142,6 +143,9 @@ static void on_created(void *arg, int status, const char *body, size_t len)
     struct wk_sandbox *sb = arg;
     if (status == 201)
         sb->container_id = wk_docker_parse_id(body, len);
+    log_debug("sandbox %s: created %s at +%lld us", sb->name,
+              sb->container_id ? sb->container_id : "(none)",
+              (long long)(ci_mono_us() - sb->open_us));
     if (wk_sb__docker_done(sb))
         return; /* destroying: the id (if any) is removed by the teardown */
     if (sb->state != WK_SB_OPENING)
@@ -181,6 +185,7 @@ static int on_frame(void *arg, const char *payload, size_t len)
             goto out;
         }
         sb->hello = 1;
+        log_debug("sandbox %s: hello at +%lld us", sb->name, (long long)(ci_mono_us() - sb->open_us));
         maybe_ready(sb);
     } else if (sb->state == WK_SB_RUNNING) {
         wk_sb__on_run_frame(sb, msg, type);
@@ -240,6 +245,8 @@ static void on_connection(uv_stream_t *server, int status)
         wk_sb__close_conn(sb);
         return;
     }
+    log_debug("sandbox %s: runner connected at +%lld us", sb->name,
+              (long long)(ci_mono_us() - sb->open_us));
     /* One connection per container: nobody else may connect afterwards. */
     close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
     uv_read_start((uv_stream_t *)&sb->conn, on_alloc, on_read);
@@ -250,9 +257,12 @@ static int make_host_side(struct wk_sandbox *sb, const struct wk_sandbox_spec *s
     int rc;
     if ((rc = mkdir_p(spec->run_root, 0700)) < 0 || (rc = mkdir_p(spec->data_root, 0700)) < 0)
         return rc;
-    if (mkdir(sb->run_dir, 0755) != 0 || chmod(sb->run_dir, 0755) != 0)
+    if (mkdir(sb->run_dir, 0755) != 0)
         return -errno;
     sb->run_dir_made = 1;
+    /* The runner writes home/, build/ and state.out under /run/ci. */
+    if (chmod(sb->run_dir, 0755) != 0 || chown(sb->run_dir, spec->uid, spec->gid) != 0)
+        return -errno;
     if (strlen(sb->sock_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return -ENAMETOOLONG;
     uv_pipe_init(sb->loop, &sb->server, 0);
@@ -399,6 +409,7 @@ static void rm_done(uv_work_t *w, int status)
 static void on_removed(void *arg, int status, const char *body, size_t len)
 {
     struct wk_sandbox *sb = arg;
+    log_debug("sandbox %s: remove answered %d", sb->name, status);
     if (status == 204 || status == 404)
         sb->removed = 1;
     else

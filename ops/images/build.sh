@@ -2,14 +2,16 @@
 # ops/images/build.sh [lang...] - build the sandbox images, cached by recipe hash.
 #
 #   code-interpreter/base:<hash>, :latest   mmdebstrap rootfs (base/), imported
-#   code-interpreter/base-runner:latest     + /opt/ci/runner.py (base/Dockerfile)
-#   code-interpreter/<lang>:latest          + toolchain (<lang>/Dockerfile)
+#   code-interpreter/<lang>-tools:latest    + toolchain (<lang>/Dockerfile)
+#   code-interpreter/<lang>:latest          + /opt/ci/runner.py (runner-layer/)
 #
+# The runner is the last, thin layer, so a runner change rebuilds about a
+# second per language and never a toolchain or the rootfs.
 # Every image carries the label com.code-interpreter.recipe-hash; an image
 # whose label already matches its recipe is not rebuilt, so a second run does
 # nothing.  Hashes chain: base = sha256(base recipe files, codename, arch);
-# base-runner = sha256(base hash, base/Dockerfile, runner.py);
-# <lang> = sha256(<lang>/Dockerfile, base-runner hash, runner.py).
+# <lang>-tools = sha256(base hash, <lang>/Dockerfile);
+# <lang> = sha256(<lang>-tools hash, runner-layer/Dockerfile, runner.py).
 # The rootfs tarball is kept in var/cache/images/ so a lost base image is
 # re-imported without running mmdebstrap again.
 #
@@ -40,7 +42,7 @@ export DOCKER_BUILDKIT=0
 langs=("$@")
 [ "${#langs[@]}" -gt 0 ] || langs=("${ALL_LANGS[@]}")
 for l in "${langs[@]}"; do
-    [ -f "$IMG_DIR/$l/Dockerfile" ] && [ "$l" != base ] ||
+    [ -f "$IMG_DIR/$l/Dockerfile" ] && [ "$l" != runner-layer ] ||
         ci_die "unknown language '$l' (known: ${ALL_LANGS[*]})"
 done
 [ -f "$RUNNER_PY" ] || ci_die "runner not found: $RUNNER_PY (set RUNNER_PY to override)"
@@ -67,7 +69,7 @@ fail_log() {
 }
 
 t_start=$(ci_now)
-total=$((${#langs[@]} + 2))
+total=$((${#langs[@]} + 1))
 
 # ---- 1. base rootfs -------------------------------------------------------
 . /etc/os-release
@@ -116,59 +118,59 @@ else
 fi
 docker tag "$base_ref" code-interpreter/base:latest
 
-# ---- 2. base + runner -----------------------------------------------------
-runner_sum="$(sha <"$RUNNER_PY")"
-br_hash="$( (echo "$base_hash" "$runner_sum"; cat "$IMG_DIR/base/Dockerfile") | sha)"
-br_ref=code-interpreter/base-runner:latest
-log="$LOGS/base-runner.log"
-printf '[2/%d] building %s ... ' "$total" "$br_ref"
-t0=$(ci_now)
-if [ "$FORCE" != 1 ] && [ "$(image_hash "$br_ref")" = "$br_hash" ]; then
-    echo "cached"
-else
-    ctx="$CACHE/ctx-base-runner"
-    rm -rf "$ctx"
-    mkdir -p "$ctx"
-    install -m 0644 "$RUNNER_PY" "$ctx/runner.py"
-    cp "$IMG_DIR/base/Dockerfile" "$ctx/Dockerfile"
-    old="$(image_id "$br_ref")"
-    if ! docker build --network host --build-arg "BASE=$base_ref" \
-        --label "$LABEL=$br_hash" -t "$br_ref" "$ctx" >"$log" 2>&1; then
-        echo "FAILED"
-        fail_log "docker build $br_ref" "$log"
-        exit 1
-    fi
-    drop_old "$old" "$br_ref"
-    echo "built in $(($(ci_now) - t0)) s"
-fi
+# ---- 2. languages: toolchain, then runner layer ---------------------------
+runner_sum="$( (sha <"$RUNNER_PY"; cat "$IMG_DIR/runner-layer/Dockerfile") | sha)"
+ctx="$CACHE/ctx-runner-layer"
+rm -rf "$ctx"
+mkdir -p "$ctx"
+install -m 0644 "$RUNNER_PY" "$ctx/runner.py"
+cp "$IMG_DIR/runner-layer/Dockerfile" "$ctx/Dockerfile"
 
-# ---- 3. languages ---------------------------------------------------------
-# build_lang INDEX LANG: builds one language image; prints one result line.
-build_lang() {
-    local i=$1 l=$2 ref="code-interpreter/$2:latest" log="$LOGS/$2.log" h old t0
-    h="$( (echo "$br_hash" "$runner_sum"; cat "$IMG_DIR/$l/Dockerfile") | sha)"
-    t0=$(ci_now)
+# build_image REF HASH LOG DOCKER-BUILD-ARGS...: builds REF unless its label
+# is HASH; appends the build output to LOG.  Prints "cached" or "built".
+build_image() {
+    local ref=$1 h=$2 log=$3 old
+    shift 3
     if [ "$FORCE" != 1 ] && [ "$(image_hash "$ref")" = "$h" ]; then
+        echo cached
+        return 0
+    fi
+    old="$(image_id "$ref")"
+    echo "=== docker build $ref" >>"$log"
+    docker build --network host --label "$LABEL=$h" -t "$ref" "$@" >>"$log" 2>&1 || return 1
+    drop_old "$old" "$ref"
+    echo built
+}
+
+# build_lang INDEX LANG: builds code-interpreter/LANG-tools and
+# code-interpreter/LANG; prints one result line.
+build_lang() {
+    local i=$1 l=$2 ref="code-interpreter/$2:latest" tools="code-interpreter/$2-tools:latest"
+    local log="$LOGS/$2.log" th h t0 r1 r2
+    th="$( (echo "$base_hash"; cat "$IMG_DIR/$l/Dockerfile") | sha)"
+    h="$( (echo "$th" "$runner_sum") | sha)"
+    t0=$(ci_now)
+    if [ "$FORCE" != 1 ] && [ "$(image_hash "$ref")" = "$h" ] &&
+        [ "$(image_hash "$tools")" = "$th" ]; then
         echo "[$i/$total] building $ref ... cached"
         return 0
     fi
     echo "[$i/$total] building $ref ... started (log $log)"
-    old="$(image_id "$ref")"
-    if ! docker build --network host --label "$LABEL=$h" -t "$ref" \
-        -f "$IMG_DIR/$l/Dockerfile" "$IMG_DIR/$l" >"$log" 2>&1; then
+    : >"$log"
+    if ! r1="$(build_image "$tools" "$th" "$log" -f "$IMG_DIR/$l/Dockerfile" "$IMG_DIR/$l")" ||
+        ! r2="$(build_image "$ref" "$h" "$log" --build-arg "TOOLS=$tools" "$ctx")"; then
         echo "[$i/$total] building $ref ... FAILED after $(($(ci_now) - t0)) s"
         fail_log "docker build $ref" "$log"
         return 1
     fi
-    drop_old "$old" "$ref"
-    echo "[$i/$total] building $ref ... built in $(($(ci_now) - t0)) s"
+    echo "[$i/$total] building $ref ... built in $(($(ci_now) - t0)) s (toolchain $r1, runner $r2)"
 }
 
 # Each build leaves <lang>.ok or <lang>.failed in $status (parallel-safe).
 status="$(mktemp -d)"
 trap 'rm -rf "$status"' EXIT
 run_one() { if build_lang "$@"; then : >"$status/$2.ok"; else : >"$status/$2.failed"; fi; }
-i=2
+i=1
 for l in "${langs[@]}"; do
     i=$((i + 1))
     if [ "$JOBS" -le 1 ]; then

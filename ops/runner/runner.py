@@ -9,8 +9,9 @@ the connection.  The wire contract is docs/runner-protocol.md.
 Frames: 4-byte big-endian length + UTF-8 JSON object, at most 64 MiB.
 
 Python ("py") is served by a fork server: heavy modules (numpy, pandas,
-matplotlib with the Agg backend, cloudpickle) are imported once at start-up
-and every run is a fork of that warm process.  Other languages are written to
+matplotlib with the Agg backend, cloudpickle) are imported once, right after
+`hello` while no frame is waiting, and every run is a fork of that warm
+process.  Other languages are written to
 a private build directory /run/ci/build/<n>/, compiled if needed and executed
 with cwd /mnt/data.  Every program runs in its own process group with stdout
 and stderr on pipes; the runner keeps at most max_output bytes of each and
@@ -37,6 +38,7 @@ import gc
 import json
 import os
 import re
+import select
 import selectors
 import shutil
 import signal
@@ -214,21 +216,39 @@ def available_langs():
     return langs
 
 
-def preimport():
-    """Import heavy modules once so each forked run starts warm."""
-    for mod in ("cloudpickle", "numpy", "pandas"):
+def _import_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
+PREIMPORT_STEPS = [
+    lambda: __import__("cloudpickle"),
+    lambda: __import__("numpy"),
+    lambda: __import__("pandas"),
+    _import_matplotlib,
+]
+
+
+def preimport_while_idle(ctl, steps):
+    """Import heavy modules one by one until a frame is waiting.
+
+    Runs after `hello`, so the container is ready at once; a run that arrives
+    meanwhile waits for at most one step, and later runs fork from a process
+    that already has numpy/pandas/matplotlib loaded.
+    """
+    while steps:
+        r, _, _ = select.select([ctl], [], [], 0)
+        if r:
+            return
+        step = steps.pop(0)
         try:
-            __import__(mod)
+            step()
         except Exception:
             pass
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-    except Exception:
-        pass
-    gc.collect()
-    gc.freeze()
+        if not steps:
+            gc.collect()
+            gc.freeze()
 
 
 # ------------------------------------------------------------- supervision --
@@ -903,7 +923,7 @@ def main():
     setup_env()
     become_subreaper()
     langs = available_langs()
-    preimport()
+    steps = list(PREIMPORT_STEPS)
     try:
         ctl = connect(path)
     except OSError as e:
@@ -912,6 +932,7 @@ def main():
     send_frame(ctl, {"type": "hello", "version": PROTO_VERSION,
                      "pid": os.getpid(), "langs": langs})
     while True:
+        preimport_while_idle(ctl, steps)
         try:
             payload = recv_frame(ctl)
         except ProtocolError as e:

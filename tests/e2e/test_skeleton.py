@@ -3,6 +3,7 @@
 HTTP client -> ci-ingress -> redis stream -> ci-worker -> dockerd -> the
 Python image's resident runner -> result -> completion notice -> HTTP reply.
 """
+import json
 import sys
 import time
 
@@ -60,8 +61,9 @@ def case_validation():
                                     headers={"Content-Type": "text/plain"}), 415)
         check_error_shape(s.request("POST", "/exec", raw=b"[1,2]", key=s.KEY,
                                     headers={"Content-Type": "application/json"}), 400)
-        big = {"lang": "py", "code": "#" * (3 * 1024 * 1024)}
-        check_error_shape(s.exec(big), 413)
+        big = json.dumps({"lang": "py", "code": "#" * (3 * 1024 * 1024)}).encode()
+        check_error_shape(s.send_tolerant("POST", "/exec", big, {
+            "x-api-key": s.KEY, "Content-Type": "application/json"}), 413)
         # LANG is case-insensitive, unknown fields ignored: accepted
         r = s.post("/jobs", {"lang": "PY", "code": "print(1)", "whatever": [1]})
         assert r.status == 202, r.body

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# ops/run.sh - set up everything and run the service on this machine.
+#
+#   bash ops/run.sh
+#
+# 1. installs missing Debian packages (bootstrap.sh)
+# 2. starts dockerd and redis-server when they don't answer (start-deps.sh)
+# 3. builds the C code into build/ (RelWithDebInfo)
+# 4. builds the sandbox images (images/build.sh; IMAGES="py bash" limits them)
+# 5. makes sure there is an API key: $API_KEY, else API_KEY in .env, else a
+#    new one appended to .env (mode 600)
+# 6. (re)starts build/ingress/ci-ingress and WORKERS (default 1) copies of
+#    build/worker/ci-worker with WORKER_ID=worker-<i>, in the background
+#    (logs var/log/ingress.log, var/log/worker-<i>.log; pids var/run/*.pid)
+# 7. waits for GET /health on PORT (default 8000) and prints how to call it.
+# Running it again restarts the service with the current code.  Stop with
+# bash ops/stop.sh.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$CI_ROOT"
+
+WORKERS="${WORKERS:-1}"
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || ci_die "WORKERS must be a positive number, not '$WORKERS'"
+INGRESS_BIN="$CI_ROOT/build/ingress/ci-ingress"
+WORKER_BIN="$CI_ROOT/build/worker/ci-worker"
+
+bash ops/bootstrap.sh
+bash ops/start-deps.sh
+
+ci_log "building the C code in build/"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$CI_VAR/log/cmake-configure.log" 2>&1 ||
+    { tail -n 40 "$CI_VAR/log/cmake-configure.log" >&2; ci_die "cmake configure failed"; }
+cmake --build build -j2
+for b in "$INGRESS_BIN" "$WORKER_BIN"; do
+    [ -x "$b" ] || ci_die "build did not produce $b"
+done
+
+# shellcheck disable=SC2086  # IMAGES is a list of language names
+bash ops/images/build.sh ${IMAGES:-}
+
+# ---- API key ----
+api_key="${API_KEY:-}"
+key_note="from the environment"
+if [ -z "$api_key" ]; then
+    api_key="$(ci_dotenv_get API_KEY)"
+    key_note="from .env"
+fi
+if [ -z "$api_key" ]; then
+    api_key="$(openssl rand -hex 24)"
+    touch .env
+    chmod 600 .env
+    # keep the file's last line intact when it has no trailing newline
+    [ ! -s .env ] || [ "$(tail -c1 .env)" = "" ] || echo >>.env
+    echo "API_KEY=$api_key" >>.env
+    key_note="new, saved in .env"
+fi
+export API_KEY="$api_key"
+
+# ---- (re)start the service ----
+bash ops/stop.sh >/dev/null
+port="$(ci_cfg PORT 8000)"
+
+# start_bg NAME EXE: runs EXE in its own session from the repo root (so it
+# finds .env), appending to var/log/NAME.log, pid in var/run/NAME.pid.
+start_bg() {
+    local name=$1 exe=$2 log="$CI_VAR/log/$1.log"
+    echo "=== $(date -Is) start" >>"$log"
+    setsid "$exe" >>"$log" 2>&1 </dev/null &
+    echo $! >"$CI_VAR/run/$name.pid"
+    ci_log "started $name (pid $!, log $log)"
+}
+
+start_bg ingress "$INGRESS_BIN"
+for i in $(seq 1 "$WORKERS"); do
+    WORKER_ID="worker-$i" start_bg "worker-$i" "$WORKER_BIN"
+done
+
+ingress_healthy() {
+    ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN" &&
+        curl -sf --max-time 2 "http://localhost:$port/health" >/dev/null
+}
+if ! ci_wait_for 30 "GET /health on port $port" ingress_healthy; then
+    tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
+    ci_die "the ingress did not become healthy on port $port (log var/log/ingress.log)"
+fi
+sleep 0.5
+for i in $(seq 1 "$WORKERS"); do
+    ci_pid_alive "$CI_VAR/run/worker-$i.pid" "$WORKER_BIN" || {
+        tail -n 30 "$CI_VAR/log/worker-$i.log" >&2 || true
+        ci_die "worker-$i exited (log var/log/worker-$i.log)"
+    }
+done
+
+cat <<MSG
+
+  Service ready: http://localhost:$port   ($WORKERS worker(s); stop: bash ops/stop.sh)
+  API key ($key_note): $api_key
+  Logs: var/log/ingress.log var/log/worker-*.log
+
+  Try it:
+    curl -s http://localhost:$port/exec \\
+      -H 'x-api-key: $api_key' -H 'Content-Type: application/json' \\
+      -d '{"lang":"py","code":"print(6*7)"}'
+
+MSG

@@ -1,0 +1,190 @@
+/*
+ * test_queue_sync.c - the ingress-side API against a real private
+ * redis-server: enqueue/get errors, cancel (queued and running), stats.
+ */
+#include "ci_test.h"
+#include "qt_util.h"
+
+#include "q_keys.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct ci_redis s_redis;
+static uv_loop_t s_loop;
+
+static redisContext *setup(void)
+{
+    redisContext *c = qt_redis_up(&s_redis, NULL);
+    ASSERT_EQ(uv_loop_init(&s_loop), 0);
+    return c;
+}
+
+static void teardown(redisContext *c)
+{
+    redisFree(c);
+    uv_run(&s_loop, UV_RUN_NOWAIT);
+    ASSERT_EQ(uv_loop_close(&s_loop), 0);
+    ci_redis_cleanup(&s_redis);
+}
+
+TEST(enqueue_get_and_errors)
+{
+    redisContext *c = setup();
+    struct sch_job job;
+    struct q_job_info info;
+    enum sch_status st;
+    qt_job_init(&job, 1);
+    ASSERT_EQ(q_enqueue(c, &job, 60), 0);
+    ASSERT_EQ(q_enqueue(c, &job, 60), -EEXIST); /* same id: nothing written */
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_HIGH), 1);
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 0);
+    long long ttl = qt_int(c, "TTL %s%s", Q_JOB_KEY_PREFIX, job.id);
+    ASSERT(ttl > 50 && ttl <= 60);
+    ASSERT_EQ(q_job_get(c, job.id, &info), 0);
+    ASSERT_EQ(info.status, SCH_STATUS_QUEUED);
+    ASSERT_EQ(info.created_at, job.created_ms);
+    ASSERT_EQ(info.attempts, 0);
+    ASSERT_EQ(info.has_result, 0);
+    ASSERT_EQ(info.started_at, 0);
+    q_job_info_release(&info);
+    ASSERT_EQ(q_job_get(c, "0123456789abcdef0123456789abcdef", &info), -ENOENT);
+    ASSERT_EQ(q_cancel(c, "0123456789abcdef0123456789abcdef", &st), -ENOENT);
+    ASSERT_EQ(q_job_get(c, "", &info), -EINVAL);
+    ASSERT_EQ(q_setup(c), 0); /* idempotent: BUSYGROUP ignored */
+
+    /* a batch: one pipeline, the taken id reported per job */
+    struct sch_job more[3];
+    const struct sch_job *ptrs[4];
+    int rcs[4];
+    for (int i = 0; i < 3; i++) {
+        qt_job_init(&more[i], 0);
+        ptrs[i] = &more[i];
+    }
+    ptrs[3] = &job;
+    ASSERT_EQ(q_enqueue_batch(c, ptrs, 4, 0, rcs), -EEXIST);
+    ASSERT_EQ(rcs[0], 0);
+    ASSERT_EQ(rcs[2], 0);
+    ASSERT_EQ(rcs[3], -EEXIST);
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 3);
+    for (int i = 0; i < 3; i++)
+        sch_job_release(&more[i]);
+    sch_job_release(&job);
+    teardown(c);
+}
+
+TEST(cancel_queued_never_runs)
+{
+    redisContext *c = setup();
+    char a[65], b[65];
+    enum sch_status st = SCH_STATUS_COUNT;
+    struct q_job_info info;
+    struct qt_worker w;
+    qt_enqueue(c, 0, a);
+    qt_enqueue(c, 0, b);
+    ASSERT_EQ(q_cancel(c, a, &st), 0);
+    ASSERT_EQ(st, SCH_STATUS_CANCELLED);
+    ASSERT_EQ(q_cancel(c, a, &st), 0); /* terminal: unchanged */
+    ASSERT_EQ(st, SCH_STATUS_CANCELLED);
+    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 0, QT_COMPLETE);
+    q_consumer_want(w.qc, 5);
+    ASSERT(qt_run_until(&s_loop, &w.ndone, 1, 5000));
+    qt_run_for(&s_loop, 300);
+    ASSERT_EQ(w.ngot, 1);
+    ASSERT_STR_EQ(w.ids[0], b);
+    ASSERT_EQ(q_job_get(c, a, &info), 0);
+    ASSERT_EQ(info.status, SCH_STATUS_CANCELLED);
+    ASSERT_EQ(info.attempts, 0);
+    ASSERT_GT(info.finished_at, 0);
+    q_job_info_release(&info);
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 0); /* a's entry acked and dropped */
+    struct q_stats s;
+    ASSERT_EQ(q_stats(c, &s), 0);
+    ASSERT_EQ(s.pending, 0);
+    ASSERT_EQ(s.depth, 0);
+    qt_worker_stop(&w);
+    teardown(c);
+}
+
+TEST(cancel_running_notifies_worker)
+{
+    redisContext *c = setup();
+    char a[65];
+    enum sch_status st = SCH_STATUS_COUNT;
+    struct q_job_info info;
+    struct qt_worker w;
+    qt_enqueue(c, 0, a);
+    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 0, QT_KEEP);
+    q_consumer_want(w.qc, 1);
+    ASSERT(qt_run_until(&s_loop, &w.ngot, 1, 5000));
+    qt_run_for(&s_loop, 100); /* the subscription is in place */
+    ASSERT_EQ(q_cancel(c, a, &st), 0);
+    ASSERT_EQ(st, SCH_STATUS_RUNNING);
+    ASSERT(qt_run_until(&s_loop, &w.ncancel, 1, 5000));
+    ASSERT_STR_EQ(w.cancelled[0], a);
+    ASSERT_EQ(q_job_get(c, a, &info), 0);
+    ASSERT_EQ(info.cancel_requested, 1);
+    q_job_info_release(&info);
+    /* the worker kills it and posts the cancelled result */
+    struct sch_result res = {.status = SCH_STATUS_CANCELLED, .exit_code = 137};
+    ASSERT_EQ(q_consumer_complete(w.qc, w.held[0], &res, NULL, NULL), 0);
+    for (int i = 0; i < 100; i++) {
+        qt_run_for(&s_loop, 10);
+        ASSERT_EQ(q_job_get(c, a, &info), 0);
+        st = info.status;
+        q_job_info_release(&info);
+        if (st == SCH_STATUS_CANCELLED)
+            break;
+    }
+    ASSERT_EQ(st, SCH_STATUS_CANCELLED);
+    qt_worker_stop(&w);
+    teardown(c);
+}
+
+TEST(stats_numbers)
+{
+    redisContext *c = setup();
+    char id[65];
+    struct q_stats s;
+    struct qt_worker w;
+    for (int i = 0; i < 3; i++)
+        qt_enqueue(c, 0, id);
+    for (int i = 0; i < 2; i++)
+        qt_enqueue(c, 1, id);
+    ASSERT_EQ(q_stats(c, &s), 0);
+    ASSERT_EQ(s.depth, 5);
+    ASSERT_EQ(s.depth_high, 2);
+    ASSERT_EQ(s.pending, 0);
+    ASSERT_EQ(s.oldest_pending_age_ms, 0);
+    ASSERT_EQ(s.dead, 0);
+
+    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 1, QT_KEEP);
+    q_consumer_want(w.qc, 2);
+    ASSERT(qt_run_until(&s_loop, &w.ngot, 2, 5000));
+    qt_run_for(&s_loop, 120);
+    ASSERT_EQ(q_stats(c, &s), 0);
+    ASSERT_EQ(s.pending, 2);
+    ASSERT_EQ(s.depth_high, 0); /* both high ones were taken first */
+    ASSERT_EQ(s.depth, 3);
+    ASSERT_GE(s.oldest_pending_age_ms, 100);
+    ASSERT_LT(s.oldest_pending_age_ms, 60000);
+
+    /* max_attempts 1: an infrastructure failure dead-letters at once */
+    ASSERT_EQ(q_consumer_fail(w.qc, w.held[0], "boom", NULL, NULL), 0);
+    w.held[0] = NULL;
+    qt_worker_complete(&w, 1, "done");
+    ASSERT(qt_run_until(&s_loop, &w.ndone, 1, 5000));
+    for (int i = 0; i < 100 && qt_int(c, "XLEN %s", Q_DEAD_STREAM) < 1; i++)
+        qt_run_for(&s_loop, 10);
+    ASSERT_EQ(q_stats(c, &s), 0);
+    ASSERT_EQ(s.pending, 0);
+    ASSERT_EQ(s.dead, 1);
+    ASSERT_EQ(s.depth, 3);
+    ASSERT_EQ(s.oldest_pending_age_ms, 0);
+    qt_worker_stop(&w);
+    teardown(c);
+}
+
+TEST_MAIN(enqueue_get_and_errors, cancel_queued_never_runs, cancel_running_notifies_worker,
+          stats_numbers)

@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""End-to-end tests of ops/runner/runner.py inside a real sandbox container.
+
+The harness plays the worker (docs/runner-protocol.md): it listens on a unix
+socket in a private run dir, starts the container with the production flags,
+accepts the runner's connection and speaks frames.
+
+Usage: test_runner.py <case>      (exit 0 pass, 1 fail, 77 image missing)
+       test_runner.py bench       (prints startup and print(1) round trip)
+
+Images: $CI_TEST_IMAGE_PY, else code-interpreter/py:latest, else
+code-interpreter/py:dev.  Other languages: $CI_TEST_IMAGE_<LANG>, else
+code-interpreter/<lang>:latest.
+"""
+
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+UID = 1000
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg, *ctx):
+    if not cond:
+        raise Fail(msg + "".join("\n  " + repr(c) for c in ctx))
+
+
+def image_exists(name):
+    return subprocess.run(["docker", "image", "inspect", name],
+                          stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def find_image(lang):
+    env = os.environ.get("CI_TEST_IMAGE_" + lang.upper())
+    cands = [env] if env else ["code-interpreter/%s:latest" % lang]
+    if lang == "py" and not env:
+        cands.append("code-interpreter/py:dev")
+    for c in cands:
+        if image_exists(c):
+            return c
+    return None
+
+
+def recv_exact(conn, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            raise Fail("runner closed the connection")
+        buf += chunk
+    return buf
+
+
+class Session:
+    """One container + its runner connection."""
+
+    def __init__(self, image, docker_args=()):
+        self.tmp = tempfile.mkdtemp(prefix="ci-runner-test-")
+        self.run_dir = os.path.join(self.tmp, "run")
+        self.data_dir = os.path.join(self.tmp, "data")
+        for d in (self.run_dir, self.data_dir):
+            os.mkdir(d, 0o755)
+            os.chown(d, UID, UID)
+        self.cid = None
+        self.conn = None
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path = os.path.join(self.run_dir, "ctl.sock")
+        self.lsock.bind(path)
+        os.chmod(path, 0o666)
+        self.lsock.listen(1)
+        t0 = time.monotonic()
+        cmd = ["docker", "run", "-d", "--network", "none",
+               "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",
+               "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+               "--user", "%d:%d" % (UID, UID),
+               "-v", self.run_dir + ":/run/ci", "-v", self.data_dir + ":/mnt/data",
+               "-w", "/mnt/data"] + list(docker_args) + \
+              [image, "python3", "/opt/ci/runner.py"]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            self.close()
+            raise Fail("docker run failed: " + p.stderr)
+        self.cid = p.stdout.strip()
+        self.lsock.settimeout(30)
+        try:
+            self.conn, _ = self.lsock.accept()
+        except socket.timeout:
+            logs = subprocess.run(["docker", "logs", self.cid],
+                                  capture_output=True, text=True)
+            self.close()
+            raise Fail("runner did not connect: " + logs.stdout + logs.stderr)
+        self.conn.settimeout(120)
+        self.hello = self.recv()
+        self.startup_s = time.monotonic() - t0
+        self.seq = 0
+
+    def send_raw(self, payload):
+        self.conn.sendall(struct.pack(">I", len(payload)) + payload)
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj).encode())
+
+    def recv(self):
+        (n,) = struct.unpack(">I", recv_exact(self.conn, 4))
+        return json.loads(recv_exact(self.conn, n).decode("utf-8"))
+
+    def run(self, code, lang="py", **kw):
+        self.seq += 1
+        req = {"type": "run", "id": "job-%d" % self.seq, "lang": lang,
+               "code": code, "args": [], "timeout_ms": 10000,
+               "max_output": 65536, "state_in": False, "state_out": False}
+        req.update(kw)
+        t0 = time.monotonic()
+        self.send(req)
+        res = self.recv()
+        self.rtt_s = time.monotonic() - t0
+        check(res.get("id") == req["id"], "result id mismatch", res)
+        return res
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        self.lsock.close()
+        if self.cid:
+            subprocess.run(["docker", "rm", "-f", self.cid],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def expect(res, status, exit_code, stdout=None):
+    check(res.get("type") == "result", "not a result", res)
+    check(res["status"] == status, "status %s != %s" % (res["status"], status),
+          res)
+    check(res["exit_code"] == exit_code, "exit_code %r != %r"
+          % (res["exit_code"], exit_code), res)
+    if stdout is not None:
+        check(res["stdout"] == stdout, "stdout %r != %r"
+              % (res["stdout"], stdout), res)
+
+
+# ------------------------------------------------------------------ cases --
+def case_hello(s):
+    h = s.hello
+    check(h.get("type") == "hello" and h.get("version") == 1, "bad hello", h)
+    check(isinstance(h.get("pid"), int), "hello pid", h)
+    check("py" in h["langs"] and "bash" in h["langs"], "langs", h)
+    for lang in h["langs"]:
+        check(lang in ("py js ts go java c cpp php rs r f90 d bash".split()),
+              "unknown lang in hello", h)
+
+
+def case_print(s):
+    res = s.run("print(6*7)")
+    expect(res, "completed", 0, "42\n")
+    check(res["stderr"] == "" and res["warnings"] == [], "clean", res)
+    check(res["stdout_truncated"] is False and res["state_size"] == 0, "f", res)
+    check(isinstance(res["duration_ms"], int), "duration", res)
+
+
+def case_stderr_exit(s):
+    res = s.run("import sys\nprint('out')\nprint('err', file=sys.stderr)\n"
+                "sys.exit(3)")
+    expect(res, "failed", 3, "out\n")
+    check(res["stderr"] == "err\n", "stderr", res)
+
+
+def case_exception(s):
+    res = s.run("def f():\n    return 1/0\nf()\n")
+    expect(res, "failed", 1, "")
+    err = res["stderr"]
+    check(err.startswith("Traceback (most recent call last):"), "tb", err)
+    check('File "main.py", line 2, in f' in err and "return 1/0" in err,
+          "tb frames", err)
+    check("ZeroDivisionError: division by zero" in err, "tb msg", err)
+    check("runner.py" not in err, "runner frames leak into tb", err)
+
+
+def case_timeout(s):
+    t0 = time.monotonic()
+    res = s.run("while True:\n    pass\n", timeout_ms=1000)
+    el = time.monotonic() - t0
+    expect(res, "timeout", 137)
+    check(el < 2.0, "timeout took %.2fs" % el)
+    expect(s.run("print('alive')"), "completed", 0, "alive\n")
+
+
+def case_big_output(s):
+    t0 = time.monotonic()
+    res = s.run("import sys\nfor _ in range(10):\n"
+                "    sys.stdout.write('x' * (1 << 20))\n"
+                "sys.stderr.write('e' * (3 << 20))\n", max_output=65536)
+    el = time.monotonic() - t0
+    expect(res, "completed", 0)
+    check(res["stdout"] == "x" * 65536 and res["stdout_truncated"] is True,
+          "stdout cap", len(res["stdout"]))
+    check(len(res["stderr"]) == 65536 and res["stderr_truncated"], "stderr")
+    check(el < 3.0, "10 MB took %.2fs" % el)
+    # 100 MB from a C-level writer (subprocess) must not block either.
+    t0 = time.monotonic()
+    res = s.run("import os\nos.system('head -c 100000000 /dev/zero')\n"
+                "print('done')", max_output=100)
+    el = time.monotonic() - t0
+    expect(res, "completed", 0)
+    check(res["stdout"].endswith("done\n") is False and
+          len(res["stdout"]) == 100 and res["stdout_truncated"], "cap100", res)
+    check(el < 5.0, "100 MB took %.2fs" % el)
+
+
+def case_fd_capture(s):
+    res = s.run("import os, sys\nos.write(1, b'raw\\n')\n"
+                "os.system('echo from-shell; echo sh-err >&2')\n"
+                "sys.stdout.flush()\nos.write(1, b'\\xff\\xfe ok\\n')")
+    expect(res, "completed", 0)
+    check(res["stdout"] == "raw\nfrom-shell\n\ufffd\ufffd ok\n", "fd1", res)
+    check(res["stderr"] == "sh-err\n", "fd2", res)
+
+
+def case_args(s):
+    res = s.run("import sys\nprint(sys.argv)", args=["a", "b c", "--x"])
+    expect(res, "completed", 0, "['main.py', 'a', 'b c', '--x']\n")
+
+
+def case_data_file(s):
+    res = s.run("import os\nopen('out.txt', 'w').write('hello')\n"
+                "print(os.getcwd())")
+    expect(res, "completed", 0, "/mnt/data\n")
+    with open(os.path.join(s.data_dir, "out.txt")) as f:
+        check(f.read() == "hello", "file content on host")
+    check(sorted(os.listdir(s.data_dir)) == ["out.txt"], "stray files",
+          os.listdir(s.data_dir))
+
+
+def case_state(s):
+    code1 = ("import math as m\nx = 42\ncounter = 0\n"
+             "def inc():\n    global counter\n    counter += 1\n"
+             "class P:\n    def __init__(self, v): self.v = v\n"
+             "p = P(7)\nf = open('/tmp/t.txt', 'w')\nprint('saved')\n")
+    r1 = s.run(code1, state_out=True)
+    expect(r1, "completed", 0, "saved\n")
+    out = os.path.join(s.run_dir, "state.out")
+    check(r1["state_size"] > 0 and r1["state_size"] == os.path.getsize(out),
+          "state_size", r1)
+    check("state: skipped variable 'f' (cannot pickle TextIOWrapper)"
+          in r1["warnings"], "warning for file object", r1)
+    shutil.copy(out, os.path.join(s.run_dir, "state.in"))
+    r2 = s.run("print(x + 1)\ninc(); inc()\nprint(counter, p.v, m.sqrt(16))\n"
+               "print('f' in globals())", state_in=True, state_out=True)
+    expect(r2, "completed", 0, "43\n2 7 4.0\nFalse\n")
+    check(r2["warnings"] == [], "no warnings", r2)
+    # Without state_in the namespace is fresh.
+    r3 = s.run("print('x' in globals())")
+    expect(r3, "completed", 0, "False\n")
+    # State is also saved when the program fails.
+    shutil.copy(out, os.path.join(s.run_dir, "state.in"))
+    r4 = s.run("y = counter * 10\nraise ValueError('boom')",
+               state_in=True, state_out=True)
+    expect(r4, "failed", 1)
+    shutil.copy(out, os.path.join(s.run_dir, "state.in"))
+    expect(s.run("print(y)", state_in=True), "completed", 0, "20\n")
+
+
+def case_fork_bomb(s):
+    code = ("import os, time\n"
+            "for i in range(30):\n"
+            "    if os.fork() == 0:\n"
+            "        if i == 0:\n"
+            "            os.setsid()\n"
+            "        while True:\n"
+            "            time.sleep(0.1)\n"
+            "while True:\n    pass\n")
+    t0 = time.monotonic()
+    res = s.run(code, timeout_ms=1500)
+    el = time.monotonic() - t0
+    expect(res, "timeout", 137)
+    check(el < 2.5, "timeout took %.2fs" % el)
+    res = s.run("import os\nme = os.getpid()\n"
+                "print([p for p in os.listdir('/proc') if p.isdigit() "
+                "and int(p) not in (1, me)])")
+    expect(res, "completed", 0, "[]\n")
+    # Background processes are also removed after a normal exit.
+    s.run("import subprocess\nsubprocess.Popen(['sleep', '100'])")
+    res = s.run("import os\nprint(sorted(os.listdir('/proc')).count('1'),"
+                " len([p for p in os.listdir('/proc') if p.isdigit()]))")
+    expect(res, "completed", 0, "1 2\n")
+
+
+def case_robust(s):
+    s.send_raw(b"not json")
+    r = s.recv()
+    check(r.get("type") == "error", "bad json -> error", r)
+    s.send({"type": "run", "lang": "py", "code": "print(1)"})
+    r = s.recv()
+    check(r.get("type") == "error" and "id" in r["message"], "missing id", r)
+    s.send({"type": "run", "id": "j", "lang": "cobol", "code": "x"})
+    r = s.recv()
+    check(r == {"type": "error", "id": "j",
+                "message": "unsupported language: cobol"}, "bad lang", r)
+    s.send({"type": "bogus", "id": "k"})
+    check(s.recv().get("type") == "error", "unknown type")
+    expect(s.run("import os\nos.closerange(0, 1024)\nos.kill(1, 9)"),
+           "completed", 0, "")
+    expect(s.run("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"),
+           "failed", 139)
+    expect(s.run("import sys\nsys.stdout.buffer.write(bytes(range(256)))"),
+           "completed", 0)
+    expect(s.run("raise SystemExit('bye')"), "failed", 1)
+    expect(s.run("print(1)"), "completed", 0, "1\n")
+
+
+def case_random(s):
+    a = s.run("import random, numpy\nprint(random.random(), "
+              "numpy.random.rand())")
+    b = s.run("import random, numpy\nprint(random.random(), "
+              "numpy.random.rand())")
+    check(a["stdout"] != b["stdout"], "forked runs share RNG state", a, b)
+
+
+def case_bash(s):
+    res = s.run("echo hi; echo \"$1\"; pwd; yes | head -n 1; exit 4",
+                lang="bash", args=["x y"])
+    expect(res, "failed", 4, "hi\nx y\n/mnt/data\ny\n")
+    check(res["stderr"] == "", "SIGPIPE restored for exec'd programs", res)
+    res = s.run("sleep 30 &\nwait", lang="bash", timeout_ms=800)
+    expect(res, "timeout", 137)
+    check(os.listdir(s.data_dir) == [], "sources must not appear in data dir")
+
+
+def docker_mem_args():
+    return ["--memory", "128m", "--memory-swap", "128m"]
+
+
+def case_oom(s):
+    res = s.run("a = []\nwhile True:\n    a.append(bytearray(8 << 20))\n",
+                timeout_ms=20000)
+    expect(res, "oom", res["exit_code"])
+    check(res["exit_code"] in (1, 137), "oom exit code", res)
+    expect(s.run("print('after')"), "completed", 0, "after\n")
+
+
+SUM_PROGRAMS = {
+    "js": "let s = 0; for (let i = 1; i <= 10; i++) s += i; console.log(s);",
+    "ts": "const n: number[] = [1,2,3,4,5,6,7,8,9,10];\n"
+          "console.log(n.reduce((a: number, b: number) => a + b, 0));",
+    "go": "package main\nimport \"fmt\"\nfunc main() {\n s := 0\n"
+          " for i := 1; i <= 10; i++ { s += i }\n fmt.Println(s)\n}\n",
+    "java": "import java.util.*;\npublic class Summer {\n"
+            "  public static void main(String[] a) {\n    int s = 0;\n"
+            "    for (int i = 1; i <= 10; i++) s += i;\n"
+            "    System.out.println(s);\n  }\n}\n",
+    "c": "#include <stdio.h>\n#include <math.h>\nint main(void){int s=0;"
+         "for(int i=1;i<=10;i++)s+=i;printf(\"%d\\n\",(int)sqrt(s*s));"
+         "return 0;}\n",
+    "cpp": "#include <iostream>\n#include <vector>\n#include <numeric>\n"
+           "int main(){std::vector<int> v(10);std::iota(v.begin(),v.end(),1);"
+           "std::cout<<std::accumulate(v.begin(),v.end(),0)<<std::endl;}\n",
+    "php": "<?php\necho array_sum(range(1, 10)), \"\\n\";\n",
+    "rs": "fn main() { let s: i32 = (1..=10).sum(); println!(\"{}\", s); }\n",
+    "r": "cat(sum(1:10), \"\\n\", sep = \"\")\n",
+    "f90": "program sum\n  integer :: i, s\n  s = 0\n  do i = 1, 10\n"
+           "    s = s + i\n  end do\n  print '(I0)', s\nend program sum\n",
+    "d": "import std.stdio;\nvoid main() { int s = 0; "
+         "foreach (i; 1 .. 11) s += i; writeln(s); }\n",
+    "bash": "s=0; for i in $(seq 1 10); do s=$((s+i)); done; echo $s\n",
+}
+
+BROKEN_PROGRAMS = {
+    "js": "console.log(;", "ts": "let x: number = ;", "go": "package main\nfunc main() { x }",
+    "java": "public class Main { void }", "c": "int main(void) { return x; }",
+    "cpp": "int main() { return x; }", "php": "<?php echo (;",
+    "rs": "fn main() { let x: i32 = \"s\"; }", "r": "cat((1,\n",
+    "f90": "program p\n  x = \nend program p\n", "d": "void main() { x }",
+    "bash": "if then fi",
+}
+
+
+def lang_case(lang):
+    def run_case(s):
+        check(lang in s.hello["langs"], "hello lacks %s" % lang, s.hello)
+        res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=60000)
+        expect(res, "completed", 0, "55\n")
+        t0 = time.monotonic()
+        res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=60000)
+        print("%s: second run %.0f ms" % (lang, (time.monotonic() - t0) * 1e3))
+        res = s.run(BROKEN_PROGRAMS[lang], lang=lang, timeout_ms=60000)
+        check(res["status"] == "failed" and res["exit_code"] != 0,
+              "broken program must fail", res)
+        check(res["stderr"] != "", "compile/parse error text in stderr", res)
+        check(os.listdir(s.data_dir) == [], "sources leaked into data dir",
+              os.listdir(s.data_dir))
+    return run_case
+
+
+CASES = {
+    "hello": case_hello, "print": case_print, "stderr_exit": case_stderr_exit,
+    "exception": case_exception, "timeout": case_timeout,
+    "big_output": case_big_output, "fd_capture": case_fd_capture,
+    "args": case_args, "data_file": case_data_file, "state": case_state,
+    "fork_bomb": case_fork_bomb, "robust": case_robust, "random": case_random,
+    "bash": case_bash, "oom": case_oom,
+}
+CASE_DOCKER_ARGS = {"oom": docker_mem_args()}
+for _lang in SUM_PROGRAMS:
+    CASES["lang_" + _lang] = lang_case(_lang)
+
+
+def bench(n=300):
+    image = find_image("py")
+    if image is None:
+        return SKIP
+    starts = []
+    for _ in range(3):
+        s = Session(image)
+        starts.append(s.startup_s)
+        s.close()
+    s = Session(image)
+    try:
+        for _ in range(20):
+            s.run("print(1)")
+        rtts = []
+        for _ in range(n):
+            s.run("print(1)")
+            rtts.append(s.rtt_s * 1e3)
+    finally:
+        s.close()
+    rtts.sort()
+    print("image %s" % image)
+    print("startup (docker run -> hello): %s ms" %
+          ", ".join("%.0f" % (x * 1e3) for x in starts))
+    print("print(1) round trip over %d runs: p50 %.2f ms, p99 %.2f ms, "
+          "max %.2f ms" % (n, rtts[n // 2], rtts[int(n * 0.99)], rtts[-1]))
+    return 0
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: test_runner.py <case>|bench|list", file=sys.stderr)
+        return 2
+    name = argv[1]
+    if name == "bench":
+        return bench()
+    if name == "list":
+        print("\n".join(CASES))
+        return 0
+    if name not in CASES:
+        print("unknown case %s" % name, file=sys.stderr)
+        return 2
+    lang = name[5:] if name.startswith("lang_") else "py"
+    image = find_image(lang)
+    if image is None:
+        print("SKIP: no image for %s" % lang)
+        return SKIP
+    if shutil.which("docker") is None:
+        return SKIP
+    s = None
+    try:
+        s = Session(image, CASE_DOCKER_ARGS.get(name, ()))
+        CASES[name](s)
+    except Fail as e:
+        print("FAIL %s: %s" % (name, e))
+        return 1
+    finally:
+        if s is not None:
+            s.close()
+    print("PASS %s (startup %.0f ms)" % (name, s.startup_s * 1e3))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

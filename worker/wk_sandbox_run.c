@@ -1,0 +1,338 @@
+/*
+ * wk_sandbox_run.c - one run on a ready sandbox: the `run` frame, the
+ * `result` frame, the host-side deadline, cancellation, and what happens
+ * when the container dies mid-run.
+ */
+#include "wk_sandbox_int.h"
+
+#include "ci_log.h"
+#include "ci_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INSPECT_RETRY_MS 100
+#define INSPECT_TRIES 30
+
+void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r)
+{
+    wk_sandbox_result_cb cb = sb->run_cb;
+    void *arg = sb->run_arg;
+    sb->run_cb = NULL;
+    if (sb->state == WK_SB_RUNNING)
+        sb->state = rc == 0 && sb->end == WK_SB_END_NONE && sb->conn_open ? WK_SB_READY
+                                                                          : WK_SB_DEAD;
+    if (sb->timer_open)
+        uv_timer_stop(&sb->timer);
+    free(sb->job_id);
+    sb->job_id = NULL;
+    if (cb && !sb->destroying)
+        cb(arg, sb, rc, r);
+    sch_result_release(&r->res);
+}
+
+/* A run that ended without a result frame. */
+static void finish_without_result(struct wk_sandbox *sb, int rc, enum sch_status st,
+                                  const char *error)
+{
+    struct wk_run_result r;
+    memset(&r, 0, sizeof r);
+    r.res.status = st;
+    r.res.exit_code = (st == SCH_STATUS_FAILED) ? -1 : 137;
+    if (error)
+        r.res.error = ci_xstrdup(error);
+    sb->state = WK_SB_DEAD;
+    wk_sb__finish_run(sb, rc, &r);
+}
+
+static char *dup_json_str(json_t *v, size_t *len)
+{
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+    char *s = ci_xmalloc(n + 1);
+    if (n)
+        memcpy(s, json_string_value(v), n);
+    s[n] = '\0';
+    if (len)
+        *len = n;
+    return s;
+}
+
+static int parse_result(json_t *msg, struct wk_run_result *r)
+{
+    const char *status = json_string_value(json_object_get(msg, "status"));
+    json_t *warnings = json_object_get(msg, "warnings");
+    size_t i;
+    json_t *w;
+
+    r->res.status = sch_status_from_name(status);
+    if (r->res.status != SCH_STATUS_COMPLETED && r->res.status != SCH_STATUS_FAILED &&
+        r->res.status != SCH_STATUS_TIMEOUT && r->res.status != SCH_STATUS_OOM)
+        return -EPROTO;
+    if (!json_is_integer(json_object_get(msg, "exit_code")))
+        return -EPROTO;
+    r->res.exit_code = (int)json_integer_value(json_object_get(msg, "exit_code"));
+    r->res.stdout_buf = dup_json_str(json_object_get(msg, "stdout"), &r->res.stdout_len);
+    r->res.stderr_buf = dup_json_str(json_object_get(msg, "stderr"), &r->res.stderr_len);
+    r->stdout_truncated = json_is_true(json_object_get(msg, "stdout_truncated"));
+    r->stderr_truncated = json_is_true(json_object_get(msg, "stderr_truncated"));
+    r->res.duration_ms = json_integer_value(json_object_get(msg, "duration_ms"));
+    r->res.state_size = json_integer_value(json_object_get(msg, "state_size"));
+    r->res.has_state = r->res.state_size > 0;
+    json_array_foreach(warnings, i, w)
+    {
+        if (json_is_string(w) && sch_result_add_warning(&r->res, json_string_value(w)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
+{
+    const char *id = json_string_value(json_object_get(msg, "id"));
+    struct wk_run_result r;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    if (sb->end != WK_SB_END_NONE)
+        return 0; /* being killed: on_killed reports */
+    if (id && sb->job_id && strcmp(id, sb->job_id) != 0) {
+        log_warn("sandbox %s: frame for job %s while running %s", sb->name, id, sb->job_id);
+        return 0;
+    }
+    if (strcmp(type, "result") == 0) {
+        rc = parse_result(msg, &r);
+        if (rc < 0) {
+            log_warn("sandbox %s: malformed result frame", sb->name);
+            r.res.error = ci_xstrdup("malformed result from runner");
+        }
+    } else if (strcmp(type, "error") == 0) {
+        rc = -EPROTO;
+        r.res.status = SCH_STATUS_FAILED;
+        r.res.exit_code = -1;
+        r.res.error = dup_json_str(json_object_get(msg, "message"), NULL);
+        log_warn("sandbox %s: runner error: %s", sb->name, r.res.error);
+    } else {
+        log_warn("sandbox %s: unexpected '%s' frame while running", sb->name, type);
+        wk_sb__on_channel_lost(sb, -EPROTO);
+        return 0;
+    }
+    /* A runner `error` leaves the channel usable: stay READY. */
+    if (rc < 0 && strcmp(type, "error") == 0)
+        sb->state = WK_SB_READY;
+    wk_sb__finish_run(sb, rc, &r);
+    return 0;
+}
+
+/* ---- deadline, cancellation ------------------------------------------- */
+
+static void on_killed(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_sandbox *sb = arg;
+    if (wk_sb__docker_done(sb))
+        return;
+    if (status != 204 && status != 409)
+        log_warn("sandbox %s: kill answered %d: %.*s", sb->name, status, (int)len, body);
+    if (sb->state != WK_SB_RUNNING || !sb->run_cb)
+        return;
+    finish_without_result(sb, 0,
+                          sb->end == WK_SB_END_TIMEOUT ? SCH_STATUS_TIMEOUT : SCH_STATUS_CANCELLED,
+                          NULL);
+}
+
+/* Kills the container; a run in flight completes from on_killed. */
+static int kill_container(struct wk_sandbox *sb, enum wk_sb_end why)
+{
+    if (!sb->container_id)
+        return -EPIPE;
+    if (sb->state == WK_SB_RUNNING && sb->end == WK_SB_END_NONE)
+        sb->end = why;
+    return wk_sb__docker_issued(sb, wk_docker_kill(sb->docker, sb->container_id, NULL, on_killed,
+                                                   sb));
+}
+
+static void on_run_deadline(uv_timer_t *t)
+{
+    struct wk_sandbox *sb = t->data;
+    if (sb->state != WK_SB_RUNNING)
+        return;
+    log_warn("sandbox %s: job %s past its host deadline: killing", sb->name, sb->job_id);
+    if (kill_container(sb, WK_SB_END_TIMEOUT) < 0)
+        finish_without_result(sb, 0, SCH_STATUS_TIMEOUT, NULL);
+}
+
+int wk_sandbox_kill(struct wk_sandbox *sb)
+{
+    if (sb->destroying || sb->state == WK_SB_DEAD)
+        return -EPIPE;
+    if (sb->state == WK_SB_OPENING && !sb->container_id) {
+        /* Create in flight: fail the open now; the teardown removes it. */
+        sb->state = WK_SB_DEAD;
+        wk_sandbox_ready_cb cb = sb->ready_cb;
+        sb->ready_cb = NULL;
+        if (cb)
+            cb(sb->ready_arg, sb, -ECANCELED);
+        return 0;
+    }
+    enum wk_sb_state was = sb->state;
+    int rc = kill_container(sb, WK_SB_END_CANCEL);
+    if (rc < 0)
+        return rc;
+    if (was != WK_SB_RUNNING) {
+        sb->state = WK_SB_DEAD;
+        wk_sandbox_ready_cb cb = sb->ready_cb;
+        sb->ready_cb = NULL;
+        if (was == WK_SB_OPENING && cb)
+            cb(sb->ready_arg, sb, -ECANCELED);
+    }
+    return 0;
+}
+
+/* ---- the container died mid-run ------------------------------------- */
+
+static void inspect_dead(struct wk_sandbox *sb);
+
+static void on_inspect_retry(uv_timer_t *t)
+{
+    inspect_dead(t->data);
+}
+
+static void on_inspected(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_sandbox *sb = arg;
+    if (wk_sb__docker_done(sb))
+        return;
+    if (!sb->run_cb)
+        return;
+    json_t *doc = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *st = json_object_get(doc, "State");
+    int running = json_is_true(json_object_get(st, "Running"));
+    int oom = json_is_true(json_object_get(st, "OOMKilled"));
+    json_decref(doc);
+
+    if (oom) {
+        finish_without_result(sb, 0, SCH_STATUS_OOM, NULL);
+    } else if (running && ++sb->inspect_tries < INSPECT_TRIES && sb->timer_open) {
+        uv_timer_start(&sb->timer, on_inspect_retry, INSPECT_RETRY_MS, 0); /* still exiting */
+    } else {
+        log_error("sandbox %s: runner channel lost mid-run (inspect %d, running %d)", sb->name,
+                  status, running);
+        finish_without_result(sb, -EPIPE, SCH_STATUS_FAILED, "sandbox died mid-run");
+    }
+}
+
+static void inspect_dead(struct wk_sandbox *sb)
+{
+    int rc = -EPIPE;
+    if (sb->container_id)
+        rc = wk_sb__docker_issued(sb, wk_docker_inspect(sb->docker, sb->container_id,
+                                                        on_inspected, sb));
+    if (rc < 0)
+        finish_without_result(sb, -EPIPE, SCH_STATUS_FAILED, "sandbox died mid-run");
+}
+
+void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err)
+{
+    enum wk_sb_state was = sb->state;
+    wk_sb__close_conn(sb);
+    if (was == WK_SB_OPENING) {
+        sb->state = WK_SB_DEAD;
+        if (sb->timer_open)
+            uv_timer_stop(&sb->timer);
+        wk_sandbox_ready_cb cb = sb->ready_cb;
+        sb->ready_cb = NULL;
+        if (cb)
+            cb(sb->ready_arg, sb, err);
+        return;
+    }
+    if (was != WK_SB_RUNNING) {
+        sb->state = WK_SB_DEAD;
+        return;
+    }
+    if (sb->end != WK_SB_END_NONE)
+        return; /* we killed it: on_killed reports */
+    if (sb->timer_open)
+        uv_timer_stop(&sb->timer);
+    if (err == -EPROTO) {
+        kill_container(sb, WK_SB_END_NONE);
+        finish_without_result(sb, -EPROTO, SCH_STATUS_FAILED, "protocol error from runner");
+        return;
+    }
+    sb->inspect_tries = 0;
+    inspect_dead(sb);
+}
+
+/* ---- sending a run --------------------------------------------------- */
+
+static void on_written(uv_write_t *w, int status)
+{
+    free(w->data);
+    free(w);
+}
+
+static json_t *run_message(const struct wk_run_request *req)
+{
+    json_t *code = json_stringn(req->code, req->code_len);
+    json_t *args = json_array();
+    for (size_t i = 0; i < req->nargs; i++) {
+        json_t *a = json_string(req->args[i]);
+        if (!a || json_array_append_new(args, a) != 0) {
+            json_decref(code);
+            json_decref(args);
+            return NULL;
+        }
+    }
+    if (!code) {
+        json_decref(args);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:b, s:b}", "type", "run", "id",
+                     req->job_id, "lang", req->lang, "code", code, "args", args, "timeout_ms",
+                     (json_int_t)req->timeout_ms, "max_output", (json_int_t)req->max_output,
+                     "state_in", req->state_in, "state_out", req->state_out);
+}
+
+int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req,
+                   wk_sandbox_result_cb cb, void *arg)
+{
+    char *frame = NULL;
+    size_t frame_len = 0;
+    json_t *msg = NULL;
+    int rc = 0;
+
+    if (sb->destroying)
+        return -EPIPE;
+    if (sb->state == WK_SB_RUNNING)
+        return -EBUSY;
+    if (sb->state != WK_SB_READY || !sb->conn_open)
+        return -EPIPE;
+    if (!req->job_id || !req->lang || !req->code || !cb)
+        return -EINVAL;
+    msg = run_message(req);
+    if (!msg) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if ((rc = wk_frame_encode(msg, &frame, &frame_len)) < 0)
+        goto out;
+    uv_write_t *w = ci_xmalloc(sizeof *w);
+    w->data = frame;
+    uv_buf_t buf = uv_buf_init(frame, (unsigned)frame_len);
+    rc = uv_write(w, (uv_stream_t *)&sb->conn, &buf, 1, on_written);
+    if (rc < 0) {
+        free(w);
+        goto out;
+    }
+    frame = NULL; /* owned by the write request now */
+    sb->state = WK_SB_RUNNING;
+    sb->end = WK_SB_END_NONE;
+    sb->run_cb = cb;
+    sb->run_arg = arg;
+    sb->job_id = ci_xstrdup(req->job_id);
+    uv_timer_start(&sb->timer, on_run_deadline,
+                   (uint64_t)req->timeout_ms + WK_SANDBOX_DEADLINE_SLACK_MS, 0);
+out:
+    free(frame);
+    json_decref(msg);
+    return rc;
+}
