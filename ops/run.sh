@@ -57,7 +57,7 @@ fi
 export API_KEY="$api_key"
 
 # ---- (re)start the service ----
-bash ops/stop.sh >/dev/null
+bash ops/stop.sh
 port="$(ci_cfg PORT 8000)"
 
 # start_bg NAME EXE: runs EXE in its own session from the repo root (so it
@@ -75,15 +75,24 @@ for i in $(seq 1 "$WORKERS"); do
     WORKER_ID="worker-$i" start_bg "worker-$i" "$WORKER_BIN"
 done
 
-ingress_healthy() {
-    ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN" &&
-        curl -sf --max-time 2 "http://localhost:$port/health" >/dev/null
-}
-if ! ci_wait_for 30 "GET /health on port $port" ingress_healthy; then
-    tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
-    ci_die "the ingress did not become healthy on port $port (log var/log/ingress.log)"
-fi
+# Wait for GET /health; give up at once when the ingress exits.
+deadline=$(($(ci_now) + 30))
+until curl -sf --max-time 2 "http://localhost:$port/health" >/dev/null; do
+    if ! ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN"; then
+        tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
+        ci_die "the ingress exited during start-up (log var/log/ingress.log)"
+    fi
+    if [ "$(ci_now)" -ge "$deadline" ]; then
+        tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
+        ci_die "the ingress did not answer GET /health on port $port within 30 s"
+    fi
+    sleep 0.2
+done
 sleep 0.5
+ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN" || {
+    tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
+    ci_die "the ingress exited (is another server on port $port? log var/log/ingress.log)"
+}
 for i in $(seq 1 "$WORKERS"); do
     ci_pid_alive "$CI_VAR/run/worker-$i.pid" "$WORKER_BIN" || {
         tail -n 30 "$CI_VAR/log/worker-$i.log" >&2 || true

@@ -12,6 +12,7 @@ WORKER_BIN="$CI_ROOT/build/worker/ci-worker"
 ci_stop_pidfile "$CI_VAR/run/ingress.pid" "$INGRESS_BIN"
 for f in "$CI_VAR"/run/worker-*.pid; do
     [ -e "$f" ] || continue
-    ci_stop_pidfile "$f" "$WORKER_BIN"
+    ci_stop_pidfile "$f" "$WORKER_BIN" &
 done
+wait
 ci_log "stopped"

@@ -5,18 +5,19 @@
  * handshaking (AUTH if configured, then PING until it answers PONG; a
  * restarted Redis answers LOADING while it replays its AOF) -> up.  Any loss
  * goes back to down with a delay that doubles from 100 ms up to 5 s and
- * resets once a connection is up.
+ * resets once a connection is up.  A connect that neither succeeds nor
+ * fails within Q_CONN_CONNECT_TIMEOUT_MS is abandoned and retried.
  */
 #include "q_consumer_int.h"
 
 #include "ci_log.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <string.h>
 
 #define Q_CONN_BACKOFF_MIN 100
 #define Q_CONN_BACKOFF_MAX 5000
 #define Q_CONN_REPING_MS 200
+#define Q_CONN_CONNECT_TIMEOUT_MS 2000
 
 static const char *const q_conn_names[Q_CONN_COUNT] = {"read", "cmd", "sub"};
 
@@ -94,6 +95,8 @@ static void q_conn_connected(const redisAsyncContext *ac, int status)
         q_conn_retry_later(conn);
         return;
     }
+    conn->connected = 1;
+    uv_timer_stop(&conn->timer); /* connect watchdog */
     q_conn_ping(conn);
 }
 
@@ -103,6 +106,7 @@ static void q_conn_disconnected(const redisAsyncContext *ac, int status)
     int was_up = conn->up;
     conn->ac = NULL;
     conn->up = 0;
+    conn->connected = 0;
     if (conn->c->stopping)
         return;
     log_warn("queue: %s connection to %s:%d lost (%s), reconnecting", q_conn_names[conn->kind],
@@ -126,7 +130,7 @@ void q_conn_connect(struct q_conn *conn)
         return;
     }
     ac->data = conn;
-    if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+    if (q_uv_attach(ac, c->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         q_conn_retry_later(conn);
         return;
@@ -134,6 +138,8 @@ void q_conn_connect(struct q_conn *conn)
     redisAsyncSetConnectCallback(ac, q_conn_connected);
     redisAsyncSetDisconnectCallback(ac, q_conn_disconnected);
     conn->ac = ac;
+    conn->connected = 0;
+    uv_timer_start(&conn->timer, q_conn_timer_cb, Q_CONN_CONNECT_TIMEOUT_MS, 0);
 }
 
 static void q_conn_timer_cb(uv_timer_t *t)
@@ -141,10 +147,18 @@ static void q_conn_timer_cb(uv_timer_t *t)
     struct q_conn *conn = t->data;
     if (conn->c->stopping)
         return;
-    if (conn->ac && !conn->up)
-        q_conn_ping(conn);
-    else if (!conn->ac)
+    if (!conn->ac) {
         q_conn_connect(conn);
+    } else if (!conn->connected) {
+        redisAsyncContext *ac = conn->ac; /* connect timed out */
+        log_warn("queue: %s connection to %s:%d: connect timed out", q_conn_names[conn->kind],
+                 conn->c->host, conn->c->cfg.port);
+        conn->ac = NULL;
+        redisAsyncFree(ac); /* not connected: no callback runs */
+        q_conn_retry_later(conn);
+    } else if (!conn->up) {
+        q_conn_ping(conn);
+    }
 }
 
 void q_conn_close(struct q_conn *conn)
@@ -153,6 +167,7 @@ void q_conn_close(struct q_conn *conn)
     uv_timer_stop(&conn->timer);
     uv_close((uv_handle_t *)&conn->timer, q_consumer_handle_closed);
     conn->up = 0;
+    conn->connected = 0;
     if (ac) {
         conn->ac = NULL;
         redisAsyncFree(ac); /* pending callbacks run with NULL replies */

@@ -83,8 +83,10 @@ void q_consumer_conn_up(struct q_conn *conn)
 
 void q_consumer_conn_down(struct q_conn *conn)
 {
-    if (conn->kind == Q_CONN_READ)
+    if (conn->kind == Q_CONN_READ) {
         conn->c->reading = 0;
+        conn->c->read_phase = 0;
+    }
 }
 
 static void q_timer_init(struct q_consumer *c, uv_timer_t *t)

@@ -29,6 +29,7 @@ struct q_conn {
     struct q_consumer *c;
     enum q_conn_kind kind;
     redisAsyncContext *ac; /* NULL while down */
+    int connected;         /* TCP connect finished */
     int up;                /* connected, authenticated, PING answered */
     int64_t backoff_ms;
     uv_timer_t timer; /* reconnect / re-PING */
@@ -95,6 +96,8 @@ struct q_consumer {
 
     struct q_conn conn[Q_CONN_COUNT];
     int want, starting, reading, stopping;
+    int read_phase; /* 0: ci:jobs:high alone, no BLOCK; 1: both, BLOCK */
+    int read_asked; /* COUNT of the outstanding read */
     struct q_held *held;
     int nheld;
     struct q_held *prefetched[2], *prefetched_tail[2];
@@ -112,6 +115,9 @@ struct q_consumer {
 };
 
 extern const char *const q_streams[2];
+
+/* q_uv_adapter.c: attaches ac to loop (replaces hiredis' libuv adapter). */
+int q_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
 
 /* q_conn.c */
 void q_conn_init(struct q_consumer *c, struct q_conn *conn, enum q_conn_kind kind);

@@ -2,8 +2,11 @@
  * q_consumer_read.c - held entries, the read loop and the start path.
  *
  * Read loop: at most one XREADGROUP is outstanding on the read connection,
- * asking for want - starting - prefetched entries of both streams (high
- * first).  Entries land in per-stream FIFOs (prefetched, heart-beaten like
+ * asking for need = want - starting - prefetched entries.  A cycle first
+ * reads ci:jobs:high alone without blocking; only if that comes up short
+ * does it block on both streams (COUNT applies per stream, so reading both
+ * at once while both are busy would take up to twice `need`; the surplus is
+ * kept prefetched).  Entries land in per-stream FIFOs (prefetched, heart-beaten like
  * any held entry); q_pump() moves up to want - starting of them, high
  * before normal, through one start script call per stream, and hands the
  * ones that may run to on_job.
@@ -278,6 +281,7 @@ static void q_read_cb(redisAsyncContext *ac, void *reply, void *priv)
         uv_timer_start(&c->read_retry, q_read_retry_cb, Q_READ_RETRY_MS, 0);
         return;
     }
+    int got = 0;
     if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements; i++) {
             const redisReply *st = r->element[i];
@@ -286,9 +290,12 @@ static void q_read_cb(redisAsyncContext *ac, void *reply, void *priv)
                 (s = q_stream_index(st->element[0])) < 0)
                 continue;
             for (size_t j = 0; j < st->element[1]->elements; j++)
-                q_held_from_entry(c, s, st->element[1]->element[j], 0);
+                if (q_held_from_entry(c, s, st->element[1]->element[j], 0))
+                    got++;
         }
     }
+    /* after a high-only read that came up short, block on both streams */
+    c->read_phase = c->read_phase == 0 && got < c->read_asked;
     q_pump(c);
     q_read_maybe(c);
 }
@@ -304,9 +311,16 @@ void q_read_maybe(struct q_consumer *c)
     char count[16], block[24];
     snprintf(count, sizeof count, "%d", need);
     snprintf(block, sizeof block, "%lld", (long long)c->cfg.block_ms);
-    const char *argv[] = {"XREADGROUP", "GROUP", Q_GROUP,         c->name,         "COUNT", count,
-                          "BLOCK",      block,   "STREAMS",       Q_STREAM_HIGH, Q_STREAM_NORMAL,
-                          ">",          ">"};
-    if (redisAsyncCommandArgv(conn->ac, q_read_cb, c, 13, argv, NULL) == REDIS_OK)
+    const char *high[] = {"XREADGROUP", "GROUP",   Q_GROUP,       c->name, "COUNT",
+                          count,        "STREAMS", Q_STREAM_HIGH, ">"};
+    const char *both[] = {"XREADGROUP", "GROUP",   Q_GROUP,       c->name,         "COUNT",
+                          count,        "BLOCK",   block,         "STREAMS",       Q_STREAM_HIGH,
+                          Q_STREAM_NORMAL, ">",    ">"};
+    int phase = c->read_phase;
+    int rc = phase == 0 ? redisAsyncCommandArgv(conn->ac, q_read_cb, c, 9, high, NULL)
+                        : redisAsyncCommandArgv(conn->ac, q_read_cb, c, 13, both, NULL);
+    if (rc == REDIS_OK) {
         c->reading = 1;
+        c->read_asked = need;
+    }
 }

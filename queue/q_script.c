@@ -15,15 +15,25 @@
 #include <stdio.h>
 #include <string.h>
 
-/* KEYS: hash, stream.  ARGV: id, owner, session_id, created_at, ttl, job.
- * Returns 1, or 0 when the job id already exists (nothing written). */
+/* Enqueue a batch.  KEYS: ci:jobs:high, ci:jobs, hash_1..hash_n.
+ * ARGV: ttl, then per job: id, owner, session_id, created_at, stream index
+ * (1|2), job bytes.  Returns per job 1, or 0 when the id already exists
+ * (nothing written for it). */
 static const char s_enqueue[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', ARGV[2], 'session_id', ARGV[3],\n"
-    "  'created_at', ARGV[4], 'attempts', 0)\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'job', ARGV[6])\n"
-    "return 1\n";
+    "local ttl, out = ARGV[1], {}\n"
+    "for i = 1, #KEYS - 2 do\n"
+    "  local b, h = 1 + 6 * (i - 1), KEYS[2 + i]\n"
+    "  if redis.call('EXISTS', h) == 1 then\n"
+    "    out[i] = 0\n"
+    "  else\n"
+    "    redis.call('HSET', h, 'status', 'queued', 'owner', ARGV[b + 2], 'session_id', ARGV[b + 3],\n"
+    "      'created_at', ARGV[b + 4], 'attempts', 0)\n"
+    "    redis.call('EXPIRE', h, ttl)\n"
+    "    redis.call('XADD', KEYS[tonumber(ARGV[b + 5])], '*', 'id', ARGV[b + 1], 'job', ARGV[b + 6])\n"
+    "    out[i] = 1\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
 
 /* Shared by scripts that dead-letter: the job bytes of a stream entry. */
 #define Q_LUA_JOB_OF                                                                               \
@@ -42,22 +52,21 @@ static const char s_enqueue[] =
  * terminal or cancel requested; XACKed) or -1 (dead: too many attempts). */
 static const char s_start[] = Q_LUA_JOB_OF
     "local s, g, now, ttl = KEYS[1], ARGV[1], ARGV[3], ARGV[5]\n"
-    "local out = {}\n"
+    "local out, ack = {}, {}\n"
     "for i = 1, #KEYS - 2 do\n"
     "  local h, entry, id = KEYS[2 + i], ARGV[4 + 2 * i], ARGV[5 + 2 * i]\n"
-    "  local st = redis.call('HGET', h, 'status')\n"
+    "  local f = redis.call('HMGET', h, 'status', 'cancel_requested', 'attempts')\n"
+    "  local st = f[1]\n"
     "  out[i] = 0\n"
     "  if st ~= 'queued' and st ~= 'running' then\n"
-    "    redis.call('XACK', s, g, entry)\n"
-    "    redis.call('XDEL', s, entry)\n"
-    "  elseif redis.call('HGET', h, 'cancel_requested') == '1' then\n"
+    "    ack[#ack + 1] = entry\n"
+    "  elseif f[2] == '1' then\n"
     "    redis.call('HSET', h, 'status', 'cancelled', 'finished_at', now)\n"
     "    redis.call('EXPIRE', h, ttl)\n"
-    "    redis.call('XACK', s, g, entry)\n"
-    "    redis.call('XDEL', s, entry)\n"
+    "    ack[#ack + 1] = entry\n"
     "    redis.call('PUBLISH', 'ci:done', id)\n"
     "  else\n"
-    "    local a = redis.call('HINCRBY', h, 'attempts', 1)\n"
+    "    local a = tonumber(f[3] or '0') + 1\n"
     "    if a > tonumber(ARGV[4]) then\n"
     "      local err = 'lease expired ' .. (a - 1) .. ' times'\n"
     "      redis.call('HSET', h, 'status', 'dead', 'attempts', a - 1, 'error', err,\n"
@@ -65,15 +74,19 @@ static const char s_start[] = Q_LUA_JOB_OF
     "      redis.call('EXPIRE', h, ttl)\n"
     "      redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job_of(s, entry) or '',\n"
     "        'error', err, 'attempts', a - 1)\n"
-    "      redis.call('XACK', s, g, entry)\n"
-    "      redis.call('XDEL', s, entry)\n"
+    "      ack[#ack + 1] = entry\n"
     "      redis.call('PUBLISH', 'ci:done', id)\n"
     "      out[i] = -1\n"
     "    else\n"
-    "      redis.call('HSET', h, 'status', 'running', 'started_at', now, 'worker', ARGV[2])\n"
+    "      redis.call('HSET', h, 'status', 'running', 'started_at', now, 'worker', ARGV[2],\n"
+    "        'attempts', a)\n"
     "      out[i] = a\n"
     "    end\n"
     "  end\n"
+    "end\n"
+    "if #ack > 0 then\n"
+    "  redis.call('XACK', s, g, unpack(ack))\n"
+    "  redis.call('XDEL', s, unpack(ack))\n"
     "end\n"
     "return out\n";
 
@@ -84,20 +97,29 @@ static const char s_start[] = Q_LUA_JOB_OF
  * Returns per job: 0 stored, 1 duplicate (already terminal), 2 hash gone. */
 static const char s_complete[] =
     "local g, now, ttl = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local out = {}\n"
+    "local out, ack = {}, {{}, {}}\n"
     "for i = 1, #KEYS - 2 do\n"
     "  local b = 3 + 6 * (i - 1)\n"
-    "  local s, h, entry, id = KEYS[tonumber(ARGV[b + 1])], KEYS[2 + i], ARGV[b + 2], ARGV[b + 3]\n"
+    "  local si, h, entry, id = tonumber(ARGV[b + 1]), KEYS[2 + i], ARGV[b + 2], ARGV[b + 3]\n"
     "  local st = redis.call('HGET', h, 'status')\n"
     "  if st == 'queued' or st == 'running' then\n"
-    "    redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', now)\n"
-    "    if ARGV[b + 6] ~= '' then redis.call('HSET', h, 'error', ARGV[b + 6]) end\n"
+    "    if ARGV[b + 6] ~= '' then\n"
+    "      redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', now,\n"
+    "        'error', ARGV[b + 6])\n"
+    "    else\n"
+    "      redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', now)\n"
+    "    end\n"
     "    redis.call('EXPIRE', h, ttl)\n"
+    "    redis.call('PUBLISH', 'ci:done', id)\n"
     "    out[i] = 0\n"
     "  elseif st then out[i] = 1 else out[i] = 2 end\n"
-    "  redis.call('XACK', s, g, entry)\n"
-    "  redis.call('XDEL', s, entry)\n"
-    "  if out[i] == 0 then redis.call('PUBLISH', 'ci:done', id) end\n"
+    "  ack[si][#ack[si] + 1] = entry\n"
+    "end\n"
+    "for si = 1, 2 do\n"
+    "  if #ack[si] > 0 then\n"
+    "    redis.call('XACK', KEYS[si], g, unpack(ack[si]))\n"
+    "    redis.call('XDEL', KEYS[si], unpack(ack[si]))\n"
+    "  end\n"
     "end\n"
     "return out\n";
 

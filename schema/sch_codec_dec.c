@@ -146,8 +146,7 @@ static int sch_dec_value(const msgpack_object *o, const struct sch__field *f, vo
     case SCH__STRV:
         return sch_dec_strv(o, AT_(base, f->off, char **), AT_(base, f->off2, size_t));
     case SCH__FILES:
-        return sch_dec_files(o, AT_(base, f->off, struct sch_file *),
-                             AT_(base, f->off2, size_t));
+        return sch_dec_files(o, AT_(base, f->off, struct sch_file *), AT_(base, f->off2, size_t));
     case SCH__LANG: {
         if (sch_dec_name(o, name, sizeof name) < 0)
             return -EINVAL;

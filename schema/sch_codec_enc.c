@@ -112,8 +112,7 @@ static int sch_enc_value(struct sch_enc *e, const struct sch__field *f, const vo
         e->err |= msgpack_pack_int(&e->pk, *CAT_(base, f->off, int));
         return 0;
     case SCH__BOOL:
-        e->err |= *CAT_(base, f->off, int) ? msgpack_pack_true(&e->pk)
-                                             : msgpack_pack_false(&e->pk);
+        e->err |= *CAT_(base, f->off, int) ? msgpack_pack_true(&e->pk) : msgpack_pack_false(&e->pk);
         return 0;
     }
     return -EINVAL;

@@ -6,8 +6,13 @@
 #include <limits.h>
 
 #define F_(k, kind, type, m, m2, lo, hi, req, bin)                                                 \
-    {k, kind, offsetof(type, m), offsetof(type, m2), lo, hi, req, bin}
-#define VER_(type) {"v", SCH__VERSION, 0, 0, 0, 0, 1, 0}
+    {                                                                                              \
+        k, kind, offsetof(type, m), offsetof(type, m2), lo, hi, req, bin                           \
+    }
+#define VER_(type)                                                                                 \
+    {                                                                                              \
+        "v", SCH__VERSION, 0, 0, 0, 0, 1, 0                                                        \
+    }
 
 static const struct sch__field sch__file_fields[] = {
     F_("id", SCH__STR, struct sch_file, id, id, 0, 0, 0, 0),
@@ -51,7 +56,10 @@ static const struct sch__field sch__result_fields[] = {
     R_("error", SCH__STR, error, error, 0, 0, 0, 0),
 };
 
-#define REC_(arr) {arr, sizeof arr / sizeof arr[0]}
+#define REC_(arr)                                                                                  \
+    {                                                                                              \
+        arr, sizeof arr / sizeof arr[0]                                                            \
+    }
 const struct sch__record sch__job_record = REC_(sch__job_fields);
 const struct sch__record sch__result_record = REC_(sch__result_fields);
 const struct sch__record sch__file_record = REC_(sch__file_fields);

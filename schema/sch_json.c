@@ -76,9 +76,9 @@ json_t *sch_result_to_json(const struct sch_result *res, const char *session_id)
     j = json_pack("{s:o, s:o, s:o, s:O, s:i, s:s, s:I, s:b, s:I, s:O}", "session_id",
                   opt_str(session_id), "stdout", sch_json_text(res->stdout_buf, res->stdout_len),
                   "stderr", sch_json_text(res->stderr_buf, res->stderr_len), "files", files,
-                  "exit_code", res->exit_code, "status", status ? status : "failed",
-                  "duration_ms", (json_int_t)res->duration_ms, "has_state", res->has_state,
-                  "state_size", (json_int_t)res->state_size, "warnings", warnings);
+                  "exit_code", res->exit_code, "status", status ? status : "failed", "duration_ms",
+                  (json_int_t)res->duration_ms, "has_state", res->has_state, "state_size",
+                  (json_int_t)res->state_size, "warnings", warnings);
     if (j && res->error && json_object_set_new(j, "error", opt_str(res->error)) < 0) {
         json_decref(j);
         j = NULL;
@@ -89,8 +89,8 @@ out:
     return j;
 }
 
-json_t *sch_error_json(const char *error, const char *error_type,
-                       const struct sch_errors *details, const char *request_id)
+json_t *sch_error_json(const char *error, const char *error_type, const struct sch_errors *details,
+                       const char *request_id)
 {
     char ts[32];
     json_t *arr = json_array();

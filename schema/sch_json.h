@@ -30,8 +30,8 @@
 
 json_t *sch_result_to_json(const struct sch_result *res, const char *session_id);
 
-json_t *sch_error_json(const char *error, const char *error_type,
-                       const struct sch_errors *details, const char *request_id);
+json_t *sch_error_json(const char *error, const char *error_type, const struct sch_errors *details,
+                       const char *request_id);
 
 /* A JSON string for arbitrary bytes (sanitized as above, no cap); never
  * NULL for valid arguments except on out-of-memory.  s may be NULL ("" ). */

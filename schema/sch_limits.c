@@ -20,9 +20,13 @@ struct sch_lim_def {
 };
 
 #define U32(env, field, d, lo, hi)                                                                 \
-    {env, offsetof(struct sch_limits, field), SCH_LIM_U32, d, lo, hi}
+    {                                                                                              \
+        env, offsetof(struct sch_limits, field), SCH_LIM_U32, d, lo, hi                            \
+    }
 #define SZ(env, field, d, lo, hi)                                                                  \
-    {env, offsetof(struct sch_limits, field), SCH_LIM_SIZE, d, lo, hi}
+    {                                                                                              \
+        env, offsetof(struct sch_limits, field), SCH_LIM_SIZE, d, lo, hi                           \
+    }
 
 static const struct sch_lim_def sch_lim_table[] = {
     U32("MAX_EXECUTION_TIME", max_execution_time_s, 30, 1, 3600),

@@ -47,26 +47,84 @@ static int sch_mp_header(const unsigned char *p, size_t avail, size_t *hdr, uint
         return 0;
     }
     switch (b) {
-    case 0xcc: case 0xd0: *skip = 1; return 0;
-    case 0xcd: case 0xd1: *skip = 2; return 0;
-    case 0xce: case 0xd2: case 0xca: *skip = 4; return 0;
-    case 0xcf: case 0xd3: case 0xcb: *skip = 8; return 0;
-    case 0xd4: *skip = 2; return 0;
-    case 0xd5: *skip = 3; return 0;
-    case 0xd6: *skip = 5; return 0;
-    case 0xd7: *skip = 9; return 0;
-    case 0xd8: *skip = 17; return 0;
-    case 0xd9: case 0xc4: lenbytes = 1; kind = 1; break;
-    case 0xda: case 0xc5: lenbytes = 2; kind = 1; break;
-    case 0xdb: case 0xc6: lenbytes = 4; kind = 1; break;
-    case 0xc7: lenbytes = 1; kind = 2; break;
-    case 0xc8: lenbytes = 2; kind = 2; break;
-    case 0xc9: lenbytes = 4; kind = 2; break;
-    case 0xdc: lenbytes = 2; kind = 3; break;
-    case 0xdd: lenbytes = 4; kind = 3; break;
-    case 0xde: lenbytes = 2; kind = 4; break;
-    case 0xdf: lenbytes = 4; kind = 4; break;
-    default: return -EINVAL; /* 0xc1 */
+    case 0xcc:
+    case 0xd0:
+        *skip = 1;
+        return 0;
+    case 0xcd:
+    case 0xd1:
+        *skip = 2;
+        return 0;
+    case 0xce:
+    case 0xd2:
+    case 0xca:
+        *skip = 4;
+        return 0;
+    case 0xcf:
+    case 0xd3:
+    case 0xcb:
+        *skip = 8;
+        return 0;
+    case 0xd4:
+        *skip = 2;
+        return 0;
+    case 0xd5:
+        *skip = 3;
+        return 0;
+    case 0xd6:
+        *skip = 5;
+        return 0;
+    case 0xd7:
+        *skip = 9;
+        return 0;
+    case 0xd8:
+        *skip = 17;
+        return 0;
+    case 0xd9:
+    case 0xc4:
+        lenbytes = 1;
+        kind = 1;
+        break;
+    case 0xda:
+    case 0xc5:
+        lenbytes = 2;
+        kind = 1;
+        break;
+    case 0xdb:
+    case 0xc6:
+        lenbytes = 4;
+        kind = 1;
+        break;
+    case 0xc7:
+        lenbytes = 1;
+        kind = 2;
+        break;
+    case 0xc8:
+        lenbytes = 2;
+        kind = 2;
+        break;
+    case 0xc9:
+        lenbytes = 4;
+        kind = 2;
+        break;
+    case 0xdc:
+        lenbytes = 2;
+        kind = 3;
+        break;
+    case 0xdd:
+        lenbytes = 4;
+        kind = 3;
+        break;
+    case 0xde:
+        lenbytes = 2;
+        kind = 4;
+        break;
+    case 0xdf:
+        lenbytes = 4;
+        kind = 4;
+        break;
+    default:
+        return -EINVAL; /* 0xc1 */
     }
     if (avail < 1 + lenbytes)
         return -EINVAL;

@@ -40,11 +40,10 @@ void sch_errors_add(struct sch_errors *errs, const char *field, const char *fmt,
     va_end(ap);
 }
 
-static void sch_errors_add_prefixed(struct sch_errors *errs, const char *prefix,
-                                    const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void sch_errors_add_prefixed(struct sch_errors *errs, const char *prefix,
-                                    const char *field, const char *fmt, ...)
+static void sch_errors_add_prefixed(struct sch_errors *errs, const char *prefix, const char *field,
+                                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void sch_errors_add_prefixed(struct sch_errors *errs, const char *prefix, const char *field,
+                                    const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -62,8 +61,8 @@ void sch_errors_merge(struct sch_errors *dst, const struct sch_errors *src, cons
 
 static int sch_id_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 int sch_valid_id(const char *s, size_t maxlen)

@@ -5,7 +5,8 @@
 #include "q_consumer.h"
 #include "sch_output.h"
 #include "wk_config.h"
-#include "wk_sandbox.h"
+#include "wk_pool.h"
+#include "wk_stage.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,12 +17,16 @@ struct wk_slot {
     struct wk_exec *ex;
     struct q_delivery *d; /* NULL when the slot is free */
     struct wk_sandbox *sb;
+    struct wk_job_ctx ctx;
+    struct sch_result res;
     int cancel_requested;
+    int clean_run; /* the sandbox may be reused for the same session */
 };
 
 struct wk_exec {
     uv_loop_t *loop;
     struct wk_docker *docker;
+    struct wk_pool *pool;
     struct q_consumer *qc;
     struct wk_slot *slots;
     int nslots;
@@ -43,11 +48,15 @@ static const char *rid(const struct wk_slot *s)
 static void slot_release(struct wk_slot *s)
 {
     struct wk_exec *ex = s->ex;
+    wk_stage_release(&s->ctx);
     if (s->sb)
-        wk_sandbox_destroy(s->sb);
+        wk_pool_release(ex->pool, s->sb, s->clean_run && !s->cancel_requested);
+    sch_result_release(&s->res);
+    memset(&s->ctx, 0, sizeof s->ctx);
     s->sb = NULL;
     s->d = NULL;
     s->cancel_requested = 0;
+    s->clean_run = 0;
     ex->busy--;
     if (ex->stopping)
         maybe_finish_stop(ex);
@@ -69,7 +78,7 @@ static void on_posted(void *arg, int rc)
 static void infra_failure(struct wk_slot *s, const char *what, int rc)
 {
     char msg[256];
-    snprintf(msg, sizeof msg, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+    snprintf(msg, sizeof msg, "%s (%s)", what, strerror(rc < 0 ? -rc : rc));
     rlog_warn(rid(s), "job %s: %s (attempt %d)", s->d->job.id, msg, s->d->attempts);
     s->ex->posting++;
     if (q_consumer_fail(s->ex->qc, s->d, msg, on_posted, s->ex) < 0)
@@ -91,8 +100,11 @@ static void clean_stream(char **buf, size_t *len, int truncated)
     *len = outlen;
 }
 
-static void post_result(struct wk_slot *s, struct sch_result *res)
+static void post_result(struct wk_slot *s)
 {
+    struct sch_result *res = &s->res;
+    if (s->cancel_requested)
+        res->status = SCH_STATUS_CANCELLED;
     rlog_info(rid(s), "job %s: %s (exit %d, %lld ms)", s->d->job.id,
               sch_status_name(res->status), res->exit_code, (long long)res->duration_ms);
     s->ex->posting++;
@@ -102,6 +114,31 @@ static void post_result(struct wk_slot *s, struct sch_result *res)
     slot_release(s);
 }
 
+/* Ends the job as FAILED with `msg` as its stderr (the caller's fault). */
+static void post_user_error(struct wk_slot *s, const char *msg)
+{
+    sch_result_release(&s->res);
+    s->res.status = SCH_STATUS_FAILED;
+    s->res.exit_code = 1;
+    s->res.stderr_len = strlen(msg);
+    s->res.stderr_buf = ci_xstrndup(msg, s->res.stderr_len);
+    clean_stream(&s->res.stderr_buf, &s->res.stderr_len, 0);
+    post_result(s);
+}
+
+static void on_staged_out(void *arg, int rc, const char *msg)
+{
+    struct wk_slot *s = arg;
+    if (rc != 0) {
+        /* The program ran: never run it twice for a storage hiccup. */
+        char w[256];
+        snprintf(w, sizeof w, "outputs were not fully saved: %s", msg ? msg : "error");
+        sch_result_add_warning(&s->res, w);
+        rlog_warn(rid(s), "job %s: %s", s->d->job.id, w);
+    }
+    post_result(s);
+}
+
 static void on_result(void *arg, struct wk_sandbox *sb, int rc, struct wk_run_result *r)
 {
     struct wk_slot *s = arg;
@@ -109,34 +146,40 @@ static void on_result(void *arg, struct wk_sandbox *sb, int rc, struct wk_run_re
         infra_failure(s, r && r->res.error ? r->res.error : "sandbox failed mid-run", rc);
         return;
     }
-    struct sch_result res = r->res;
+    /* keep warnings stage-in added; take the rest from the runner */
+    char **warn = s->res.warnings;
+    size_t nwarn = s->res.nwarnings;
+    s->res.warnings = NULL;
+    s->res.nwarnings = 0;
+    sch_result_release(&s->res);
+    s->res = r->res;
     memset(&r->res, 0, sizeof r->res);
-    if (s->cancel_requested)
-        res.status = SCH_STATUS_CANCELLED;
-    clean_stream(&res.stdout_buf, &res.stdout_len, r->stdout_truncated);
-    clean_stream(&res.stderr_buf, &res.stderr_len, r->stderr_truncated);
-    post_result(s, &res);
-    sch_result_release(&res);
+    for (size_t i = 0; i < nwarn; i++) {
+        sch_result_add_warning(&s->res, warn[i]);
+        free(warn[i]);
+    }
+    free(warn);
+    clean_stream(&s->res.stdout_buf, &s->res.stdout_len, r->stdout_truncated);
+    clean_stream(&s->res.stderr_buf, &s->res.stderr_len, r->stderr_truncated);
+    s->clean_run = rc == 0 && wk_sandbox_is_ready(sb) &&
+                   (s->res.status == SCH_STATUS_COMPLETED || s->res.status == SCH_STATUS_FAILED);
+    if (s->cancel_requested) {
+        post_result(s);
+        return;
+    }
+    wk_stage_out(&s->ctx, on_staged_out, s);
 }
 
-static void post_cancelled(struct wk_slot *s)
-{
-    struct sch_result res;
-    memset(&res, 0, sizeof res);
-    res.status = SCH_STATUS_CANCELLED;
-    res.exit_code = 137;
-    post_result(s, &res);
-}
-
-static void on_ready(void *arg, struct wk_sandbox *sb, int status)
+static void on_staged_in(void *arg, int rc, const char *msg)
 {
     struct wk_slot *s = arg;
     const struct sch_job *job = &s->d->job;
-    if (status < 0) {
-        if (s->cancel_requested)
-            post_cancelled(s);
-        else
-            infra_failure(s, "sandbox did not start", status);
+    if (rc < 0) {
+        infra_failure(s, msg ? msg : "cannot stage the job's inputs", rc);
+        return;
+    }
+    if (rc > 0) {
+        post_user_error(s, msg ? msg : "the job's inputs are invalid");
         return;
     }
     struct wk_run_request req = {
@@ -149,10 +192,31 @@ static void on_ready(void *arg, struct wk_sandbox *sb, int status)
         .timeout_ms = job->timeout_ms ? job->timeout_ms
                                       : wk_cfg.limits.max_execution_time_s * 1000u,
         .max_output = wk_cfg.limits.max_output_bytes,
+        .state_in = s->ctx.state_in,
+        .state_out = s->ctx.state_out,
     };
-    int rc = wk_sandbox_run(sb, &req, on_result, s);
+    rc = wk_sandbox_run(s->sb, &req, on_result, s);
     if (rc < 0)
         infra_failure(s, "cannot send the program to the sandbox", rc);
+}
+
+static void on_ready(void *arg, struct wk_sandbox *sb, int status)
+{
+    struct wk_slot *s = arg;
+    if (status < 0) {
+        if (s->cancel_requested) {
+            s->res.exit_code = 137;
+            post_result(s);
+        } else {
+            infra_failure(s, "sandbox did not start", status);
+        }
+        return;
+    }
+    s->ctx.loop = s->ex->loop;
+    s->ctx.job = &s->d->job;
+    s->ctx.sb = sb;
+    s->ctx.res = &s->res;
+    wk_stage_in(&s->ctx, on_staged_in, s);
 }
 
 static void on_job(void *arg, struct q_delivery *d)
@@ -170,21 +234,7 @@ static void on_job(void *arg, struct q_delivery *d)
     ex->busy++;
     rlog_info(d->job.request_id, "job %s: starting (%s, session %s, attempt %d)", d->job.id,
               sch_lang_name(d->job.lang), d->job.session_id, d->attempts);
-
-    char image[256];
-    struct wk_sandbox_spec spec;
-    wk_sandbox_spec_init(&spec);
-    wk_image_of(d->job.lang, image, sizeof image);
-    spec.image = image;
-    spec.lang = sch_lang_name(d->job.lang);
-    spec.session_id = d->job.session_id;
-    spec.memory_mb = wk_cfg.limits.max_memory_mb;
-    spec.pids_limit = wk_cfg.limits.max_pids;
-    spec.nano_cpus = wk_cfg.cpus_nano;
-    spec.hostname = wk_cfg.hostname;
-    spec.run_root = wk_cfg.run_dir;
-    spec.data_root = wk_cfg.data_dir;
-    int rc = wk_sandbox_open(ex->loop, ex->docker, &spec, on_ready, s, &s->sb);
+    int rc = wk_pool_acquire(ex->pool, &d->job, on_ready, s, &s->sb);
     if (rc < 0) {
         s->sb = NULL;
         infra_failure(s, "cannot prepare the sandbox", rc);
@@ -223,8 +273,12 @@ int wk_exec_start(uv_loop_t *loop, struct wk_docker *docker, struct wk_exec **ou
         .block_ms = 2000,
     };
     static const struct q_consumer_cb cbs = {.on_job = on_job, .on_cancel = on_cancel};
-    int rc = q_consumer_start(loop, &cfg, &cbs, ex, &ex->qc);
+    int rc = wk_pool_new(loop, docker, &ex->pool);
+    if (rc == 0)
+        rc = q_consumer_start(loop, &cfg, &cbs, ex, &ex->qc);
     if (rc < 0) {
+        if (ex->pool)
+            wk_pool_close(ex->pool, NULL, NULL);
         free(ex->slots);
         free(ex);
         return rc;
@@ -234,7 +288,7 @@ int wk_exec_start(uv_loop_t *loop, struct wk_docker *docker, struct wk_exec **ou
     return 0;
 }
 
-static void consumer_closed(void *arg)
+static void pool_closed(void *arg)
 {
     struct wk_exec *ex = arg;
     void (*done)(void *) = ex->stop_done;
@@ -243,6 +297,12 @@ static void consumer_closed(void *arg)
     free(ex);
     if (done)
         done(darg);
+}
+
+static void consumer_closed(void *arg)
+{
+    struct wk_exec *ex = arg;
+    wk_pool_close(ex->pool, pool_closed, ex);
 }
 
 static void maybe_finish_stop(struct wk_exec *ex)

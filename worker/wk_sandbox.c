@@ -1,7 +1,7 @@
 /*
  * wk_sandbox.c - opening a sandbox (host dirs, listening socket, container
- * create/start, hello), the runner channel, and teardown.  Runs and their
- * outcomes are in wk_sandbox_run.c.
+ * create/start, hello) and the runner channel.  Runs and their outcomes are
+ * in wk_sandbox_run.c, teardown in wk_sandbox_destroy.c.
  */
 #include "wk_sandbox_int.h"
 
@@ -9,7 +9,6 @@
 #include "ci_util.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +72,7 @@ static void on_handle_closed(uv_handle_t *h)
     wk_sb__maybe_finish(sb);
 }
 
-static void close_handle(struct wk_sandbox *sb, uv_handle_t *h, int *open_flag)
+void wk_sb__close_handle(struct wk_sandbox *sb, uv_handle_t *h, int *open_flag)
 {
     if (!*open_flag)
         return;
@@ -84,12 +83,12 @@ static void close_handle(struct wk_sandbox *sb, uv_handle_t *h, int *open_flag)
 
 void wk_sb__close_conn(struct wk_sandbox *sb)
 {
-    close_handle(sb, (uv_handle_t *)&sb->conn, &sb->conn_open);
+    wk_sb__close_handle(sb, (uv_handle_t *)&sb->conn, &sb->conn_open);
 }
 
 /* ---- opening ------------------------------------------------------------ */
 
-static void fail_open(struct wk_sandbox *sb, int err)
+void wk_sb__fail_open(struct wk_sandbox *sb, int err)
 {
     if (sb->state != WK_SB_OPENING)
         return;
@@ -106,7 +105,7 @@ static void fail_open(struct wk_sandbox *sb, int err)
 
 static void maybe_ready(struct wk_sandbox *sb)
 {
-    if (sb->state != WK_SB_OPENING || !sb->started || !sb->hello)
+    if (sb->state != WK_SB_OPENING || sb->cancelled || !sb->started || !sb->hello)
         return;
     sb->state = WK_SB_READY;
     uv_timer_stop(&sb->timer);
@@ -130,7 +129,7 @@ static void on_started(void *arg, int status, const char *body, size_t len)
         return;
     if (status != 204 && status != 304) {
         log_error("sandbox %s: start failed (%d): %.*s", sb->name, status, (int)len, body);
-        fail_open(sb, docker_err(status));
+        wk_sb__fail_open(sb, docker_err(status));
         return;
     }
     sb->started = 1;
@@ -152,17 +151,30 @@ static void on_created(void *arg, int status, const char *body, size_t len)
         return; /* killed meanwhile */
     if (status != 201 || !sb->container_id) {
         log_error("sandbox %s: create failed (%d): %.*s", sb->name, status, (int)len, body);
-        fail_open(sb, docker_err(status));
+        wk_sb__fail_open(sb, docker_err(status));
         return;
     }
-    int rc = wk_sb__docker_issued(sb, wk_docker_start(sb->docker, sb->container_id, on_started, sb));
+    int rc =
+        wk_sb__docker_issued(sb, wk_docker_start(sb->docker, sb->container_id, on_started, sb));
     if (rc < 0)
-        fail_open(sb, rc);
+        wk_sb__fail_open(sb, rc);
 }
 
 static void on_start_deadline(uv_timer_t *t)
 {
-    fail_open(t->data, -ETIMEDOUT);
+    wk_sb__fail_open(t->data, -ETIMEDOUT);
+}
+
+static void on_open_cancelled(uv_timer_t *t)
+{
+    wk_sb__fail_open(t->data, -ECANCELED);
+}
+
+void wk_sb__cancel_open(struct wk_sandbox *sb)
+{
+    /* The ready callback must not run from inside wk_sandbox_kill(). */
+    sb->cancelled = 1;
+    uv_timer_start(&sb->timer, on_open_cancelled, 0, 0);
 }
 
 /* ---- channel ------------------------------------------------------------ */
@@ -181,11 +193,12 @@ static int on_frame(void *arg, const char *payload, size_t len)
         wk_sb__on_channel_lost(sb, -EPROTO);
     } else if (sb->state == WK_SB_OPENING && strcmp(type, "hello") == 0) {
         if (json_integer_value(json_object_get(msg, "version")) != 1) {
-            fail_open(sb, -EPROTO);
+            wk_sb__fail_open(sb, -EPROTO);
             goto out;
         }
         sb->hello = 1;
-        log_debug("sandbox %s: hello at +%lld us", sb->name, (long long)(ci_mono_us() - sb->open_us));
+        log_debug("sandbox %s: hello at +%lld us", sb->name,
+                  (long long)(ci_mono_us() - sb->open_us));
         maybe_ready(sb);
     } else if (sb->state == WK_SB_RUNNING) {
         wk_sb__on_run_frame(sb, msg, type);
@@ -248,7 +261,7 @@ static void on_connection(uv_stream_t *server, int status)
     log_debug("sandbox %s: runner connected at +%lld us", sb->name,
               (long long)(ci_mono_us() - sb->open_us));
     /* One connection per container: nobody else may connect afterwards. */
-    close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
+    wk_sb__close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
     uv_read_start((uv_stream_t *)&sb->conn, on_alloc, on_read);
 }
 
@@ -290,6 +303,8 @@ int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbo
 
     if (!spec->image || !spec->run_root || !spec->data_root || !cb)
         return -EINVAL;
+    if (spec->uid == 0 || spec->gid == 0)
+        return -EINVAL; /* never root in a sandbox (use wk_sandbox_spec_init) */
     sb = ci_xcalloc(1, sizeof *sb);
     sb->loop = loop;
     sb->docker = d;
@@ -362,98 +377,4 @@ const char *wk_sandbox_session_id(const struct wk_sandbox *sb)
 int wk_sandbox_is_ready(const struct wk_sandbox *sb)
 {
     return sb->state == WK_SB_READY && !sb->destroying;
-}
-
-/* ---- teardown ----------------------------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
-        log_warn("cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-/* Threadpool: no symlink is followed (FTW_PHYS) and the container is gone,
- * so nothing changes under our feet. */
-static void rm_work(uv_work_t *w)
-{
-    struct wk_sandbox *sb = w->data;
-    if (sb->run_dir_made)
-        nftw(sb->run_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (sb->data_dir_made && (sb->removed || !sb->container_id))
-        nftw(sb->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    else if (sb->data_dir_made)
-        log_error("sandbox %s: container not removed; keeping %s", sb->name, sb->data_dir);
-}
-
-static void rm_done(uv_work_t *w, int status)
-{
-    struct wk_sandbox *sb = w->data;
-    void (*done)(void *) = sb->destroy_done;
-    void *arg = sb->destroy_arg;
-    wk_frame_decoder_release(&sb->dec);
-    free(sb->run_dir);
-    free(sb->data_dir);
-    free(sb->sock_path);
-    free(sb->name);
-    free(sb->session_id);
-    free(sb->container_id);
-    free(sb->job_id);
-    free(sb);
-    if (done)
-        done(arg);
-}
-
-static void on_removed(void *arg, int status, const char *body, size_t len)
-{
-    struct wk_sandbox *sb = arg;
-    log_debug("sandbox %s: remove answered %d", sb->name, status);
-    if (status == 204 || status == 404)
-        sb->removed = 1;
-    else
-        log_error("sandbox %s: remove failed (%d): %.*s", sb->name, status, (int)len, body);
-    wk_sb__docker_done(sb);
-}
-
-void wk_sb__maybe_finish(struct wk_sandbox *sb)
-{
-    if (!sb->destroying || sb->ndocker > 0)
-        return;
-    if (sb->container_id && !sb->remove_issued) {
-        sb->remove_issued = 1;
-        if (wk_sb__docker_issued(sb, wk_docker_remove(sb->docker, sb->container_id, on_removed,
-                                                      sb)) == 0)
-            return;
-        log_error("sandbox %s: cannot request removal", sb->name);
-    }
-    if (sb->nhandles > 0 || sb->rm_queued)
-        return;
-    sb->rm_queued = 1;
-    sb->rm_work.data = sb;
-    if (uv_queue_work(sb->loop, &sb->rm_work, rm_work, rm_done) != 0) {
-        rm_work(&sb->rm_work);
-        rm_done(&sb->rm_work, 0);
-    }
-}
-
-void wk_sandbox_destroy_then(struct wk_sandbox *sb, void (*done)(void *arg), void *arg)
-{
-    if (sb->destroying)
-        return;
-    sb->destroying = 1;
-    sb->destroy_done = done;
-    sb->destroy_arg = arg;
-    sb->ready_cb = NULL;
-    sb->run_cb = NULL;
-    wk_sb__close_conn(sb);
-    close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
-    close_handle(sb, (uv_handle_t *)&sb->timer, &sb->timer_open);
-    wk_sb__maybe_finish(sb);
-}
-
-void wk_sandbox_destroy(struct wk_sandbox *sb)
-{
-    wk_sandbox_destroy_then(sb, NULL, NULL);
 }

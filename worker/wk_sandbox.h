@@ -122,8 +122,8 @@ typedef void (*wk_sandbox_result_cb)(void *arg, struct wk_sandbox *sb, int rc,
 
 /* Sends one run.  Returns 0 (cb will run), -EBUSY (a run is in flight),
  * -EPIPE (not READY), -EINVAL (code not UTF-8, missing fields). */
-int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req,
-                   wk_sandbox_result_cb cb, void *arg);
+int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_sandbox_result_cb cb,
+                   void *arg);
 
 /* Cancellation: kills the container.  A run in flight completes with
  * SCH_STATUS_CANCELLED (exit code 137); an open in flight fails with

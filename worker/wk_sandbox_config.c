@@ -66,12 +66,11 @@ json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const ch
     if (!spec->image)
         return NULL;
     /* No Cmd/Entrypoint: the image's CMD starts the runner. */
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}",
-                            "Image", spec->image, "User", user, "WorkingDir", "/mnt/data",
-                            "Hostname", spec->hostname ? spec->hostname : "sandbox",
-                            "Domainname", "", "NetworkDisabled", spec->network ? 0 : 1,
-                            "Tty", 0, "OpenStdin", 0, "AttachStdout", 0, "AttachStderr", 0,
-                            "Labels", labels(spec), "HostConfig",
-                            host_config(spec, run_dir, data_dir));
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}", "Image",
+                            spec->image, "User", user, "WorkingDir", "/mnt/data", "Hostname",
+                            spec->hostname ? spec->hostname : "sandbox", "Domainname", "",
+                            "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin", 0,
+                            "AttachStdout", 0, "AttachStderr", 0, "Labels", labels(spec),
+                            "HostConfig", host_config(spec, run_dir, data_dir));
     return cfg;
 }

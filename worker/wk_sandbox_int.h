@@ -40,7 +40,7 @@ struct wk_sandbox {
     struct wk_frame_decoder dec;
 
     /* opening */
-    int started, hello;
+    int started, hello, cancelled;
     wk_sandbox_ready_cb ready_cb;
     void *ready_arg;
     int64_t open_us;
@@ -65,8 +65,15 @@ int wk_sb__docker_issued(struct wk_sandbox *sb, int rc);
 int wk_sb__docker_done(struct wk_sandbox *sb);
 /* Continues a destroy once nothing is in flight. */
 void wk_sb__maybe_finish(struct wk_sandbox *sb);
-/* Stops the timer / closes the channel (idempotent). */
+/* uv_close()s `h` once if *open_flag, counting it in nhandles. */
+void wk_sb__close_handle(struct wk_sandbox *sb, uv_handle_t *h, int *open_flag);
+/* Closes the runner channel (idempotent). */
 void wk_sb__close_conn(struct wk_sandbox *sb);
+
+/* Ends OPENING with `err`: the ready callback runs once (if still set). */
+void wk_sb__fail_open(struct wk_sandbox *sb, int err);
+/* wk_sandbox_kill() while OPENING: fails the open from the loop. */
+void wk_sb__cancel_open(struct wk_sandbox *sb);
 
 /* wk_sandbox_run.c: a frame arrived while RUNNING; the channel broke. */
 int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type);

@@ -21,8 +21,8 @@ void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r)
     void *arg = sb->run_arg;
     sb->run_cb = NULL;
     if (sb->state == WK_SB_RUNNING)
-        sb->state = rc == 0 && sb->end == WK_SB_END_NONE && sb->conn_open ? WK_SB_READY
-                                                                          : WK_SB_DEAD;
+        sb->state =
+            rc == 0 && sb->end == WK_SB_END_NONE && sb->conn_open ? WK_SB_READY : WK_SB_DEAD;
     if (sb->timer_open)
         uv_timer_stop(&sb->timer);
     free(sb->job_id);
@@ -135,9 +135,8 @@ static void on_killed(void *arg, int status, const char *body, size_t len)
         log_warn("sandbox %s: kill answered %d: %.*s", sb->name, status, (int)len, body);
     if (sb->state != WK_SB_RUNNING || !sb->run_cb)
         return;
-    finish_without_result(sb, 0,
-                          sb->end == WK_SB_END_TIMEOUT ? SCH_STATUS_TIMEOUT : SCH_STATUS_CANCELLED,
-                          NULL);
+    finish_without_result(
+        sb, 0, sb->end == WK_SB_END_TIMEOUT ? SCH_STATUS_TIMEOUT : SCH_STATUS_CANCELLED, NULL);
 }
 
 /* Kills the container; a run in flight completes from on_killed. */
@@ -147,8 +146,8 @@ static int kill_container(struct wk_sandbox *sb, enum wk_sb_end why)
         return -EPIPE;
     if (sb->state == WK_SB_RUNNING && sb->end == WK_SB_END_NONE)
         sb->end = why;
-    return wk_sb__docker_issued(sb, wk_docker_kill(sb->docker, sb->container_id, NULL, on_killed,
-                                                   sb));
+    return wk_sb__docker_issued(sb,
+                                wk_docker_kill(sb->docker, sb->container_id, NULL, on_killed, sb));
 }
 
 static void on_run_deadline(uv_timer_t *t)
@@ -163,28 +162,21 @@ static void on_run_deadline(uv_timer_t *t)
 
 int wk_sandbox_kill(struct wk_sandbox *sb)
 {
-    if (sb->destroying || sb->state == WK_SB_DEAD)
+    if (sb->destroying || sb->state == WK_SB_DEAD || sb->cancelled)
         return -EPIPE;
-    if (sb->state == WK_SB_OPENING && !sb->container_id) {
-        /* Create in flight: fail the open now; the teardown removes it. */
-        sb->state = WK_SB_DEAD;
-        wk_sandbox_ready_cb cb = sb->ready_cb;
-        sb->ready_cb = NULL;
-        if (cb)
-            cb(sb->ready_arg, sb, -ECANCELED);
+    if (sb->state == WK_SB_OPENING) {
+        /* Kill what exists; a create in flight is removed by the teardown. */
+        if (sb->container_id)
+            kill_container(sb, WK_SB_END_CANCEL);
+        wk_sb__cancel_open(sb);
         return 0;
     }
     enum wk_sb_state was = sb->state;
     int rc = kill_container(sb, WK_SB_END_CANCEL);
     if (rc < 0)
         return rc;
-    if (was != WK_SB_RUNNING) {
+    if (was != WK_SB_RUNNING)
         sb->state = WK_SB_DEAD;
-        wk_sandbox_ready_cb cb = sb->ready_cb;
-        sb->ready_cb = NULL;
-        if (was == WK_SB_OPENING && cb)
-            cb(sb->ready_arg, sb, -ECANCELED);
-    }
     return 0;
 }
 
@@ -225,8 +217,8 @@ static void inspect_dead(struct wk_sandbox *sb)
 {
     int rc = -EPIPE;
     if (sb->container_id)
-        rc = wk_sb__docker_issued(sb, wk_docker_inspect(sb->docker, sb->container_id,
-                                                        on_inspected, sb));
+        rc = wk_sb__docker_issued(
+            sb, wk_docker_inspect(sb->docker, sb->container_id, on_inspected, sb));
     if (rc < 0)
         finish_without_result(sb, -EPIPE, SCH_STATUS_FAILED, "sandbox died mid-run");
 }
@@ -236,13 +228,7 @@ void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err)
     enum wk_sb_state was = sb->state;
     wk_sb__close_conn(sb);
     if (was == WK_SB_OPENING) {
-        sb->state = WK_SB_DEAD;
-        if (sb->timer_open)
-            uv_timer_stop(&sb->timer);
-        wk_sandbox_ready_cb cb = sb->ready_cb;
-        sb->ready_cb = NULL;
-        if (cb)
-            cb(sb->ready_arg, sb, err);
+        wk_sb__fail_open(sb, err);
         return;
     }
     if (was != WK_SB_RUNNING) {
@@ -292,8 +278,8 @@ static json_t *run_message(const struct wk_run_request *req)
                      "state_in", req->state_in, "state_out", req->state_out);
 }
 
-int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req,
-                   wk_sandbox_result_cb cb, void *arg)
+int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_sandbox_result_cb cb,
+                   void *arg)
 {
     char *frame = NULL;
     size_t frame_len = 0;

@@ -112,9 +112,10 @@ else
     fi
     echo "[1/$total] building $base_ref ... built in $(($(ci_now) - t0)) s"
     # untag older bases (their layers go once no image uses them)
-    docker images code-interpreter/base --format '{{.Tag}}' |
-        grep -v -x -e latest -e "$base_tag" |
-        while read -r t; do docker rmi "code-interpreter/base:$t" >/dev/null 2>&1 || true; done
+    for t in $(docker images code-interpreter/base --format '{{.Tag}}'); do
+        [ "$t" = latest ] || [ "$t" = "$base_tag" ] ||
+            docker rmi "code-interpreter/base:$t" >/dev/null 2>&1 || true
+    done
 fi
 docker tag "$base_ref" code-interpreter/base:latest
 
@@ -187,4 +188,6 @@ failed="$(find "$status" -name '*.failed' | wc -l)"
 if [ "$failed" -gt 0 ]; then
     ci_die "$failed image(s) failed to build (logs in $LOGS)"
 fi
+# Drop our own replaced (dangling) images; images of others are untouched.
+docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true
 ci_log "images ready in $(($(ci_now) - t_start)) s: ${langs[*]}"

@@ -350,16 +350,55 @@ def become_subreaper():
         pass
 
 
-def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl):
-    """Pump the child's pipes until it exits; enforce the deadline.
+class Report:
+    """Collects the Python child's one-line JSON report (see py_child)."""
 
-    Returns (wait_status or None, timed_out, peer_closed).  Closes out_r and
-    err_r.  The child's process group is killed before returning.
+    def __init__(self):
+        self.buf = bytearray()
+        self.info = None
+
+    def feed(self, data):
+        if self.info is not None or len(self.buf) > (1 << 20):
+            return
+        self.buf += data
+        if b"\n" in self.buf:
+            try:
+                self.info = json.loads(self.buf[:self.buf.index(b"\n")])
+            except ValueError:
+                self.info = {}
+            if not isinstance(self.info, dict):
+                self.info = {}
+
+
+def drain_now(fd, cap):
+    """Read what is already in a non-blocking pipe, without waiting."""
+    while True:
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError:
+            return
+        if not data:
+            return
+        cap.feed(data)
+
+
+def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
+              rep_r=None, report=None):
+    """Pump the child's pipes until it is done; enforce the deadline.
+
+    "Done" is the child's exit, or (Python) its report line on rep_r: the
+    child writes it as its very last act, after closing stdout/stderr, so
+    the result does not wait for the child's address-space teardown.
+    Returns (wait_status or None, timed_out, peer_closed).  Closes the pipe
+    fds.  Leftover processes are NOT killed here: call kill_leftovers().
     """
     sel = selectors.DefaultSelector()
-    for fd, cap in ((out_r, out_cap), (err_r, err_cap)):
+    pipes = [(out_r, out_cap), (err_r, err_cap)]
+    if rep_r is not None:
+        pipes.append((rep_r, report))
+    for fd, sink in pipes:
         os.set_blocking(fd, False)
-        sel.register(fd, selectors.EVENT_READ, cap)
+        sel.register(fd, selectors.EVENT_READ, sink)
     pidfd = None
     try:
         pidfd = os.pidfd_open(pid)
@@ -369,14 +408,21 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl):
     if ctl is not None:
         sel.register(ctl.fileno(), selectors.EVENT_READ, "ctl")
     status, timed_out, peer_closed = None, False, False
-    open_pipes = 2
     drain_until = None
-    while open_pipes > 0 or status is None:
+    while True:
+        open_pipes = sum(1 for k in sel.get_map().values()
+                         if k.data not in ("exit", "ctl"))
+        if report is not None and report.info is not None:
+            break
+        if status is not None and open_pipes == 0:
+            break
         now = time.monotonic()
         if status is None:
             wait = max(0.0, deadline - now)
-            if pidfd is None or timed_out:
-                wait = min(wait, 0.01) if not timed_out else 0.005
+            if timed_out:
+                wait = 0.005
+            elif pidfd is None:
+                wait = min(wait, 0.01)
         else:
             if drain_until is None:
                 kill_leftovers(pid)
@@ -396,10 +442,9 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl):
                 except OSError:
                     peek = b""
                 sel.unregister(key.fd)
-                if not peek:
-                    peer_closed = True
-                    timed_out = True  # treat like a kill request
-                    deadline = now
+                if not peek:   # worker hung up: kill the program, exit
+                    peer_closed = timed_out = True
+                    kill_leftovers(pid)
             else:
                 try:
                     data = os.read(key.fd, 1 << 16)
@@ -412,7 +457,6 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl):
                 else:
                     sel.unregister(key.fd)
                     os.close(key.fd)
-                    open_pipes -= 1
         if status is None:
             try:
                 wpid, st = os.waitpid(pid, os.WNOHANG)
@@ -420,23 +464,42 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl):
                 wpid, st = pid, 0
             if wpid == pid:
                 status = st
-            elif time.monotonic() >= deadline and not timed_out:
+            elif timed_out or time.monotonic() >= deadline:
                 timed_out = True
-                kill_leftovers(pid)
-            elif timed_out:
                 kill_leftovers(pid)
     for key in list(sel.get_map().values()):
         if key.data not in ("exit", "ctl"):
+            drain_now(key.fd, key.data)
             os.close(key.fd)
     sel.close()
     if pidfd is not None:
         os.close(pidfd)
-    kill_leftovers(pid)
     return status, timed_out, peer_closed
 
 
-def classify(status, timed_out, oom_flag=False):
-    """Map a wait status to (status string, exit_code)."""
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events",               # cgroup v2
+                "/sys/fs/cgroup/memory/memory.oom_control")   # cgroup v1
+
+
+def oom_kills():
+    """The container's memory-cgroup OOM-kill count, or None if unknown."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+def classify(status, timed_out, oom_flag=False, oom_before=None):
+    """Map a wait status to (status string, exit_code).
+
+    A SIGKILL we did not send is an OOM kill, unless the cgroup's OOM-kill
+    counter is readable and did not move (then someone else killed it).
+    """
     if timed_out:
         return "timeout", 137
     if status is None:
@@ -444,6 +507,9 @@ def classify(status, timed_out, oom_flag=False):
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGKILL:
+            after = oom_kills() if oom_before is not None else None
+            if after is not None and after == oom_before:
+                return "failed", 128 + sig
             return "oom", 128 + sig
         return "failed", 128 + sig
     code = os.WEXITSTATUS(status)
@@ -456,6 +522,11 @@ def child_setup(out_w, err_w, close_fds):
     """In a fresh child: own group, stdio on the pipes, cwd /mnt/data."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:   # the OOM killer must pick the program, never the runner
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     for fd in close_fds:
         try:
             os.close(fd)
@@ -465,7 +536,7 @@ def child_setup(out_w, err_w, close_fds):
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    for fd in (devnull, out_w, err_w):
+    for fd in {devnull, out_w, err_w}:
         if fd > 2:
             os.close(fd)
     try:
@@ -502,12 +573,17 @@ def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False):
     os.close(err_w)
     status, timed_out, closed = supervise(pid, out_r, err_r, deadline,
                                           out, err, ctl)
+    kill_leftovers(pid)
     return status, timed_out, closed, out, err
 
 
 # ------------------------------------------------------------------ python --
-def py_child(req, status_path):
-    """Runs in the forked child; never returns."""
+def py_child(req, rep_fd):
+    """Runs in the forked child; never returns.
+
+    Last act: flush, point fds 1 and 2 at /dev/null (EOF for the runner),
+    write one JSON line {"rc", "oom", "warnings", "state_size"} to rep_fd.
+    """
     import io
     import linecache
     import traceback
@@ -515,6 +591,7 @@ def py_child(req, status_path):
 
     code_rc = 0
     info = {"oom": False, "warnings": [], "state_size": 0}
+    me = os.getpid()
     try:
         sys.stdout = io.open(1, "w", encoding="utf-8", closefd=False)
         sys.stderr = io.open(2, "w", buffering=1, encoding="utf-8",
@@ -543,7 +620,7 @@ def py_child(req, status_path):
             mod.__dict__.update(g)
         sys.modules["__main__"] = mod
         code_rc = exec_user(src, g, info)
-        if code_rc is not None:
+        if os.getpid() == me:   # not a fork of the user's that fell through
             finish_python(g, req, info)
     except BaseException:
         try:
@@ -551,17 +628,25 @@ def py_child(req, status_path):
         except BaseException:
             pass
         code_rc = 1
-    try:
-        with open(status_path, "w") as f:
-            json.dump(info, f)
-    except BaseException:
-        pass
-    for s in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr):
         try:
-            s.flush()
+            stream.flush()
         except BaseException:
             pass
-    os._exit((code_rc or 0) & 0xFF)
+    code_rc = (code_rc or 0) & 0xFF
+    if os.getpid() != me:
+        os._exit(code_rc)
+    try:
+        null = os.open("/dev/null", os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        info["rc"] = code_rc
+        data = (json.dumps(info) + "\n").encode()
+        while data:
+            data = data[os.write(rep_fd, data):]
+    except BaseException:
+        pass
+    os._exit(code_rc)
 
 
 def reseed():
@@ -734,46 +819,95 @@ def add_warning(info, msg):
         info["warnings"].append(msg)
 
 
-def run_python(req, ctl):
-    status_path = "/tmp/.ci-status-%d" % os.getpid()
-    for p in (status_path,) + ((STATE_OUT,) if req["state_out"] else ()):
+class Spare:
+    """A forked Python child waiting for its request (fork off the hot path).
+
+    The child has its own process group, stdio on fresh pipes, cwd /mnt/data,
+    and blocks reading the request JSON from req_w until EOF.
+    """
+
+    def __init__(self, ctl):
+        req_r, self.req_w = os.pipe()
+        self.out_r, out_w = os.pipe()
+        self.err_r, err_w = os.pipe()
+        self.rep_r, rep_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                child_setup(out_w, err_w, [self.out_r, self.err_r, self.rep_r,
+                                           self.req_w, ctl.fileno()])
+                chunks = []
+                while True:
+                    chunk = os.read(req_r, 1 << 20)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                if not chunks:
+                    os._exit(0)
+                os.close(req_r)
+                py_child(json.loads(b"".join(chunks)), rep_w)
+            finally:
+                os._exit(70)
         try:
-            os.unlink(p)
+            os.setpgid(self.pid, self.pid)
         except OSError:
             pass
+        for fd in (req_r, out_w, err_w, rep_w):
+            os.close(fd)
+
+    def start(self, req):
+        data = json.dumps(req).encode("utf-8")
+        try:
+            while data:
+                n = os.write(self.req_w, data)
+                data = data[n:]
+        except OSError:
+            pass
+        os.close(self.req_w)
+        self.req_w = -1
+
+    def discard(self):
+        """Kill an unused spare and release its fds."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        for fd in (self.req_w, self.out_r, self.err_r, self.rep_r):
+            if fd >= 0:
+                os.close(fd)
+
+
+def run_python(req, ctl, spare):
+    """Run one Python request in `spare` (consumed) or a fresh fork."""
+    if req["state_out"]:
+        try:
+            os.unlink(STATE_OUT)
+        except OSError:
+            pass
+    if spare is None:
+        spare = Spare(ctl)
     out = Capture(req["max_output"])
     err = Capture(req["max_output"])
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    report = Report()
+    oom_before = oom_kills()
     t0 = time.monotonic()
     deadline = t0 + req["timeout_ms"] / 1000.0
-    pid = os.fork()
-    if pid == 0:
-        try:
-            child_setup(out_w, err_w, [out_r, err_r, ctl.fileno()])
-            py_child(req, status_path)
-        finally:
-            os._exit(70)
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass
-    os.close(out_w)
-    os.close(err_w)
-    status, timed_out, closed = supervise(pid, out_r, err_r, deadline,
-                                          out, err, ctl)
+    spare.start(req)
+    status, timed_out, closed = supervise(spare.pid, spare.out_r, spare.err_r,
+                                          deadline, out, err, ctl,
+                                          spare.rep_r, report)
     dur = time.monotonic() - t0
-    info = {}
-    try:
-        with open(status_path) as f:
-            info = json.load(f)
-        os.unlink(status_path)
-    except (OSError, ValueError):
-        pass
-    st, rc = classify(status, timed_out, bool(info.get("oom")))
+    info = report.info or {}
+    if not timed_out and status is None and "rc" in info:
+        rc = info["rc"] if isinstance(info["rc"], int) else 1
+        status = (rc & 0xFF) << 8   # as a wait status: exited with rc
+    st, rc = classify(status, timed_out, bool(info.get("oom")), oom_before)
     warnings = [str(w) for w in (info.get("warnings") or [])][:MAX_WARNINGS]
-    size = int(info.get("state_size") or 0) if req["state_out"] else 0
-    return result(req, st, rc, out, err, dur, warnings, size), closed
+    size = info.get("state_size") if req["state_out"] else 0
+    size = size if isinstance(size, int) else 0
+    res = result(req, st, rc, out, err, dur, warnings, size)
+    return res, closed, spare.pid
 
 
 # ---------------------------------------------------------- other languages --
@@ -809,6 +943,7 @@ def run_compiled(req, ctl):
     spec = LANGS[req["lang"]]
     _build_seq += 1
     bdir = "%s/%d" % (BUILD_ROOT, _build_seq)
+    oom_before = oom_kills()
     t0 = time.monotonic()
     deadline = t0 + req["timeout_ms"] / 1000.0
     cap = req["max_output"]
@@ -839,7 +974,7 @@ def run_compiled(req, ctl):
                 argv, cenv, deadline, cap, cap, ctl, merge_stdout=True)
             if to or st_raw is None or not os.WIFEXITED(st_raw) or \
                     os.WEXITSTATUS(st_raw) != 0:
-                st, rc = classify(st_raw, to)
+                st, rc = classify(st_raw, to, False, oom_before)
                 if st == "completed":
                     st, rc = "failed", 1
                 dur = time.monotonic() - t0
@@ -848,7 +983,7 @@ def run_compiled(req, ctl):
         argv = [a.format(**subst) for a in spec["run"]] + list(req["args"])
         st_raw, to, closed, out, err = spawn(argv, env, deadline, cap, cap,
                                              ctl)
-        st, rc = classify(st_raw, to)
+        st, rc = classify(st_raw, to, False, oom_before)
         return result(req, st, rc, out, err, time.monotonic() - t0,
                       [], 0), closed
     finally:
@@ -899,23 +1034,77 @@ def parse_run(obj, langs):
             "state_out": obj.get("state_out") is True and lang == "py"}, None
 
 
-def handle(payload, langs, ctl):
-    """Returns (reply frame, peer_closed)."""
+def parse_frame(payload, langs):
+    """Returns (run request, None) or (None, error frame)."""
     try:
         obj = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
-        return error_frame("", "bad frame: %s" % e), False
+        return None, error_frame("", "bad frame: %s" % e)
     if not isinstance(obj, dict):
-        return error_frame("", "bad frame: not a JSON object"), False
+        return None, error_frame("", "bad frame: not a JSON object")
     if obj.get("type") != "run":
-        return error_frame(obj.get("id"), "unknown frame type: %r"
-                           % (obj.get("type"),)), False
+        return None, error_frame(obj.get("id"), "unknown frame type: %r"
+                                 % (obj.get("type"),))
     req, msg = parse_run(obj, langs)
     if req is None:
-        return error_frame(obj.get("id"), msg), False
-    if req["lang"] == "py":
-        return run_python(req, ctl)
-    return run_compiled(req, ctl)
+        return None, error_frame(obj.get("id"), msg)
+    return req, None
+
+
+class Server:
+    """The serve loop: one request at a time, spare Python child kept warm."""
+
+    def __init__(self, ctl, langs):
+        self.ctl = ctl
+        self.langs = langs
+        self.steps = list(PREIMPORT_STEPS)
+        self.spare = None
+        self.py_seen = False
+
+    def want_spare(self):
+        # Pre-fork only in a Python image (numpy present) or once py was used.
+        if os.environ.get("CI_RUNNER_PREFORK", "1") == "0":
+            return False
+        return not self.steps and ("numpy" in sys.modules or self.py_seen)
+
+    def serve_one(self):
+        """Serve one frame; returns False when the runner should exit."""
+        preimport_while_idle(self.ctl, self.steps)
+        if self.spare is None and self.want_spare():
+            self.spare = Spare(self.ctl)
+        try:
+            payload = recv_frame(self.ctl)
+        except ProtocolError as e:
+            log(str(e))
+            return False
+        except OSError:
+            return False
+        if payload is None:
+            return False
+        leftover_pgid, closed = None, False
+        try:
+            req, reply = parse_frame(payload, self.langs)
+            if req is not None and req["lang"] == "py":
+                self.py_seen = True
+                spare, self.spare = self.spare, None
+                reply, closed, leftover_pgid = run_python(req, self.ctl, spare)
+            elif req is not None:
+                if self.spare is not None:
+                    self.spare.discard()
+                    self.spare = None
+                reply, closed = run_compiled(req, self.ctl)
+        except Exception as e:  # a runner bug must not kill the container
+            log("internal error: %r" % (e,))
+            reply = error_frame("", "runner internal error")
+        if closed:
+            return False
+        try:
+            send_frame(self.ctl, reply)
+        except OSError:
+            return False
+        if leftover_pgid is not None:
+            kill_leftovers(leftover_pgid)   # after the reply: off the hot path
+        return True
 
 
 def main():
@@ -923,7 +1112,6 @@ def main():
     setup_env()
     become_subreaper()
     langs = available_langs()
-    steps = list(PREIMPORT_STEPS)
     try:
         ctl = connect(path)
     except OSError as e:
@@ -931,28 +1119,10 @@ def main():
         return 1
     send_frame(ctl, {"type": "hello", "version": PROTO_VERSION,
                      "pid": os.getpid(), "langs": langs})
-    while True:
-        preimport_while_idle(ctl, steps)
-        try:
-            payload = recv_frame(ctl)
-        except ProtocolError as e:
-            log(str(e))
-            return 1
-        except OSError:
-            return 0
-        if payload is None:
-            return 0
-        try:
-            reply, closed = handle(payload, langs, ctl)
-        except Exception as e:  # a runner bug must not kill the container
-            log("internal error: %r" % (e,))
-            reply, closed = error_frame("", "runner internal error"), False
-        if closed:
-            return 0
-        try:
-            send_frame(ctl, reply)
-        except OSError:
-            return 0
+    server = Server(ctl, langs)
+    while server.serve_one():
+        pass
+    return 0
 
 
 if __name__ == "__main__":

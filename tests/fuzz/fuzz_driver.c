@@ -174,8 +174,8 @@ static size_t fz_dict_size(void)
 /* Mutate buf[0..*len) in place (capacity cap); 1..4 stacked edits. */
 static void fz_mutate(uint8_t *buf, size_t *len, size_t cap)
 {
-    static const uint32_t interesting[] = {0,    1,      0x7f,       0x80,       0xff,
-                                           0x100, 0x7fff, 0x8000,     0xffff,     0x10000,
+    static const uint32_t interesting[] = {0,          1,           0x7f,        0x80,   0xff,
+                                           0x100,      0x7fff,      0x8000,      0xffff, 0x10000,
                                            0x7fffffff, 0x80000000u, 0xffffffffu, 0x186a1};
     size_t ndict = fz_dict_size();
     int edits = fz_below(2) ? 1 : 2 + (int)fz_below(3);
@@ -321,8 +321,8 @@ int main(int argc, char **argv)
         /* keep some mutants the target did not reject (-1, as in libFuzzer)
          * so edits can stack over generations */
         if (rc == 0 && fz_below(4) == 0) {
-            size_t slot = fz_npool < FZ_POOL_MAX ? fz_npool++
-                                                 : fz_nseeds + fz_below(FZ_POOL_MAX - fz_nseeds);
+            size_t slot =
+                fz_npool < FZ_POOL_MAX ? fz_npool++ : fz_nseeds + fz_below(FZ_POOL_MAX - fz_nseeds);
             free(fz_pool[slot].data); /* NULL for a fresh slot (static storage) */
             fz_pool[slot].data = malloc(len ? len : 1);
             if (!fz_pool[slot].data)

@@ -12,10 +12,36 @@
 #include <string.h>
 
 const char *const ci_fuzz_dict[] = {
-    "\xa1v",    "\xa2id",   "\xa4lang", "\xa4" "code", "\xa4" "args", "\xa5" "files", "\xa2to",
-    "\xa3pri",  "\xa2" "ct", "\xa2st",  "\xa3out",     "\xa3" "err",  "\xa4warn",    "\xa2py",
-    "\xa9" "completed", "\xdd\xff\xff\xff\xff", "\xdf\x00\x01\x86\xa1", "\xdb\x7f\xff\xff\xff",
-    "\xc6\x00\x00\x10\x00", "\xc1", "\xc0", "\xc2", "\xc3", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+    "\xa1v",
+    "\xa2id",
+    "\xa4lang",
+    "\xa4"
+    "code",
+    "\xa4"
+    "args",
+    "\xa5"
+    "files",
+    "\xa2to",
+    "\xa3pri",
+    "\xa2"
+    "ct",
+    "\xa2st",
+    "\xa3out",
+    "\xa3"
+    "err",
+    "\xa4warn",
+    "\xa2py",
+    "\xa9"
+    "completed",
+    "\xdd\xff\xff\xff\xff",
+    "\xdf\x00\x01\x86\xa1",
+    "\xdb\x7f\xff\xff\xff",
+    "\xc6\x00\x00\x10\x00",
+    "\xc1",
+    "\xc0",
+    "\xc2",
+    "\xc3",
+    "\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
     NULL,
 };
 

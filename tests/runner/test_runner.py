@@ -10,7 +10,9 @@ Usage: test_runner.py <case>      (exit 0 pass, 1 fail, 77 image missing)
 
 Images: $CI_TEST_IMAGE_PY, else code-interpreter/py:latest, else
 code-interpreter/py:dev.  Other languages: $CI_TEST_IMAGE_<LANG>, else
-code-interpreter/<lang>:latest.
+code-interpreter/<lang>:latest.  $CI_TEST_RUNNER_MOUNT=/path/runner.py
+bind-mounts that file over /opt/ci/runner.py (test a runner without
+rebuilding the images).
 """
 
 import json
@@ -87,6 +89,9 @@ class Session:
                "--user", "%d:%d" % (UID, UID),
                "-v", self.run_dir + ":/run/ci", "-v", self.data_dir + ":/mnt/data",
                "-w", "/mnt/data"] + list(docker_args) + \
+              (["-v", os.environ["CI_TEST_RUNNER_MOUNT"] +
+                ":/opt/ci/runner.py:ro"]
+               if os.environ.get("CI_TEST_RUNNER_MOUNT") else []) + \
               [image, "python3", "/opt/ci/runner.py"]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
@@ -289,6 +294,11 @@ def case_fork_bomb(s):
                 "print([p for p in os.listdir('/proc') if p.isdigit() "
                 "and int(p) not in (1, me)])")
     expect(res, "completed", 0, "[]\n")
+    # A forked child that runs off the end of the script is not "the end".
+    res = s.run("import os, time\npid = os.fork()\nif pid == 0:\n"
+                "    print('child', flush=True)\nelse:\n    os.waitpid(pid, 0)\n"
+                "    time.sleep(0.2)\n    print('parent')\n")
+    expect(res, "completed", 0, "child\nparent\n")
     # Background processes are also removed after a normal exit.
     s.run("import subprocess\nsubprocess.Popen(['sleep', '100'])")
     res = s.run("import os\nprint(sorted(os.listdir('/proc')).count('1'),"
@@ -313,6 +323,9 @@ def case_robust(s):
            "completed", 0, "")
     expect(s.run("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"),
            "failed", 139)
+    # A SIGKILL that is not the memory cgroup's is a plain failure.
+    expect(s.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+           "failed", 137)
     expect(s.run("import sys\nsys.stdout.buffer.write(bytes(range(256)))"),
            "completed", 0)
     expect(s.run("raise SystemExit('bye')"), "failed", 1)
@@ -337,16 +350,71 @@ def case_bash(s):
     check(os.listdir(s.data_dir) == [], "sources must not appear in data dir")
 
 
+def container_stops(s, within_s):
+    t_end = time.monotonic() + within_s
+    while time.monotonic() < t_end:
+        p = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}",
+                            s.cid], capture_output=True, text=True)
+        if p.stdout.strip() == "false":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def case_hangup(s):
+    req = {"type": "run", "id": "h", "lang": "py", "code": "while True: pass",
+           "args": [], "timeout_ms": 60000, "max_output": 100}
+    s.send(req)
+    time.sleep(0.5)
+    s.conn.close()
+    s.conn = None
+    check(container_stops(s, 5.0), "runner must exit when the worker hangs up")
+
+
+def case_oversize(s):
+    s.conn.sendall(struct.pack(">I", (64 << 20) + 1))
+    s.conn.settimeout(5)
+    check(s.conn.recv(1) == b"", "oversize frame must close the connection")
+    check(container_stops(s, 5.0), "runner exits after a protocol error")
+
+
+def case_matplotlib(s):
+    res = s.run("import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\n"
+                "plt.savefig('plot.png')\nprint(plt.get_backend())")
+    expect(res, "completed", 0)
+    check(res["stdout"].lower() == "agg\n", "backend", res)
+    with open(os.path.join(s.data_dir, "plot.png"), "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", "png written")
+
+
+def case_java_names(s):
+    if "java" not in s.hello["langs"]:
+        raise Fail("java missing from hello")
+    res = s.run("package app.demo;\nclass Helper { static int n() "
+                "{ return 5; } }\nclass Main {\n  public static void "
+                "main(String[] a) { System.out.println(Helper.n() + a[0]); "
+                "}\n}\n", lang="java", args=["!"], timeout_ms=60000)
+    expect(res, "completed", 0, "5!\n")
+    res = s.run("public class Greeter {\n  public static void main(String[] "
+                "a) { System.out.println(\"hi\"); }\n}\n", lang="java",
+                timeout_ms=60000)
+    expect(res, "completed", 0, "hi\n")
+
+
 def docker_mem_args():
     return ["--memory", "128m", "--memory-swap", "128m"]
 
 
 def case_oom(s):
-    res = s.run("a = []\nwhile True:\n    a.append(bytearray(8 << 20))\n",
+    # Touched pages: the memory cgroup's OOM killer sends SIGKILL.
+    res = s.run("a = []\nwhile True:\n    a.append(b'x' * (8 << 20))\n",
                 timeout_ms=20000)
-    expect(res, "oom", res["exit_code"])
-    check(res["exit_code"] in (1, 137), "oom exit code", res)
+    expect(res, "oom", 137)
     expect(s.run("print('after')"), "completed", 0, "after\n")
+    # An allocation that cannot succeed: Python's MemoryError.
+    res = s.run("b = bytearray(1 << 44)", timeout_ms=20000)
+    expect(res, "oom", 1)
+    check("MemoryError" in res["stderr"], "traceback", res)
 
 
 SUM_PROGRAMS = {
@@ -408,7 +476,9 @@ CASES = {
     "big_output": case_big_output, "fd_capture": case_fd_capture,
     "args": case_args, "data_file": case_data_file, "state": case_state,
     "fork_bomb": case_fork_bomb, "robust": case_robust, "random": case_random,
-    "bash": case_bash, "oom": case_oom,
+    "bash": case_bash, "oom": case_oom, "hangup": case_hangup,
+    "oversize": case_oversize, "matplotlib": case_matplotlib,
+    "java_names": case_java_names,
 }
 CASE_DOCKER_ARGS = {"oom": docker_mem_args()}
 for _lang in SUM_PROGRAMS:
@@ -457,6 +527,8 @@ def main(argv):
         print("unknown case %s" % name, file=sys.stderr)
         return 2
     lang = name[5:] if name.startswith("lang_") else "py"
+    if name == "java_names":
+        lang = "java"
     image = find_image(lang)
     if image is None:
         print("SKIP: no image for %s" % lang)

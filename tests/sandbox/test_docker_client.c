@@ -40,8 +40,9 @@ static void on_wdone(uv_write_t *w, int status)
 static void respond(struct fconn *c, const char *status_line, const char *body, size_t blen)
 {
     char head[256];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
-                                        "Content-Length: %zu\r\n\r\n",
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n",
                      status_line, blen);
     char *out = malloc((size_t)n + blen);
     memcpy(out, head, (size_t)n);
@@ -142,6 +143,7 @@ static void fk_stop(void)
 }
 
 struct reply {
+    uv_loop_t *loop;
     int done;
     int status;
     size_t len;
@@ -152,6 +154,7 @@ static void on_reply(void *arg, int status, const char *body, size_t len)
 {
     struct reply *r = arg;
     r->done++;
+    uv_stop(fk.loop ? fk.loop : r->loop);
     r->status = status;
     r->len = len;
     ASSERT_NOT_NULL(body);
@@ -162,14 +165,22 @@ static void on_reply(void *arg, int status, const char *body, size_t len)
 static void run_until(uv_loop_t *loop, int *flag)
 {
     while (!*flag)
-        uv_run(loop, UV_RUN_ONCE);
+        if (uv_run(loop, UV_RUN_DEFAULT) == 0 && !*flag)
+            CI_FAIL_("loop ran dry before the awaited callback");
+}
+
+/* Runs until nothing is active (callbacks may have called uv_stop). */
+static void drain(uv_loop_t *loop)
+{
+    for (int i = 0; i < 100 && uv_run(loop, UV_RUN_DEFAULT) != 0; i++)
+        ;
 }
 
 static void finish(uv_loop_t *loop, struct wk_docker *d)
 {
     wk_docker_close(d, NULL, NULL);
     fk_stop();
-    uv_run(loop, UV_RUN_DEFAULT);
+    drain(loop);
     ASSERT_EQ(uv_loop_close(loop), 0); /* every handle was closed */
 }
 
@@ -274,7 +285,7 @@ TEST(close_cancels_pending)
     free(r1.body);
     free(r2.body);
     fk_stop();
-    uv_run(&loop, UV_RUN_DEFAULT);
+    drain(&loop);
     ASSERT_EQ(uv_loop_close(&loop), 0);
 }
 
@@ -283,15 +294,16 @@ TEST(no_daemon)
     uv_loop_t loop;
     uv_loop_init(&loop);
     setenv("DOCKER_SOCKET", "/nonexistent/docker.sock", 1);
+    memset(&fk, 0, sizeof fk);
     struct wk_docker *d;
     ASSERT_EQ(wk_docker_new(&loop, &d), 0);
-    struct reply r = {0};
+    struct reply r = {.loop = &loop};
     ASSERT_EQ(wk_docker_ping(d, on_reply, &r), 0);
     run_until(&loop, &r.done);
     ASSERT_LT(r.status, 0);
     free(r.body);
     wk_docker_close(d, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    drain(&loop);
     ASSERT_EQ(uv_loop_close(&loop), 0);
 }
 

@@ -42,8 +42,8 @@ static void put(char *buf, size_t *off, const char *text)
 
 TEST(encode_roundtrip)
 {
-    json_t *obj = json_pack("{s:s, s:i, s:s}", "type", "run", "timeout_ms", 1000, "code",
-                            "print('h\u00e9')");
+    json_t *obj =
+        json_pack("{s:s, s:i, s:s}", "type", "run", "timeout_ms", 1000, "code", "print('h\u00e9')");
     char *frame;
     size_t len;
     ASSERT_EQ(wk_frame_encode(obj, &frame, &len), 0);
@@ -146,7 +146,7 @@ TEST(custom_max_boundary)
 {
     char buf[64];
     size_t off = 0;
-    put(buf, &off, "12345678"); /* exactly the max: accepted */
+    put(buf, &off, "12345678");  /* exactly the max: accepted */
     put(buf, &off, "123456789"); /* one more: refused */
     struct wk_frame_decoder dec;
     struct got g = {0};

@@ -117,23 +117,41 @@ enum bad { BAD_INT, BAD_STR, BAD_ARR, BAD_MAP, BAD_NIL, BAD_BOOL, BAD_FLOAT, BAD
 static void pack_bad(struct mp *m, enum bad b)
 {
     switch (b) {
-    case BAD_INT: msgpack_pack_int(&m->pk, 5); break;
-    case BAD_STR: mp_str(m, "zz"); break;
-    case BAD_ARR: msgpack_pack_array(&m->pk, 1); msgpack_pack_int(&m->pk, 1); break;
-    case BAD_MAP: msgpack_pack_map(&m->pk, 0); break;
-    case BAD_NIL: msgpack_pack_nil(&m->pk); break;
-    case BAD_BOOL: msgpack_pack_true(&m->pk); break;
-    case BAD_FLOAT: msgpack_pack_double(&m->pk, 1.5); break;
-    case BAD_NEG: msgpack_pack_int(&m->pk, -1); break;
-    default: break;
+    case BAD_INT:
+        msgpack_pack_int(&m->pk, 5);
+        break;
+    case BAD_STR:
+        mp_str(m, "zz");
+        break;
+    case BAD_ARR:
+        msgpack_pack_array(&m->pk, 1);
+        msgpack_pack_int(&m->pk, 1);
+        break;
+    case BAD_MAP:
+        msgpack_pack_map(&m->pk, 0);
+        break;
+    case BAD_NIL:
+        msgpack_pack_nil(&m->pk);
+        break;
+    case BAD_BOOL:
+        msgpack_pack_true(&m->pk);
+        break;
+    case BAD_FLOAT:
+        msgpack_pack_double(&m->pk, 1.5);
+        break;
+    case BAD_NEG:
+        msgpack_pack_int(&m->pk, -1);
+        break;
+    default:
+        break;
     }
 }
 
 /* A job with every key valid except `key`, which gets value `b`. */
 static void job_with(struct mp *m, const char *key, enum bad b)
 {
-    static const char *keys[] = {"v", "id", "lang", "code", "sid", "args", "files", "to", "pri",
-                                 "ct", "uid", "eid", "own", "rid", "cb"};
+    static const char *keys[] = {"v",   "id", "lang", "code", "sid", "args", "files", "to",
+                                 "pri", "ct", "uid",  "eid",  "own", "rid",  "cb"};
     size_t n = sizeof keys / sizeof keys[0];
     mp_init(m);
     msgpack_pack_map(&m->pk, n);
@@ -158,7 +176,7 @@ static void job_with(struct mp *m, const char *key, enum bad b)
 TEST(wrong_types_every_job_key)
 {
     static const char *strkeys = " id code sid uid eid own rid cb ";
-    static const char *keys[] = {"v",  "id",  "lang", "code", "sid", "args", "files", "to",
+    static const char *keys[] = {"v",   "id", "lang", "code", "sid", "args", "files", "to",
                                  "pri", "ct", "uid",  "eid",  "own", "rid",  "cb"};
     struct mp m;
     job_with(&m, "none", BAD_INT);
@@ -208,9 +226,12 @@ TEST(missing_required_and_bad_values)
         int64_t i;
         const char *s;
         size_t slen;
-    } cases[] = {{"v", 0, 2, NULL, 0},           {"pri", 0, 2, NULL, 0},
-                 {"to", 0, 4294967296LL, NULL, 0}, {"ct", 0, -5, NULL, 0},
-                 {"sid", 1, 0, "a\0b", 3},        {"lang", 1, 0, "cobol", 5},
+    } cases[] = {{"v", 0, 2, NULL, 0},
+                 {"pri", 0, 2, NULL, 0},
+                 {"to", 0, 4294967296LL, NULL, 0},
+                 {"ct", 0, -5, NULL, 0},
+                 {"sid", 1, 0, "a\0b", 3},
+                 {"lang", 1, 0, "cobol", 5},
                  {"lang", 1, 0, "averyveryverylonglanguagename", 29}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         static const char *base[] = {"v", "id", "lang", "code"};
@@ -263,16 +284,18 @@ TEST(huge_declared_lengths)
         const char *bytes;
         size_t len;
     } cases[] = {
-        {"\xdd\xff\xff\xff\xff", 5},            /* array32 of 4G */
-        {"\xdf\xff\xff\xff\xff", 5},            /* map32 of 4G */
-        {"\xdf\x0f\xff\xff\xff\xa1v\x01", 8},    /* map32 of 268M, one entry present */
-        {"\x81\xa1v\xdb\xff\xff\xff\xff", 8},    /* str32 of 4G */
-        {"\x81\xa1v\xc6\xff\xff\xff\xf0", 8},    /* bin32 */
+        {"\xdd\xff\xff\xff\xff", 5},              /* array32 of 4G */
+        {"\xdf\xff\xff\xff\xff", 5},              /* map32 of 4G */
+        {"\xdf\x0f\xff\xff\xff\xa1v\x01", 8},     /* map32 of 268M, one entry present */
+        {"\x81\xa1v\xdb\xff\xff\xff\xff", 8},     /* str32 of 4G */
+        {"\x81\xa1v\xc6\xff\xff\xff\xf0", 8},     /* bin32 */
         {"\x81\xa1v\xc9\xff\xff\xff\xff\x01", 9}, /* ext32 */
-        {"\xdc\xff\xff", 3},                    /* array16 of 65535, nothing present */
-        {"\x81\xa4" "args\xdd\x00\x01\x86\xa1", 11}, /* array of 100001 entries */
-        {"\xc1", 1},                            /* reserved byte */
-        {"\x80\x00", 2},                        /* trailing byte */
+        {"\xdc\xff\xff", 3},                      /* array16 of 65535, nothing present */
+        {"\x81\xa4"
+         "args\xdd\x00\x01\x86\xa1",
+         11},            /* array of 100001 entries */
+        {"\xc1", 1},     /* reserved byte */
+        {"\x80\x00", 2}, /* trailing byte */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *copy = malloc(cases[i].len);

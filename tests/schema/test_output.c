@@ -41,9 +41,13 @@ TEST(plain_text_kept_and_newline_added)
 
 TEST(control_characters_stripped)
 {
-    EXPECT_SAN("a\x00" "b\x07" "c\x1b[31md\x7f" "e\n", SCH_OUTPUT_NO_CAP, 0, "abc[31mde\n");
+    EXPECT_SAN("a\x00"
+               "b\x07"
+               "c\x1b[31md\x7f"
+               "e\n",
+               SCH_OUTPUT_NO_CAP, 0, "abc[31mde\n");
     EXPECT_SAN("x\xc2\x85y\xc2\x9fz", SCH_OUTPUT_NO_CAP, 0, "xyz\n"); /* C1 controls */
-    EXPECT_SAN("\x01\x02\x03", SCH_OUTPUT_NO_CAP, 0, "");                 /* all gone -> empty */
+    EXPECT_SAN("\x01\x02\x03", SCH_OUTPUT_NO_CAP, 0, "");             /* all gone -> empty */
 }
 
 TEST(carriage_returns)
@@ -55,13 +59,20 @@ TEST(carriage_returns)
 
 TEST(invalid_utf8_replaced)
 {
-    EXPECT_SAN("a\xff" "b", SCH_OUTPUT_NO_CAP, 0, "a\xef\xbf\xbd" "b\n");
+    EXPECT_SAN("a\xff"
+               "b",
+               SCH_OUTPUT_NO_CAP, 0,
+               "a\xef\xbf\xbd"
+               "b\n");
     /* truncated 3-byte sequence: one U+FFFD for the maximal subpart */
-    EXPECT_SAN("a\xe6\x97" "b", SCH_OUTPUT_NO_CAP, 0, "a\xef\xbf\xbd" "b\n");
+    EXPECT_SAN("a\xe6\x97"
+               "b",
+               SCH_OUTPUT_NO_CAP, 0,
+               "a\xef\xbf\xbd"
+               "b\n");
     /* overlong '/' and a UTF-16 surrogate are ill-formed */
     EXPECT_SAN("\xc0\xaf", SCH_OUTPUT_NO_CAP, 0, "\xef\xbf\xbd\xef\xbf\xbd\n");
-    EXPECT_SAN("\xed\xa0\x80", SCH_OUTPUT_NO_CAP, 0,
-               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\n");
+    EXPECT_SAN("\xed\xa0\x80", SCH_OUTPUT_NO_CAP, 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\n");
     /* beyond U+10FFFF */
     EXPECT_SAN("\xf4\x90\x80\x80", SCH_OUTPUT_NO_CAP, 0,
                "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\n");

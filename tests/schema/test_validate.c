@@ -129,7 +129,8 @@ TEST(lang_rules)
     ASSERT_EQ(st, 400);
     ASSERT_EQ(e.n, 1);
     ASSERT_STR_EQ(e.item[0].field, "lang");
-    ASSERT_NOT_NULL(strstr(e.item[0].message, "py, js, ts, go, java, c, cpp, php, rs, r, f90, d, bash"));
+    ASSERT_NOT_NULL(
+        strstr(e.item[0].message, "py, js, ts, go, java, c, cpp, php, rs, r, f90, d, bash"));
     expect_err("{\"code\":\"1\"}", 400, "lang");
     expect_err("{\"code\":\"1\",\"lang\":[\"py\"]}", 422, "lang");
     j = expect_ok("{\"code\":\"1\",\"lang\":\"PY\"}");
@@ -227,9 +228,10 @@ TEST(files_rules)
 {
     setup();
     lim.max_files_per_session = 2;
-    struct sch_job j = expect_ok(FILEJ("[{\"id\":\"f1\",\"session_id\":\"s1\",\"name\":\"a b.csv\","
-                                       "\"restore_state\":true},"
-                                       "{\"id\":\"f2\",\"session_id\":\"s2\",\"name\":\"\xc3\xa9.txt\"}]"));
+    struct sch_job j =
+        expect_ok(FILEJ("[{\"id\":\"f1\",\"session_id\":\"s1\",\"name\":\"a b.csv\","
+                        "\"restore_state\":true},"
+                        "{\"id\":\"f2\",\"session_id\":\"s2\",\"name\":\"\xc3\xa9.txt\"}]"));
     ASSERT_EQ(j.nfiles, 2);
     ASSERT_STR_EQ(j.files[0].id, "f1");
     ASSERT_STR_EQ(j.files[0].session_id, "s1");
@@ -247,13 +249,18 @@ TEST(files_rules)
     expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"n\"},"
                      "{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"../etc\"}]"),
                422, "files[1].name");
-    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"..\"}]"), 422, "files[0].name");
-    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"a\\\\b\"}]"), 422, "files[0].name");
-    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"a\\u0001\"}]"), 422, "files[0].name");
-    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"a\\u0000b\"}]"), 422, "files[0].name");
+    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"..\"}]"), 422,
+               "files[0].name");
+    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"a\\\\b\"}]"), 422,
+               "files[0].name");
+    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"a\\u0001\"}]"), 422,
+               "files[0].name");
+    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"a\\u0000b\"}]"), 422,
+               "files[0].name");
     expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":7}]"), 422, "files[0].name");
-    expect_err(FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"n\",\"restore_state\":\"yes\"}]"),
-               422, "files[0].restore_state");
+    expect_err(
+        FILEJ("[{\"id\":\"f\",\"session_id\":\"s\",\"name\":\"n\",\"restore_state\":\"yes\"}]"),
+        422, "files[0].restore_state");
     char *longname = repeat('n', 256,
                             "{\"code\":\"1\",\"lang\":\"py\",\"files\":[{\"id\":\"f\","
                             "\"session_id\":\"s\",\"name\":\"",
@@ -274,8 +281,8 @@ TEST(callback_url_rules)
     expect_err(JOBX("\"callback_url\":\"ftp://x\""), 422, "callback_url");
     expect_err(JOBX("\"callback_url\":\"javascript:alert(1)\""), 422, "callback_url");
     expect_err(JOBX("\"callback_url\":1"), 422, "callback_url");
-    char *big = repeat('a', 2049 - 8, "{\"code\":\"1\",\"lang\":\"py\",\"callback_url\":\"https://",
-                       "\"}");
+    char *big =
+        repeat('a', 2049 - 8, "{\"code\":\"1\",\"lang\":\"py\",\"callback_url\":\"https://", "\"}");
     expect_err(big, 422, "callback_url");
     free(big);
 }
@@ -436,8 +443,8 @@ TEST(full_body_maps_every_field)
     sch_job_release(&j);
 }
 
-TEST_MAIN(body_must_be_object, code_required_and_not_blank, code_size_limit, lang_rules,
-          args_rules, user_id_rules, entity_id_rules, session_id_rules, files_rules,
-          callback_url_rules, timeout_rules, priority_rules, unknown_and_null_fields_ignored,
-          all_errors_collected_and_status_order, errors_overflow_and_merge,
-          valid_id_and_filename, full_body_maps_every_field)
+TEST_MAIN(body_must_be_object, code_required_and_not_blank, code_size_limit, lang_rules, args_rules,
+          user_id_rules, entity_id_rules, session_id_rules, files_rules, callback_url_rules,
+          timeout_rules, priority_rules, unknown_and_null_fields_ignored,
+          all_errors_collected_and_status_order, errors_overflow_and_merge, valid_id_and_filename,
+          full_body_maps_every_field)

@@ -1,0 +1,166 @@
+/*
+ * q_enqueue.c - q_enqueue() and q_enqueue_batch(): jobs go to Redis in
+ * script calls of up to Q_ENQ_CHUNK jobs each (one EVALSHA per chunk, all
+ * chunks pipelined in one round trip); see the enqueue script in q_script.c.
+ */
+#include "q_job.h"
+
+#include "ci_log.h"
+#include "ci_util.h"
+#include "q_script.h"
+#include "sch_codec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define Q_ENQ_CHUNK 128
+#define Q_ENQ_PENDING 1 /* rc while the job's chunk has no reply yet */
+
+struct q_enq_job {
+    const struct sch_job *src;
+    char key[Q_JOB_KEY_MAX];
+    char created[24];
+    char *bytes;
+    size_t len;
+};
+
+static int q_enq_prepare(struct q_enq_job *e, const struct sch_job *job)
+{
+    memset(e, 0, sizeof *e);
+    e->src = job;
+    if (!job || !job->id || !*job->id || strlen(job->id) > Q_JOB_ID_MAX)
+        return -EINVAL;
+    snprintf(e->key, sizeof e->key, "%s%s", Q_JOB_KEY_PREFIX, job->id);
+    snprintf(e->created, sizeof e->created, "%" PRId64, job->created_ms);
+    return sch_job_encode(job, &e->bytes, &e->len);
+}
+
+/* One chunk's command: jobs idx[0..m) of e. */
+struct q_enq_cmd {
+    size_t *idx, m;
+    const char **av;
+    size_t *al, n;
+    char num[16], ttl[24];
+};
+
+static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int eval)
+{
+    size_t m = k->m, n = 0;
+    k->n = 6 + 7 * m;
+    k->av = ci_xcalloc(k->n, sizeof *k->av);
+    k->al = ci_xcalloc(k->n, sizeof *k->al);
+    q_script_head(Q_SCRIPT_ENQUEUE, eval, (int)m + 2, k->num, k->av, k->al);
+    n = 3;
+#define Q_ARG(s, l) (k->av[n] = (s), k->al[n] = (l), n++)
+    Q_ARG(Q_STREAM_HIGH, strlen(Q_STREAM_HIGH));
+    Q_ARG(Q_STREAM_NORMAL, strlen(Q_STREAM_NORMAL));
+    for (size_t i = 0; i < m; i++)
+        Q_ARG(e[k->idx[i]].key, strlen(e[k->idx[i]].key));
+    Q_ARG(k->ttl, strlen(k->ttl));
+    for (size_t i = 0; i < m; i++) {
+        const struct q_enq_job *j = &e[k->idx[i]];
+        const char *owner = j->src->owner ? j->src->owner : "";
+        const char *sess = j->src->session_id ? j->src->session_id : "";
+        Q_ARG(j->src->id, strlen(j->src->id));
+        Q_ARG(owner, strlen(owner));
+        Q_ARG(sess, strlen(sess));
+        Q_ARG(j->created, strlen(j->created));
+        Q_ARG(j->src->priority >= 1 ? "1" : "2", 1);
+        Q_ARG(j->bytes, j->len);
+    }
+#undef Q_ARG
+}
+
+static void q_enq_cmd_clear(struct q_enq_cmd *k)
+{
+    free(k->av);
+    free(k->al);
+    k->av = NULL;
+    k->al = NULL;
+}
+
+/* Spreads a chunk's reply over rc[]; 1 when it was NOSCRIPT. */
+static int q_enq_reply(const struct q_enq_cmd *k, const redisReply *r, int *rc)
+{
+    if (q_script_is_noscript(r))
+        return 1;
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == k->m;
+    if (r && !ok)
+        log_error("queue: enqueue: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+    for (size_t i = 0; i < k->m; i++) {
+        const redisReply *e = ok ? r->element[i] : NULL;
+        rc[k->idx[i]] = !e || e->type != REDIS_REPLY_INTEGER ? -EIO : e->integer == 1 ? 0 : -EEXIST;
+    }
+    return 0;
+}
+
+int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                    int *rcs)
+{
+    size_t nchunks = (n + Q_ENQ_CHUNK - 1) / Q_ENQ_CHUNK, used = 0;
+    struct q_enq_job *e = ci_xcalloc(n ? n : 1, sizeof *e);
+    int *rc = ci_xcalloc(n ? n : 1, sizeof *rc);
+    size_t *idx = ci_xcalloc(n ? n : 1, sizeof *idx);
+    struct q_enq_cmd *cmds = ci_xcalloc(nchunks ? nchunks : 1, sizeof *cmds);
+    int first = 0;
+    int64_t ttl = ttl_s > 0 ? ttl_s : q_job_ttl_default();
+
+    for (size_t i = 0; i < n; i++) {
+        rc[i] = q_enq_prepare(&e[i], jobs[i]);
+        if (rc[i] == 0)
+            idx[used++] = i;
+    }
+    nchunks = 0;
+    for (size_t at = 0; at < used; at += Q_ENQ_CHUNK) { /* send every chunk */
+        struct q_enq_cmd *k = &cmds[nchunks++];
+        k->idx = idx + at;
+        k->m = used - at < Q_ENQ_CHUNK ? used - at : Q_ENQ_CHUNK;
+        snprintf(k->ttl, sizeof k->ttl, "%" PRId64, ttl);
+        q_enq_cmd_build(k, e, 0);
+        for (size_t i = 0; i < k->m; i++)
+            rc[k->idx[i]] = Q_ENQ_PENDING;
+        if (redisAppendCommandArgv(c, (int)k->n, k->av, k->al) != REDIS_OK)
+            k->m = 0; /* nothing sent: its jobs keep rc 1 and become -EIO */
+        q_enq_cmd_clear(k);
+    }
+    for (size_t ci = 0; ci < nchunks; ci++) { /* then read every reply */
+        struct q_enq_cmd *k = &cmds[ci];
+        redisReply *r = NULL;
+        if (k->m == 0)
+            continue;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK)
+            r = NULL;
+        if (q_enq_reply(k, r, rc)) { /* script not loaded yet: EVAL it */
+            freeReplyObject(r);
+            q_enq_cmd_build(k, e, 1);
+            r = redisCommandArgv(c, (int)k->n, k->av, k->al);
+            q_enq_cmd_clear(k);
+            q_enq_reply(k, r, rc);
+        }
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc[i] == Q_ENQ_PENDING)
+            rc[i] = -EIO;
+        if (rc[i] < 0 && first == 0)
+            first = rc[i];
+        if (rcs)
+            rcs[i] = rc[i];
+        free(e[i].bytes);
+    }
+    free(cmds);
+    free(idx);
+    free(rc);
+    free(e);
+    return first;
+}
+
+int q_enqueue(redisContext *c, const struct sch_job *job, int64_t ttl_s)
+{
+    int rc = 0;
+    q_enqueue_batch(c, &job, 1, ttl_s, &rc);
+    return rc;
+}
