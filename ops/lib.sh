@@ -33,9 +33,11 @@ ci_wait_for() {
     done
 }
 
-# ci_docker_ok: the Docker daemon answers on its unix socket.
+# ci_docker_ok [SOCKET]: the Docker daemon answers on its unix socket
+# (default /var/run/docker.sock).
 ci_docker_ok() {
-    curl -sf --max-time 3 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1
+    curl -sf --max-time 3 --unix-socket "${1:-/var/run/docker.sock}" \
+        http://localhost/_ping >/dev/null 2>&1
 }
 
 # ci_redis_ok HOST PORT: the Redis server answers PING.

@@ -3,8 +3,10 @@
 #
 # Idempotent: starts each service only when it does not answer (no systemd
 # needed), then waits up to 60 s for it.
-#   dockerd: when /var/run/docker.sock does not answer /_ping; started in the
-#            background, log var/log/dockerd.log.
+#   dockerd: when DOCKER_SOCKET (default /var/run/docker.sock) does not
+#            answer /_ping; started in the background, log var/log/dockerd.log.
+#            A non-default socket gets a private daemon (state under
+#            var/docker/<name>/, no bridge) - used by the tests.
 #   redis:   when REDIS_HOST:REDIS_PORT (env, else .env, else 127.0.0.1:6379)
 #            does not answer PING; started daemonized with appendonly yes,
 #            data in var/redis/<port>/, log var/log/redis-<port>.log.
@@ -26,21 +28,32 @@ done
 TIMEOUT="${START_DEPS_TIMEOUT:-60}"
 
 start_docker() {
-    if ci_docker_ok; then
-        ci_log "dockerd: already answering on /var/run/docker.sock"
+    local sock args=()
+    sock="$(ci_cfg DOCKER_SOCKET /var/run/docker.sock)"
+    if ci_docker_ok "$sock"; then
+        ci_log "dockerd: already answering on $sock"
         return 0
     fi
     command -v dockerd >/dev/null || ci_die "dockerd not installed (run ops/bootstrap.sh)"
-    local log="$CI_VAR/log/dockerd.log"
-    ci_log "dockerd: not answering; starting it (log $log)"
-    # setsid: its own session, so it outlives this script and its caller.
-    setsid dockerd >>"$log" 2>&1 </dev/null &
-    echo $! >"$CI_VAR/run/dockerd.pid"
-    if ! ci_wait_for "$TIMEOUT" "dockerd" ci_docker_ok; then
-        tail -n 20 "$log" >&2 || true
-        ci_die "dockerd did not answer on /var/run/docker.sock within ${TIMEOUT}s (log: $log)"
+    local log="$CI_VAR/log/dockerd.log" pidf="$CI_VAR/run/dockerd.pid"
+    if [ "$sock" != /var/run/docker.sock ]; then
+        # A private daemon (tests): own socket, state, pid file; no bridge.
+        local d="$CI_VAR/docker/$(basename "$sock" .sock)"
+        mkdir -p "$d"
+        log="$CI_VAR/log/dockerd-$(basename "$sock" .sock).log"
+        pidf="$CI_VAR/run/dockerd-$(basename "$sock" .sock).pid"
+        args=(-H "unix://$sock" --data-root "$d/data" --exec-root "$d/exec"
+            --pidfile "$pidf" --bridge none --iptables=false --ip-masq=false)
     fi
-    ci_log "dockerd: ready"
+    ci_log "dockerd: not answering on $sock; starting it (log $log)"
+    # setsid: its own session, so it outlives this script and its caller.
+    setsid dockerd "${args[@]}" >>"$log" 2>&1 </dev/null &
+    echo $! >"$pidf"
+    if ! ci_wait_for "$TIMEOUT" "dockerd" ci_docker_ok "$sock"; then
+        tail -n 20 "$log" >&2 || true
+        ci_die "dockerd did not answer on $sock within ${TIMEOUT}s (log: $log)"
+    fi
+    ci_log "dockerd: ready on $sock"
 }
 
 start_redis() {
