@@ -35,24 +35,33 @@ start_docker() {
         return 0
     fi
     command -v dockerd >/dev/null || ci_die "dockerd not installed (run ops/bootstrap.sh)"
-    local log="$CI_VAR/log/dockerd.log" pidf="$CI_VAR/run/dockerd.pid"
+    local log="$CI_VAR/log/dockerd.log" pid deadline
     if [ "$sock" != /var/run/docker.sock ]; then
         # A private daemon (tests): own socket, state, pid file; no bridge.
         local d="$CI_VAR/docker/$(basename "$sock" .sock)"
         mkdir -p "$d"
         log="$CI_VAR/log/dockerd-$(basename "$sock" .sock).log"
-        pidf="$CI_VAR/run/dockerd-$(basename "$sock" .sock).pid"
         args=(-H "unix://$sock" --data-root "$d/data" --exec-root "$d/exec"
-            --pidfile "$pidf" --bridge none --iptables=false --ip-masq=false)
+            --pidfile "$CI_VAR/run/dockerd-$(basename "$sock" .sock).pid"
+            --bridge none --iptables=false --ip-masq=false)
     fi
     ci_log "dockerd: not answering on $sock; starting it (log $log)"
     # setsid: its own session, so it outlives this script and its caller.
+    # dockerd writes its own pid file (/var/run/docker.pid by default).
     setsid dockerd "${args[@]}" >>"$log" 2>&1 </dev/null &
-    echo $! >"$pidf"
-    if ! ci_wait_for "$TIMEOUT" "dockerd" ci_docker_ok "$sock"; then
-        tail -n 20 "$log" >&2 || true
-        ci_die "dockerd did not answer on $sock within ${TIMEOUT}s (log: $log)"
-    fi
+    pid=$!
+    deadline=$(($(ci_now) + TIMEOUT))
+    until ci_docker_ok "$sock"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$log" >&2 || true
+            ci_die "dockerd exited during start-up (log: $log)"
+        fi
+        if [ "$(ci_now)" -ge "$deadline" ]; then
+            tail -n 20 "$log" >&2 || true
+            ci_die "dockerd did not answer on $sock within ${TIMEOUT}s (log: $log)"
+        fi
+        sleep 0.2
+    done
     ci_log "dockerd: ready on $sock"
 }
 

@@ -55,8 +55,8 @@ static void q_conn_ping_cb(redisAsyncContext *ac, void *reply, void *priv)
         return; /* disconnected: the disconnect callback takes over */
     if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) {
         if (conn->backoff_ms > Q_CONN_BACKOFF_MIN)
-            log_info("queue: %s connection to %s:%d is up", q_conn_names[conn->kind],
-                     conn->c->host, conn->c->cfg.port);
+            log_info("queue: %s connection to %s:%d is up", q_conn_names[conn->kind], conn->c->host,
+                     conn->c->cfg.port);
         conn->up = 1;
         conn->backoff_ms = Q_CONN_BACKOFF_MIN;
         q_consumer_conn_up(conn);

@@ -192,7 +192,11 @@ void q_consumer_stop(struct q_consumer *c, void (*closed)(void *arg), void *arg)
     }
     c->nbatch = 0;
     q_call_flush_replay(c); /* stopping: each parked call reports -ECANCELED */
-    while (c->held)
-        q_held_free(c->held);
+    while (c->held) {
+        struct q_held *h = c->held;
+        if (h->state == Q_HELD_BACKOFF && h->done) /* fail() still waiting */
+            h->done(h->done_arg, -ECANCELED);
+        q_held_free(h);
+    }
     q_consumer_unref(c);
 }

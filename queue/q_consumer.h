@@ -35,15 +35,15 @@
 struct q_consumer;
 
 struct q_consumer_config {
-    const char *host;     /* default 127.0.0.1 */
-    int port;             /* default 6379 */
-    const char *password; /* NULL: no AUTH */
-    const char *name;     /* consumer name, unique per worker (required) */
-    int64_t lease_ms;     /* default 30000 */
-    int max_attempts;     /* default 3 */
-    int64_t block_ms;     /* XREADGROUP BLOCK, default 2000 */
+    const char *host;      /* default 127.0.0.1 */
+    int port;              /* default 6379 */
+    const char *password;  /* NULL: no AUTH */
+    const char *name;      /* consumer name, unique per worker (required) */
+    int64_t lease_ms;      /* default 30000 */
+    int max_attempts;      /* default 3 */
+    int64_t block_ms;      /* XREADGROUP BLOCK, default 2000 */
     int64_t retry_base_ms; /* fail() backoff: base * 2^(attempts-1), default 500 */
-    int64_t job_ttl_s;    /* default JOB_TTL_SECONDS */
+    int64_t job_ttl_s;     /* default JOB_TTL_SECONDS */
 };
 
 struct q_delivery {
@@ -76,8 +76,10 @@ void q_consumer_want(struct q_consumer *c, int n);
  * (first write wins; then only the entry is acknowledged), XACKs and
  * publishes ci:done.  Takes `d` (freed when done).  done (may be NULL) gets
  * 0 stored, -EALREADY duplicate (benign), -ENOENT job record expired,
- * -ECANCELED consumer stopped first, -EIO error reply.  Returns 0, or
- * -EINVAL when the result cannot be encoded (d is then still freed). */
+ * -ECANCELED consumer stopped first, -EIO error reply (not acknowledged:
+ * the lease returns the job).  Returns 0, or -EINVAL when res->status is
+ * not one of completed/failed/timeout/oom/cancelled or the result cannot be
+ * encoded (then nothing happened and d is still the worker's). */
 int q_consumer_complete(struct q_consumer *c, struct q_delivery *d, const struct sch_result *res,
                         void (*done)(void *arg, int rc), void *arg);
 

@@ -49,9 +49,9 @@ struct q_held {
     struct q_held *prev, *next; /* c->held */
     struct q_held *pnext;       /* c->prefetched[sidx] */
     enum q_held_state state;
-    int sidx;     /* 0 = high, 1 = normal */
-    int bad_job;  /* job bytes did not decode: dead-letter it */
-    int lost;     /* heartbeat found it pending for someone else */
+    int sidx;    /* 0 = high, 1 = normal */
+    int bad_job; /* job bytes did not decode: dead-letter it */
+    int lost;    /* heartbeat found it pending for someone else */
     char job_id[Q_JOB_ID_MAX + 1];
     /* fail() */
     uv_timer_t timer;

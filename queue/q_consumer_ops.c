@@ -158,8 +158,8 @@ void q_fail_send(struct q_held *h, int force_dead)
     struct q_consumer *c = h->c;
     struct q_fail_ctx *fx = ci_xcalloc(1, sizeof *fx);
     char key[Q_JOB_KEY_MAX];
-    const char *err = h->fail_error ? h->fail_error
-                                    : (h->bad_job ? "undecodable job" : "infrastructure failure");
+    const char *err =
+        h->fail_error ? h->fail_error : (h->bad_job ? "undecodable job" : "infrastructure failure");
     if (!h->fail_error)
         h->fail_error = ci_xstrdup(err);
     fx->h = h;
@@ -235,8 +235,7 @@ static void q_heartbeat_reply(struct q_call *call, redisReply *r)
             !(h = q_held_find(c, (int)call->npriv, r->element[i]->str)))
             continue;
         h->lost = 1;
-        log_warn("queue: lease of job %s (%s) lost to another consumer", h->job_id,
-                 h->d.entry_id);
+        log_warn("queue: lease of job %s (%s) lost to another consumer", h->job_id, h->d.entry_id);
     }
 }
 
@@ -313,9 +312,9 @@ void q_autoclaim_cb(uv_timer_t *t)
         struct q_autoclaim_ctx *ax = ci_xcalloc(1, sizeof *ax);
         ax->c = c;
         ax->sidx = s;
-        if (redisAsyncCommand(conn->ac, q_autoclaim_reply, ax, "XAUTOCLAIM %s %s %s %lld 0-0 COUNT %d",
-                              q_streams[s], Q_GROUP, c->name, (long long)c->cfg.lease_ms,
-                              room) != REDIS_OK)
+        if (redisAsyncCommand(conn->ac, q_autoclaim_reply, ax,
+                              "XAUTOCLAIM %s %s %s %lld 0-0 COUNT %d", q_streams[s], Q_GROUP,
+                              c->name, (long long)c->cfg.lease_ms, room) != REDIS_OK)
             free(ax);
     }
 }

@@ -313,9 +313,9 @@ void q_read_maybe(struct q_consumer *c)
     snprintf(block, sizeof block, "%lld", (long long)c->cfg.block_ms);
     const char *high[] = {"XREADGROUP", "GROUP",   Q_GROUP,       c->name, "COUNT",
                           count,        "STREAMS", Q_STREAM_HIGH, ">"};
-    const char *both[] = {"XREADGROUP", "GROUP",   Q_GROUP,       c->name,         "COUNT",
-                          count,        "BLOCK",   block,         "STREAMS",       Q_STREAM_HIGH,
-                          Q_STREAM_NORMAL, ">",    ">"};
+    const char *both[] = {"XREADGROUP",    "GROUP", Q_GROUP, c->name,   "COUNT",
+                          count,           "BLOCK", block,   "STREAMS", Q_STREAM_HIGH,
+                          Q_STREAM_NORMAL, ">",     ">"};
     int phase = c->read_phase;
     int rc = phase == 0 ? redisAsyncCommandArgv(conn->ac, q_read_cb, c, 9, high, NULL)
                         : redisAsyncCommandArgv(conn->ac, q_read_cb, c, 13, both, NULL);

@@ -44,6 +44,7 @@ struct q_enq_cmd {
     const char **av;
     size_t *al, n;
     char num[16], ttl[24];
+    int redo; /* NOSCRIPT: send again as EVAL */
 };
 
 static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int eval)
@@ -133,13 +134,17 @@ int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n
             continue;
         if (redisGetReply(c, (void **)&r) != REDIS_OK)
             r = NULL;
-        if (q_enq_reply(k, r, rc)) { /* script not loaded yet: EVAL it */
-            freeReplyObject(r);
-            q_enq_cmd_build(k, e, 1);
-            r = redisCommandArgv(c, (int)k->n, k->av, k->al);
-            q_enq_cmd_clear(k);
-            q_enq_reply(k, r, rc);
-        }
+        k->redo = q_enq_reply(k, r, rc);
+        freeReplyObject(r);
+    }
+    for (size_t ci = 0; ci < nchunks; ci++) { /* script was not loaded: EVAL */
+        struct q_enq_cmd *k = &cmds[ci];
+        if (!k->redo)
+            continue;
+        q_enq_cmd_build(k, e, 1);
+        redisReply *r = redisCommandArgv(c, (int)k->n, k->av, k->al);
+        q_enq_cmd_clear(k);
+        q_enq_reply(k, r, rc);
         freeReplyObject(r);
     }
     for (size_t i = 0; i < n; i++) {

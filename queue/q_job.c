@@ -32,8 +32,7 @@ int q_setup(redisContext *c)
 {
     static const char *const streams[] = {Q_STREAM_HIGH, Q_STREAM_NORMAL};
     for (size_t i = 0; i < 2; i++) {
-        redisReply *r =
-            redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", streams[i], Q_GROUP);
+        redisReply *r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", streams[i], Q_GROUP);
         if (!r)
             return -EIO;
         int bad = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0;

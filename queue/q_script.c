@@ -19,21 +19,22 @@
  * ARGV: ttl, then per job: id, owner, session_id, created_at, stream index
  * (1|2), job bytes.  Returns per job 1, or 0 when the id already exists
  * (nothing written for it). */
-static const char s_enqueue[] =
-    "local ttl, out = ARGV[1], {}\n"
-    "for i = 1, #KEYS - 2 do\n"
-    "  local b, h = 1 + 6 * (i - 1), KEYS[2 + i]\n"
-    "  if redis.call('EXISTS', h) == 1 then\n"
-    "    out[i] = 0\n"
-    "  else\n"
-    "    redis.call('HSET', h, 'status', 'queued', 'owner', ARGV[b + 2], 'session_id', ARGV[b + 3],\n"
-    "      'created_at', ARGV[b + 4], 'attempts', 0)\n"
-    "    redis.call('EXPIRE', h, ttl)\n"
-    "    redis.call('XADD', KEYS[tonumber(ARGV[b + 5])], '*', 'id', ARGV[b + 1], 'job', ARGV[b + 6])\n"
-    "    out[i] = 1\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
+                                "for i = 1, #KEYS - 2 do\n"
+                                "  local b, h = 1 + 6 * (i - 1), KEYS[2 + i]\n"
+                                "  if redis.call('EXISTS', h) == 1 then\n"
+                                "    out[i] = 0\n"
+                                "  else\n"
+                                "    redis.call('HSET', h, 'status', 'queued', 'owner', ARGV[b + "
+                                "2], 'session_id', ARGV[b + 3],\n"
+                                "      'created_at', ARGV[b + 4], 'attempts', 0)\n"
+                                "    redis.call('EXPIRE', h, ttl)\n"
+                                "    redis.call('XADD', KEYS[tonumber(ARGV[b + 5])], '*', 'id', "
+                                "ARGV[b + 1], 'job', ARGV[b + 6])\n"
+                                "    out[i] = 1\n"
+                                "  end\n"
+                                "end\n"
+                                "return out\n";
 
 /* Shared by scripts that dead-letter: the job bytes of a stream entry. */
 #define Q_LUA_JOB_OF                                                                               \
@@ -104,10 +105,12 @@ static const char s_complete[] =
     "  local st = redis.call('HGET', h, 'status')\n"
     "  if st == 'queued' or st == 'running' then\n"
     "    if ARGV[b + 6] ~= '' then\n"
-    "      redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', now,\n"
+    "      redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', "
+    "now,\n"
     "        'error', ARGV[b + 6])\n"
     "    else\n"
-    "      redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', now)\n"
+    "      redis.call('HSET', h, 'status', ARGV[b + 4], 'result', ARGV[b + 5], 'finished_at', "
+    "now)\n"
     "    end\n"
     "    redis.call('EXPIRE', h, ttl)\n"
     "    redis.call('PUBLISH', 'ci:done', id)\n"
@@ -240,8 +243,8 @@ int q_script_is_noscript(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-redisReply *q_script_call(redisContext *c, enum q_script_id id, int nkeys, int n,
-                          const char **argv, const size_t *lens)
+redisReply *q_script_call(redisContext *c, enum q_script_id id, int nkeys, int n, const char **argv,
+                          const size_t *lens)
 {
     const char **av = ci_xcalloc((size_t)n + 3, sizeof *av);
     size_t *al = ci_xcalloc((size_t)n + 3, sizeof *al);

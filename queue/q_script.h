@@ -39,7 +39,7 @@ int q_script_is_noscript(const redisReply *r);
 /* Synchronous call on a blocking context: argv/lens hold the keys followed
  * by the arguments (n in all).  Returns the reply (freeReplyObject() it) or
  * NULL on a connection error (c->err set). */
-redisReply *q_script_call(redisContext *c, enum q_script_id id, int nkeys, int n,
-                          const char **argv, const size_t *lens);
+redisReply *q_script_call(redisContext *c, enum q_script_id id, int nkeys, int n, const char **argv,
+                          const size_t *lens);
 
 #endif

@@ -7,6 +7,7 @@
 #include "wk_config.h"
 #include "wk_pool.h"
 #include "wk_stage.h"
+#include "wk_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -107,6 +108,7 @@ static void post_result(struct wk_slot *s)
         res->status = SCH_STATUS_CANCELLED;
     rlog_info(rid(s), "job %s: %s (exit %d, %lld ms)", s->d->job.id,
               sch_status_name(res->status), res->exit_code, (long long)res->duration_ms);
+    wk_stats_job(s->d->job.lang, res->status); /* /metrics: jobs by language and outcome */
     s->ex->posting++;
     if (q_consumer_complete(s->ex->qc, s->d, res, on_posted, s->ex) < 0)
         s->ex->posting--;

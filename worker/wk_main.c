@@ -10,6 +10,7 @@
 #include "wk_config.h"
 #include "wk_docker.h"
 #include "wk_exec.h"
+#include "wk_heartbeat.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -31,10 +32,15 @@ static void on_docker_closed(void *arg)
     uv_close((uv_handle_t *)&M.sigint, NULL);
 }
 
+static void on_heartbeat_stopped(void *arg)
+{
+    wk_docker_close(M.docker, on_docker_closed, NULL);
+}
+
 static void on_exec_stopped(void *arg)
 {
     M.exec = NULL;
-    wk_docker_close(M.docker, on_docker_closed, NULL);
+    wk_heartbeat_stop(on_heartbeat_stopped, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -44,6 +50,7 @@ static void on_signal(uv_signal_t *h, int signum)
         exit(1);
     }
     log_info("signal %d: finishing the jobs in hand, then exiting", signum);
+    wk_heartbeat_draining();
     wk_exec_stop(M.exec, on_exec_stopped, NULL);
 }
 
@@ -89,6 +96,8 @@ int main(void)
         log_error("cannot start the job loop (%d)", rc);
         return 1;
     }
+    if (wk_heartbeat_start(M.loop, M.docker, M.exec) != 0)
+        log_warn("cannot start the heartbeat");
     uv_signal_init(M.loop, &M.sigterm);
     uv_signal_init(M.loop, &M.sigint);
     uv_signal_start(&M.sigterm, on_signal, SIGTERM);

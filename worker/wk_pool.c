@@ -1,39 +1,115 @@
 /*
- * wk_pool.c - sandbox supply (see wk_pool.h): a fresh sandbox per job.
+ * wk_pool.c - sandbox supply (see wk_pool.h): acquire from the session's
+ * kept container, else a warm one, else a fresh one; release keeps or
+ * destroys; close destroys what the pool holds.  Warming, sweeping and the
+ * figures are in wk_pool_fill.c, start-up reaping in wk_pool_reap.c.
  */
-#include "wk_pool.h"
+#include "wk_pool_int.h"
 
+#include "ci_log.h"
 #include "ci_util.h"
 #include "wk_config.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct wk_pool {
-    uv_loop_t *loop;
-    struct wk_docker *docker;
-    int live; /* sandboxes handed out or being destroyed */
-    void (*close_done)(void *);
-    void *close_arg;
-    int closing;
-};
+#define rlog_debug(rid, ...) CI_LOG_(CI_LOG_DEBUG, (rid), __VA_ARGS__)
 
-int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
+/* ---- entries ------------------------------------------------------------ */
+
+static int *counter_of(struct wk_pool_entry *e, enum wk_pe_state st)
 {
-    struct wk_pool *p = ci_xcalloc(1, sizeof *p);
-    p->loop = loop;
-    p->docker = docker;
-    *out = p;
-    return 0;
+    struct wk_pool_lang_stats *s = &e->p->lang[e->lang].st;
+    switch (st) {
+    case WK_PE_WARMING:
+        return &s->warming;
+    case WK_PE_IDLE:
+        return &s->idle;
+    case WK_PE_KEPT:
+        return &s->kept;
+    case WK_PE_HANDOFF:
+    case WK_PE_OPENING:
+    case WK_PE_IN_USE:
+        return &s->in_use;
+    case WK_PE_GONE:
+        break;
+    }
+    return NULL;
 }
 
-static void spec_for(const struct sch_job *job, char *image, size_t imagesz,
-                     struct wk_sandbox_spec *spec)
+void wk_pool__set_state(struct wk_pool_entry *e, enum wk_pe_state st)
 {
+    int *from = counter_of(e, e->state), *to = counter_of(e, st);
+    if (from)
+        (*from)--;
+    if (to)
+        (*to)++;
+    if (e->state == WK_PE_WARMING && st != WK_PE_WARMING)
+        e->p->filling--;
+    if (st == WK_PE_WARMING && e->state != WK_PE_WARMING)
+        e->p->filling++;
+    e->state = st;
+    e->since_ms = ci_mono_us() / 1000;
+    wk_pool__publish(e->p);
+}
+
+struct wk_pool_entry *wk_pool__entry_new(struct wk_pool *p, enum sch_lang lang)
+{
+    struct wk_pool_entry *e = ci_xcalloc(1, sizeof *e);
+    e->p = p;
+    e->lang = lang;
+    e->state = WK_PE_GONE; /* counted from the first wk_pool__set_state */
+    e->next = p->entries;
+    if (p->entries)
+        p->entries->prev = e;
+    p->entries = e;
+    return e;
+}
+
+static void entry_free(struct wk_pool_entry *e)
+{
+    struct wk_pool *p = e->p;
+    if (e->state != WK_PE_GONE)
+        wk_pool__set_state(e, WK_PE_GONE);
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        p->entries = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    free(e->session);
+    free(e);
+    wk_pool__maybe_closed(p);
+}
+
+static void entry_destroyed(void *arg)
+{
+    entry_free(arg);
+}
+
+void wk_pool__destroy_entry(struct wk_pool_entry *e)
+{
+    if (e->state == WK_PE_GONE && e->sb == NULL)
+        return;
+    wk_pool__set_state(e, WK_PE_GONE);
+    struct wk_sandbox *sb = e->sb;
+    e->sb = NULL;
+    if (sb)
+        wk_sandbox_destroy_then(sb, entry_destroyed, e);
+    else
+        entry_free(e);
+}
+
+void wk_pool__spec(struct wk_pool *p, enum sch_lang lang, const char *session, char *image,
+                   size_t imagesz, struct wk_sandbox_spec *spec)
+{
+    (void)p;
     wk_sandbox_spec_init(spec);
-    wk_image_of(job->lang, image, imagesz);
+    wk_image_of(lang, image, imagesz);
     spec->image = image;
-    spec->lang = sch_lang_name(job->lang);
-    spec->session_id = job->session_id;
+    spec->lang = sch_lang_name(lang);
+    spec->session_id = session ? session : "unassigned";
     spec->memory_mb = wk_cfg.limits.max_memory_mb;
     spec->pids_limit = wk_cfg.limits.max_pids;
     spec->nano_cpus = wk_cfg.cpus_nano;
@@ -42,39 +118,197 @@ static void spec_for(const struct sch_job *job, char *image, size_t imagesz,
     spec->data_root = wk_cfg.data_dir;
 }
 
+/* ---- acquire ------------------------------------------------------------ */
+
+/* Deferred ready callbacks of pool hits (never from inside acquire). */
+static void on_handoff(uv_timer_t *t)
+{
+    struct wk_pool *p = t->data;
+    for (;;) {
+        struct wk_pool_entry *e = p->entries;
+        while (e && e->state != WK_PE_HANDOFF)
+            e = e->next;
+        if (!e)
+            return;
+        wk_pool__set_state(e, WK_PE_IN_USE);
+        /* killed meanwhile (wk_sandbox_kill), or the runner went away */
+        int status = wk_sandbox_is_ready(e->sb) ? 0 : -ECANCELED;
+        e->cb(e->arg, e->sb, status); /* may release: rescan from the head */
+    }
+}
+
+static void on_fresh_ready(void *arg, struct wk_sandbox *sb, int status)
+{
+    struct wk_pool_entry *e = arg;
+    struct wk_pool_lang *l = &e->p->lang[e->lang];
+    if (status == 0 && l->image_missing) {
+        log_info("pool %s: image is back; warming resumes", sch_lang_name(e->lang));
+        l->image_missing = 0;
+        l->st.image_missing = 0;
+        wk_pool__fill(e->p);
+    }
+    wk_pool__set_state(e, WK_PE_IN_USE);
+    e->cb(e->arg, sb, status);
+}
+
+/* Takes a READY container of `lang` (kept for `session` when session is
+ * non-NULL, else an unbound warm one); dead ones found on the way go. */
+static struct wk_pool_entry *take(struct wk_pool *p, enum sch_lang lang, const char *session)
+{
+    struct wk_pool_entry *e = p->entries, *next;
+    for (; e; e = next) {
+        next = e->next;
+        if (e->lang != lang || e->state != (session ? WK_PE_KEPT : WK_PE_IDLE))
+            continue;
+        if (session && strcmp(e->session, session) != 0)
+            continue;
+        if (wk_sandbox_is_ready(e->sb))
+            return e;
+        p->lang[lang].st.discarded++;
+        wk_pool__destroy_entry(e); /* next is unaffected: freeing is later */
+    }
+    return NULL;
+}
+
+static void hand_off(struct wk_pool *p, struct wk_pool_entry *e, wk_sandbox_ready_cb cb,
+                     void *arg)
+{
+    e->cb = cb;
+    e->arg = arg;
+    wk_pool__set_state(e, WK_PE_HANDOFF);
+    uv_timer_start(&p->handoff, on_handoff, 0, 0);
+}
+
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb,
                     void *arg, struct wk_sandbox **out)
 {
+    if (p->closing)
+        return -ESHUTDOWN;
+    if (job->lang < 0 || job->lang >= SCH_LANG_COUNT || !job->session_id || !cb)
+        return -EINVAL;
+    struct wk_pool_lang *l = &p->lang[job->lang];
+    const char *cid;
+
+    struct wk_pool_entry *e = take(p, job->lang, job->session_id);
+    if (e) {
+        l->st.reuses++;
+        cid = wk_sandbox_container_id(e->sb);
+        rlog_debug(job->request_id, "pool %s: session %s reuses its container %.12s",
+                   sch_lang_name(job->lang), job->session_id, cid ? cid : "?");
+        hand_off(p, e, cb, arg);
+        *out = e->sb;
+        return 0;
+    }
+    e = take(p, job->lang, NULL);
+    if (e) {
+        l->st.hits++;
+        e->session = ci_xstrdup(job->session_id);
+        cid = wk_sandbox_container_id(e->sb);
+        /* The session label of a warm container says "unassigned": this line
+         * is the record of its binding (docs/pool.md). */
+        rlog_info(job->request_id, "pool %s: container %.12s bound to session %s",
+                  sch_lang_name(job->lang), cid ? cid : "?", job->session_id);
+        hand_off(p, e, cb, arg);
+        *out = e->sb;
+        wk_pool__fill(p);
+        return 0;
+    }
+
     char image[256];
     struct wk_sandbox_spec spec;
-    spec_for(job, image, sizeof image, &spec);
-    int rc = wk_sandbox_open(p->loop, p->docker, &spec, cb, arg, out);
-    if (rc == 0)
-        p->live++;
-    return rc;
+    wk_pool__spec(p, job->lang, job->session_id, image, sizeof image, &spec);
+    e = wk_pool__entry_new(p, job->lang);
+    e->session = ci_xstrdup(job->session_id);
+    e->cb = cb;
+    e->arg = arg;
+    wk_pool__set_state(e, WK_PE_OPENING);
+    int rc = wk_sandbox_open(p->loop, p->docker, &spec, on_fresh_ready, e, &e->sb);
+    if (rc < 0) {
+        e->sb = NULL; /* the sandbox cleans itself up */
+        wk_pool__destroy_entry(e);
+        return rc;
+    }
+    l->st.misses++;
+    rlog_debug(job->request_id, "pool %s: miss; opening a fresh container for session %s",
+               sch_lang_name(job->lang), job->session_id);
+    *out = e->sb;
+    return 0;
 }
 
-static void maybe_closed(struct wk_pool *p)
+/* ---- release ------------------------------------------------------------ */
+
+static void evict_oldest_kept(struct wk_pool *p)
 {
-    if (!p->closing || p->live > 0)
+    struct wk_pool_entry *old = NULL;
+    int n = 0;
+    for (struct wk_pool_entry *e = p->entries; e; e = e->next)
+        if (e->state == WK_PE_KEPT) {
+            n++;
+            if (!old || e->since_ms < old->since_ms)
+                old = e;
+        }
+    if (old && n >= p->keep_max)
+        wk_pool__destroy_entry(old);
+}
+
+void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable)
+{
+    struct wk_pool_entry *e = p->entries;
+    while (e && e->sb != sb)
+        e = e->next;
+    if (!e) {
+        log_error("pool: release of a sandbox the pool does not know; destroying it");
+        wk_sandbox_destroy(sb);
+        return;
+    }
+    if (reusable && !p->closing && p->keep_idle_ms > 0 && p->keep_max > 0 && e->session &&
+        e->state == WK_PE_IN_USE && wk_sandbox_is_ready(sb)) {
+        evict_oldest_kept(p);
+        wk_pool__set_state(e, WK_PE_KEPT);
+        return;
+    }
+    wk_pool__destroy_entry(e);
+}
+
+/* ---- life of the pool --------------------------------------------------- */
+
+int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
+{
+    struct wk_pool *p = ci_xcalloc(1, sizeof *p);
+    p->loop = loop;
+    p->docker = docker;
+    wk_pool__config(p);
+    uv_timer_init(loop, &p->tick);
+    uv_timer_init(loop, &p->handoff);
+    p->tick.data = p;
+    p->handoff.data = p;
+    p->handles_open = 2;
+    uv_timer_start(&p->tick, wk_pool__tick, 500, 500);
+    p->last_stats_log_ms = ci_mono_us() / 1000;
+    wk_pool__publish(p);
+    p->reaping = 1;
+    wk_pool__reap(p); /* then fills */
+    *out = p;
+    return 0;
+}
+
+void wk_pool__maybe_closed(struct wk_pool *p)
+{
+    if (!p->closing || p->entries || p->handles_open > 0 || p->reap_inflight > 0)
         return;
     void (*done)(void *) = p->close_done;
     void *arg = p->close_arg;
+    wk_pool__unpublish();
     free(p);
     if (done)
         done(arg);
 }
 
-static void destroyed(void *arg)
+static void on_handle_closed(uv_handle_t *h)
 {
-    struct wk_pool *p = arg;
-    p->live--;
-    maybe_closed(p);
-}
-
-void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable)
-{
-    wk_sandbox_destroy_then(sb, destroyed, p);
+    struct wk_pool *p = h->data;
+    p->handles_open--;
+    wk_pool__maybe_closed(p);
 }
 
 void wk_pool_close(struct wk_pool *p, void (*done)(void *arg), void *arg)
@@ -82,5 +316,16 @@ void wk_pool_close(struct wk_pool *p, void (*done)(void *arg), void *arg)
     p->closing = 1;
     p->close_done = done;
     p->close_arg = arg;
-    maybe_closed(p);
+    struct wk_pool_entry *e = p->entries, *next;
+    int n = 0;
+    for (; e; e = next) {
+        next = e->next;
+        if (e->state == WK_PE_WARMING || e->state == WK_PE_IDLE || e->state == WK_PE_KEPT) {
+            n++;
+            wk_pool__destroy_entry(e);
+        }
+    }
+    log_info("pool: closing; destroying %d pooled container(s)", n);
+    uv_close((uv_handle_t *)&p->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&p->handoff, on_handle_closed);
 }

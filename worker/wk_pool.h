@@ -1,16 +1,42 @@
 /*
- * wk_pool.h - where sandboxes come from and go to.
+ * wk_pool.h - where sandboxes come from and go to: warm pools per language
+ * (docs/pool.md).
  *
- * wk_pool_acquire() hands out a sandbox for a job's language, bound to the
- * job's session: a container serves at most one session, ever.
- * wk_pool_release() gives it back after the job; `reusable` says the run
- * ended cleanly (the pool may keep it for the *same* session for a bounded
- * idle time, or destroy it).
+ * Invariant: a container serves at most one session, ever.  A warm
+ * container is READY (its runner said hello) and bound to no session; the
+ * acquire that takes it binds it to the job's session for the rest of its
+ * life.  After the job it is destroyed, or kept READY for that same session
+ * only, for at most POOL_KEEP_IDLE_MS, and then handed only to that
+ * session's next job on this worker.
  *
- * Current implementation: no warm pool yet; acquire opens a fresh sandbox
- * (wk_sandbox_open) and release destroys it.
+ * Life of a pool entry:
  *
- * Loop affinity: the worker's loop; callbacks never run inside the call.
+ *   WARMING   opened by the pool for language L, no session (label
+ *             com.code-interpreter.session=unassigned)
+ *   IDLE      READY and unbound, waiting in L's pool
+ *   HANDOFF   taken by an acquire and bound to the job's session; the ready
+ *             callback is deferred to the next loop turn
+ *   OPENING   a pool miss: a fresh container opened for the job's session
+ *   IN_USE    the caller has it (after its ready callback)
+ *   KEPT      released after a clean run, READY, bound to its session,
+ *             until POOL_KEEP_IDLE_MS passes (then destroyed)
+ *   GONE      being destroyed (never handed out again)
+ *
+ * Configuration (environment, read once in wk_pool_new):
+ *   POOL_SIZE_<LANG>      warm containers per language (POOL_SIZE_PY=2,
+ *                         every other language 0), 0..32
+ *   POOL_KEEP_IDLE_MS     keep a used container for its session (30000;
+ *                         0 = destroy after every job), max 600000
+ *   POOL_KEEP_MAX         kept containers at most (8); the oldest goes first
+ *   POOL_FILL_CONCURRENCY pool containers being created at once (1)
+ *   POOL_STATS_LOG_MS     period of the debug-level stats log line (60000)
+ *
+ * Start-up: containers labelled com.code-interpreter.managed=true and
+ * com.code-interpreter.worker=<WORKER_ID> are left-overs of an earlier run
+ * of this worker: they are removed before the pools are filled.
+ *
+ * Loop affinity: every function except wk_pool_stats_snapshot() runs on the
+ * worker's loop; callbacks never run inside the call that started them.
  */
 #ifndef WK_POOL_H
 #define WK_POOL_H
@@ -19,10 +45,33 @@
 #include "wk_docker.h"
 #include "wk_sandbox.h"
 
+#include <stdint.h>
 #include <uv.h>
 
 struct wk_pool;
 
+/* Per-language figures, for logs and /metrics. */
+struct wk_pool_lang_stats {
+    int target;               /* POOL_SIZE_<LANG> */
+    int idle;                 /* warm, READY, unbound, now */
+    int warming;              /* being created for the pool, now */
+    int kept;                 /* READY, bound, kept for their session, now */
+    int in_use;               /* handed out (including misses opening), now */
+    int image_missing;        /* 1: the image is missing; the pool stays empty */
+    uint64_t hits;            /* acquires served by a warm container */
+    uint64_t reuses;          /* acquires served by the session's kept container */
+    uint64_t misses;          /* acquires that opened a fresh container */
+    uint64_t refills;         /* warm containers that became READY */
+    uint64_t refill_failures; /* warm containers that failed to start */
+    uint64_t discarded;       /* idle/kept containers found dead or expired */
+};
+
+struct wk_pool_stats {
+    struct wk_pool_lang_stats lang[SCH_LANG_COUNT]; /* indexed by enum sch_lang */
+};
+
+/* Creates the pool, reaps this worker's stale containers, then fills the
+ * pools in the background.  Returns 0 or a negative errno. */
 int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out);
 
 /* Starts acquiring.  Returns 0 with *out set to the sandbox (not yet ready:
@@ -31,10 +80,20 @@ int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb,
                     void *arg, struct wk_sandbox **out);
 
-/* Hands the sandbox back.  Never use `sb` afterwards. */
+/* Hands the sandbox back.  `reusable` says the run ended cleanly and the
+ * sandbox is still READY: it may be kept for its session.  Never use `sb`
+ * afterwards. */
 void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable);
 
-/* Destroys every pooled sandbox, then frees the pool and calls done. */
+/* Destroys every pooled sandbox, then frees the pool and calls done.  Every
+ * acquired sandbox must have been released first. */
 void wk_pool_close(struct wk_pool *p, void (*done)(void *arg), void *arg);
+
+/* Copies the current figures (loop thread). */
+void wk_pool_get_stats(const struct wk_pool *p, struct wk_pool_stats *out);
+
+/* Copies the figures of this process's pool as of the last change; any
+ * thread (mutex-protected snapshot).  -ENOENT when no pool exists. */
+int wk_pool_stats_snapshot(struct wk_pool_stats *out);
 
 #endif

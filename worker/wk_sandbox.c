@@ -7,6 +7,7 @@
 
 #include "ci_log.h"
 #include "ci_util.h"
+#include "wk_stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -99,6 +100,8 @@ void wk_sb__fail_open(struct wk_sandbox *sb, int err)
     wk_sandbox_ready_cb cb = sb->ready_cb;
     sb->ready_cb = NULL;
     log_warn("sandbox %s: open failed: %s", sb->name, strerror(-err));
+    if (err != -ECANCELED)
+        wk_stats_incr(WK_STAT_CONTAINER_FAILURES, 1); /* /metrics */
     if (cb)
         cb(sb->ready_arg, sb, err);
 }
@@ -110,6 +113,7 @@ static void maybe_ready(struct wk_sandbox *sb)
     sb->state = WK_SB_READY;
     uv_timer_stop(&sb->timer);
     log_debug("sandbox %s ready in %lld us", sb->name, (long long)(ci_mono_us() - sb->open_us));
+    wk_stats_incr(WK_STAT_CONTAINERS_STARTED, 1); /* /metrics */
     wk_sandbox_ready_cb cb = sb->ready_cb;
     sb->ready_cb = NULL;
     cb(sb->ready_arg, sb, 0);

@@ -67,6 +67,13 @@ struct wk_sandbox_spec {
     int start_timeout_ms;   /* 15000: open fails past it without a hello */
     const char *network;    /* NULL: no network at all (NetworkMode "none");
                              * else the network to join and wan-access=true */
+    /* Hardening (docs/sandbox.md), filled by wk_sandbox_spec_init(): */
+    int64_t nofile;          /* MAX_OPEN_FILES: RLIMIT_NOFILE soft = hard, 1024 */
+    int64_t tmp_mb;          /* SANDBOX_TMP_MB: size of the noexec /tmp, 64 */
+    int mask_host_info;      /* CONTAINER_MASK_HOST_INFO (1): generic hostname,
+                              * empty domain, no DNS search list, no host resolver */
+    const char *dns_servers; /* with network: comma-separated IPv4 servers (Dns) */
+    const char *resolv_conf; /* host file bound read-only at /etc/resolv.conf, or NULL */
 };
 
 /* Fills the defaults above (from the environment where named).  image,

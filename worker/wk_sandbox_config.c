@@ -1,6 +1,7 @@
 /*
  * wk_sandbox_config.c - spec defaults and the Docker create body of a
- * sandbox container.
+ * sandbox container.  The layers are described in docs/sandbox.md; every
+ * field below is one of them.
  */
 #include "wk_sandbox.h"
 
@@ -13,14 +14,17 @@ void wk_sandbox_spec_init(struct wk_sandbox_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->memory_mb = ci_env_int("MAX_MEMORY_MB", 512, 16, 1 << 20);
-    spec->pids_limit = ci_env_int("MAX_PIDS", 256, 8, 1 << 20);
+    spec->pids_limit = ci_env_int("MAX_PIDS", 128, 8, 1 << 20);
     spec->nano_cpus = ci_env_int("SANDBOX_NANO_CPUS", 1000000000, 0, INT64_C(1) << 40);
-    spec->hostname = "sandbox";
+    spec->hostname = ci_env_str("CONTAINER_GENERIC_HOSTNAME", "sandbox");
     spec->run_root = ci_env_str("RUN_DIR", "/var/lib/code-interpreter/run");
     spec->data_root = ci_env_str("DATA_DIR", "/var/lib/code-interpreter/data");
     spec->uid = 1000;
     spec->gid = 1000;
     spec->start_timeout_ms = 15000;
+    spec->nofile = ci_env_int("MAX_OPEN_FILES", 1024, 16, 1 << 20);
+    spec->tmp_mb = ci_env_int("SANDBOX_TMP_MB", 64, 1, 1 << 16);
+    spec->mask_host_info = ci_env_bool("CONTAINER_MASK_HOST_INFO", 1);
 }
 
 static json_t *labels(const struct wk_sandbox_spec *spec)
@@ -31,21 +35,79 @@ static json_t *labels(const struct wk_sandbox_spec *spec)
                      "com.code-interpreter.wan-access", spec->network ? "true" : "false");
 }
 
+/* "a,b , c" -> ["a","b","c"] (empty items skipped). */
+static json_t *split_list(const char *list)
+{
+    json_t *arr = json_array();
+    const char *p = list ? list : "";
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        if (n > 0 && n < 64) {
+            char item[64];
+            memcpy(item, p, n);
+            item[n] = '\0';
+            json_array_append_new(arr, json_string(item));
+        }
+        p += n;
+        p += strspn(p, ", ");
+    }
+    return arr;
+}
+
+/* Resolver settings.  With network: the configured servers only.  Without:
+ * masking hides the host's resolver (Docker would copy it) behind a dead
+ * loopback entry.  DnsSearch ["."] is Docker's spelling of "no search list"
+ * (an empty list would inherit the host's). */
+static void set_dns(json_t *hc, const struct wk_sandbox_spec *spec)
+{
+    if (spec->network)
+        json_object_set_new(hc, "Dns", split_list(spec->dns_servers));
+    else if (spec->mask_host_info)
+        json_object_set_new(hc, "Dns", json_pack("[s]", "127.0.0.1"));
+    if (spec->network || spec->mask_host_info) {
+        json_object_set_new(hc, "DnsSearch", json_pack("[s]", "."));
+        json_object_set_new(hc, "DnsOptions", json_array());
+    }
+}
+
+static json_t *binds(const struct wk_sandbox_spec *spec, const char *run_dir,
+                     const char *data_dir)
+{
+    char b[4200];
+    json_t *arr = json_array();
+    snprintf(b, sizeof b, "%s:/run/ci:rw", run_dir);
+    json_array_append_new(arr, json_string(b));
+    snprintf(b, sizeof b, "%s:/mnt/data:rw", data_dir);
+    json_array_append_new(arr, json_string(b));
+    if (spec->resolv_conf) {
+        snprintf(b, sizeof b, "%s:/etc/resolv.conf:ro", spec->resolv_conf);
+        json_array_append_new(arr, json_string(b));
+    }
+    return arr;
+}
+
 static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_dir,
                            const char *data_dir)
 {
-    char bind_run[4200], bind_data[4200];
-    snprintf(bind_run, sizeof bind_run, "%s:/run/ci:rw", run_dir);
-    snprintf(bind_data, sizeof bind_data, "%s:/mnt/data:rw", data_dir);
-
-    json_t *hc = json_pack(
-        "{s:[s,s], s:s, s:[s], s:[s], s:b, s:{s:s}, s:[{s:s, s:i, s:i}], s:[], s:b}", "Binds",
-        bind_run, bind_data, "NetworkMode", spec->network ? spec->network : "none", "CapDrop",
-        "ALL", "SecurityOpt", "no-new-privileges", "ReadonlyRootfs", 1, "Tmpfs", "/tmp",
-        "rw,noexec,nosuid,size=64m", "Ulimits", "Name", "nofile", "Soft", 1024, "Hard", 1024,
-        "DnsSearch", "Init", 0);
+    char tmpfs[96];
+    snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lldm", (long long)spec->tmp_mb);
+    json_int_t nofile = spec->nofile > 0 ? spec->nofile : 1024;
+    /* CapDrop ALL and nothing added: the runner runs as an ordinary user and
+     * needs no capability.  SecurityOpt keeps Docker's default seccomp
+     * profile (it is applied unless "seccomp=unconfined" is given). */
+    json_t *hc = json_pack("{s:o, s:s, s:[s], s:[s], s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
+                           "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
+                           spec->network ? spec->network : "none", "CapDrop", "ALL",
+                           "SecurityOpt", "no-new-privileges", "ReadonlyRootfs", 1, "Tmpfs",
+                           "/tmp", tmpfs, "Ulimits", "Name", "nofile", "Soft", nofile, "Hard",
+                           nofile, "Init", 0);
     if (!hc)
         return NULL;
+    set_dns(hc, spec);
+    if (spec->network) /* IPv4 only: no link-local IPv6 path around the rules */
+        json_object_set_new(hc, "Sysctls",
+                            json_pack("{s:s, s:s}", "net.ipv6.conf.all.disable_ipv6", "1",
+                                      "net.ipv6.conf.default.disable_ipv6", "1"));
     if (spec->memory_mb > 0) {
         json_int_t bytes = (json_int_t)spec->memory_mb * 1024 * 1024;
         json_object_set_new(hc, "Memory", json_integer(bytes));
@@ -66,11 +128,15 @@ json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const ch
     if (!spec->image)
         return NULL;
     /* No Cmd/Entrypoint: the image's CMD starts the runner. */
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}", "Image",
-                            spec->image, "User", user, "WorkingDir", "/mnt/data", "Hostname",
-                            spec->hostname ? spec->hostname : "sandbox", "Domainname", "",
-                            "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin", 0,
-                            "AttachStdout", 0, "AttachStderr", 0, "Labels", labels(spec),
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}", "Image",
+                            spec->image, "User", user, "WorkingDir", "/mnt/data", "Domainname",
+                            "", "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin",
+                            0, "AttachStdout", 0, "AttachStderr", 0, "Labels", labels(spec),
                             "HostConfig", host_config(spec, run_dir, data_dir));
+    /* Unmasked, Docker names the host after the container id. */
+    if (cfg && spec->mask_host_info)
+        json_object_set_new(cfg, "Hostname",
+                            json_string(spec->hostname && *spec->hostname ? spec->hostname
+                                                                          : "sandbox"));
     return cfg;
 }

@@ -1,21 +1,430 @@
 /*
- * wk_state.c - Python state restore (before) and save (after) a run.
+ * wk_state.c - Python state restore (stage-in) and save (stage-out); the
+ * design is in docs/state.md, the keys in wk_state_int.h.
  *
- * Not implemented yet (tracked in the state persistence issue): every run
- * starts with a clean namespace.  Each step succeeds at once.
+ * stage-in (py jobs, STATE_PERSISTENCE_ENABLED): GET ci:state:<sid>; on a
+ * miss, the archive object state/<sid> (threadpool).  The blob is checked
+ * (binding to session + owner, bounded lz4) and written to <run dir>/state.in
+ * (0644, O_EXCL|O_NOFOLLOW: the dir is writable by the sandbox).  An archive
+ * hit warms Redis again.  Redis or storage unavailable -> rc < 0 (the job is
+ * retried: running clean would overwrite the saved state); a corrupt blob ->
+ * a warning and a clean namespace; another owner's blob -> an audit line and
+ * a clean namespace.  ctx->state_out is always set when enabled.
+ *
+ * stage-out: after COMPLETED (or FAILED with STATE_SAVE_ON_ERROR) read
+ * <run dir>/state.out (O_NOFOLLOW, regular, <= STATE_MAX_SIZE_MB), compress
+ * (threadpool), SET ... EX ttl, ZADD NX the archive due set.  res->has_state
+ * / res->state_size say what this call stored (state_size = bytes of the
+ * serialized state, before compression).
  */
-#include "wk_stage.h"
+#include "wk_state_int.h"
+
+#include "ci_env.h"
+#include "ci_log.h"
+#include "ci_util.h"
+#include "st_store.h"
+#include "wk_state_blob.h"
+#include "wk_state.h"
+#include "wk_state_io.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wk_state_g wk_state_g;
+
+struct wk_state_op {
+    uv_work_t work;
+    struct wk_job_ctx *ctx;
+    wk_stage_cb cb;
+    void *arg;
+    char key[160];      /* ci:state:<sid> */
+    char archive[160];  /* state/<sid> */
+    char path[512];     /* state.in or state.out */
+    unsigned char binding[WK_STATE_BINDING_LEN];
+    char *blob;         /* stored form */
+    size_t bloblen;
+    size_t rawlen;
+    int from_archive;   /* stage-in: the blob came from storage */
+    int loaded;         /* stage-in: state.in written */
+    int oversize;       /* stage-out: state.out > max */
+    int none;           /* stage-out: no state.out */
+    int rc;             /* work outcome */
+    char msg[256];      /* rc < 0: what failed; or a user warning */
+    int warn;           /* msg is a warning for the response */
+};
+
+void wk_state_init(uv_loop_t *loop)
+{
+    if (wk_state_g.inited)
+        return;
+    struct wk_state_cfg *c = &wk_state_g.cfg;
+    wk_state_g.inited = 1;
+    wk_state_g.loop = loop;
+    c->enabled = ci_env_bool("STATE_PERSISTENCE_ENABLED", 1);
+    c->ttl_s = ci_env_int("STATE_TTL_SECONDS", 7200, 1, 365LL * 86400);
+    c->max_mb = ci_env_int("STATE_MAX_SIZE_MB", 10, 1, 1024);
+    c->max_raw = (size_t)c->max_mb * 1024 * 1024;
+    c->save_on_error = ci_env_bool("STATE_SAVE_ON_ERROR", 0);
+    c->archive_after_s = ci_env_int("STATE_ARCHIVE_AFTER_SECONDS", 600, 0, 365LL * 86400);
+    c->archive_ttl_days = ci_env_int("STATE_ARCHIVE_TTL_DAYS", 7, 1, 3650);
+    if (!c->enabled) {
+        log_info("state: persistence disabled (STATE_PERSISTENCE_ENABLED=false)");
+        return;
+    }
+    if (st_store_open_from_env(&wk_state_g.store) < 0) {
+        wk_state_g.store = NULL;
+        log_error("state: object storage unavailable: states are kept in Redis only");
+    }
+    log_info("state: persistence on (ttl %llds, max %lld MB, archive after %llds, kept %lld days)",
+             (long long)c->ttl_s, (long long)c->max_mb, (long long)c->archive_after_s,
+             (long long)c->archive_ttl_days);
+    wk_state_sweep_start();
+}
+
+void wk_state_queue_work(uv_work_t *req, uv_work_cb work, uv_after_work_cb after)
+{
+    wk_state_g.works++;
+    if (uv_queue_work(wk_state_g.loop, req, work, after) != 0)
+        abort(); /* only fails for a NULL work_cb */
+}
+
+void wk_state_work_done(void)
+{
+    if (--wk_state_g.works == 0 && wk_state_g.closing && wk_state_g.store) {
+        st_store_close(wk_state_g.store);
+        wk_state_g.store = NULL;
+    }
+}
+
+void wk_state_shutdown(void)
+{
+    if (!wk_state_g.inited || wk_state_g.closing)
+        return;
+    wk_state_g.closing = 1;
+    wk_state_sweep_stop();
+    wk_state_redis_close();
+    if (wk_state_g.works == 0 && wk_state_g.store) {
+        st_store_close(wk_state_g.store);
+        wk_state_g.store = NULL;
+    }
+}
+
+static struct wk_state_op *op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg,
+                                  const char *file)
+{
+    const struct sch_job *job = ctx->job;
+    struct wk_state_op *op = ci_xcalloc(1, sizeof *op);
+    op->ctx = ctx;
+    op->cb = cb;
+    op->arg = arg;
+    op->work.data = op;
+    snprintf(op->key, sizeof op->key, WK_STATE_KEY_PREFIX "%s", job->session_id);
+    snprintf(op->archive, sizeof op->archive, WK_STATE_ARCHIVE_PREFIX "%s", job->session_id);
+    snprintf(op->path, sizeof op->path, "%s/%s", wk_sandbox_run_dir(ctx->sb), file);
+    wk_state_binding(job->session_id, job->owner, job->user_id, op->binding);
+    return op;
+}
+
+static void op_finish(struct wk_state_op *op, int rc, const char *msg)
+{
+    wk_stage_cb cb = op->cb;
+    void *arg = op->arg;
+    char m[sizeof op->msg];
+    snprintf(m, sizeof m, "%s", msg ? msg : "");
+    free(op->blob);
+    free(op);
+    cb(arg, rc, msg ? m : NULL);
+}
+
+static const char *rid_of(const struct wk_state_op *op)
+{
+    return op->ctx->job->request_id;
+}
+
+static const char *sid_of(const struct wk_state_op *op)
+{
+    return op->ctx->job->session_id;
+}
+
+/* ---- stage-in -------------------------------------------------------- */
+
+/* work: fetch from the archive when Redis had nothing, check, write state.in */
+static void restore_work(uv_work_t *w)
+{
+    struct wk_state_op *op = w->data;
+    const struct wk_state_cfg *c = &wk_state_g.cfg;
+    wk_state_io_unlink(op->path);
+    if (!op->blob) {
+        if (!wk_state_g.store)
+            return;
+        size_t max = WK_STATE_BLOB_HDR + (size_t)LZ4_COMPRESSBOUND(c->max_raw);
+        int rc = st_get(wk_state_g.store, op->archive, max, &op->blob, &op->bloblen);
+        if (rc == -ENOENT)
+            return;
+        if (rc < 0 && rc != -EFBIG) {
+            op->rc = rc;
+            snprintf(op->msg, sizeof op->msg, "cannot read archived state (%s)", strerror(-rc));
+            return;
+        }
+        if (rc == -EFBIG) {
+            op->warn = 1;
+            snprintf(op->msg, sizeof op->msg,
+                     "state: the archived state is larger than STATE_MAX_SIZE_MB=%lld; "
+                     "starting with a clean namespace",
+                     (long long)c->max_mb);
+            return;
+        }
+        op->from_archive = 1;
+    }
+    char *raw = NULL;
+    struct wk_state_hdr h;
+    int rc = wk_state_blob_unpack(op->blob, op->bloblen, c->max_raw, op->binding, &raw,
+                                  &op->rawlen, &h);
+    if (rc == 0 && op->from_archive &&
+        h.saved_ms + c->archive_ttl_days * 86400000LL < ci_now_ms()) {
+        st_delete(wk_state_g.store, op->archive); /* expired: the sweep may not have run */
+        free(raw);
+        free(op->blob);
+        op->blob = NULL;
+        return;
+    }
+    if (rc == -EACCES) {
+        op->rc = -EACCES; /* audited on the loop; not the caller's business */
+    } else if (rc < 0) {
+        op->warn = 1;
+        snprintf(op->msg, sizeof op->msg,
+                 "state: the saved state could not be restored (%s); starting with a clean "
+                 "namespace",
+                 rc == -EFBIG ? "larger than STATE_MAX_SIZE_MB" : "corrupt data");
+    } else {
+        rc = wk_state_io_write(op->path, raw, op->rawlen);
+        if (rc < 0) {
+            op->rc = rc;
+            snprintf(op->msg, sizeof op->msg, "cannot write state.in (%s)", strerror(-rc));
+        } else {
+            op->loaded = 1;
+        }
+    }
+    free(raw);
+}
+
+static void on_warmed(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        log_warn("state: could not warm redis with an archived state");
+}
+
+static void warm_redis(struct wk_state_op *op)
+{
+    char ttl[32];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)wk_state_g.cfg.ttl_s);
+    const char *argv[] = {"SET", op->key, op->blob, "EX", ttl};
+    size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
+    wk_state_redis_argv(on_warmed, NULL, 5, argv, lens); /* hiredis copied the args */
+}
+
+static void restore_done(uv_work_t *w, int status)
+{
+    struct wk_state_op *op = w->data;
+    const char *src = op->from_archive ? "archive" : "redis";
+    wk_state_work_done();
+    if (op->rc == -EACCES) {
+        wk_state_audit("state_owner_mismatch", sid_of(op), rid_of(op), "{s:s}", "source", src);
+        op_finish(op, 0, NULL);
+        return;
+    }
+    if (op->rc < 0) {
+        op_finish(op, op->rc, op->msg);
+        return;
+    }
+    if (op->warn) {
+        sch_result_add_warning(op->ctx->res, op->msg);
+        wk_state_audit("state_load_failed", sid_of(op), rid_of(op), "{s:s,s:s}", "source", src,
+                       "reason", op->msg);
+    }
+    if (op->loaded) {
+        op->ctx->state_in = 1;
+        wk_state_audit("state_load", sid_of(op), rid_of(op), "{s:s,s:I,s:I}", "source", src,
+                       "size", (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen);
+        if (op->from_archive)
+            warm_redis(op);
+    }
+    op_finish(op, 0, NULL);
+}
+
+static void on_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct wk_state_op *op = priv;
+    redisReply *r = reply;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        op_finish(op, -EIO, "cannot read the session's state from redis");
+        return;
+    }
+    size_t max = WK_STATE_BLOB_HDR + (size_t)LZ4_COMPRESSBOUND(wk_state_g.cfg.max_raw);
+    if (r->type == REDIS_REPLY_STRING && (size_t)r->len > max) {
+        sch_result_add_warning(op->ctx->res, "state: the saved state could not be restored "
+                                             "(larger than STATE_MAX_SIZE_MB); starting with "
+                                             "a clean namespace");
+        wk_state_audit("state_load_failed", sid_of(op), rid_of(op), "{s:s,s:s}", "source",
+                       "redis", "reason", "oversize blob");
+        op_finish(op, 0, NULL);
+        return;
+    }
+    if (r->type == REDIS_REPLY_STRING) {
+        op->blob = ci_xmalloc(r->len ? (size_t)r->len : 1);
+        memcpy(op->blob, r->str, (size_t)r->len);
+        op->bloblen = (size_t)r->len;
+    }
+    wk_state_queue_work(&op->work, restore_work, restore_done);
+}
 
 void wk_state_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
 {
-    cb(arg, 0, NULL);
+    wk_state_init(ctx->loop);
+    ctx->state_in = 0;
+    ctx->state_out = 0;
+    if (!wk_state_g.cfg.enabled || ctx->job->lang != SCH_LANG_PY) {
+        cb(arg, 0, NULL);
+        return;
+    }
+    ctx->state_out = 1;
+    struct wk_state_op *op = op_new(ctx, cb, arg, "state.in");
+    const char *argv[] = {"GET", op->key};
+    if (wk_state_redis_argv(on_get, op, 2, argv, NULL) < 0)
+        op_finish(op, -EIO, "cannot reach redis for the session's state");
+}
+
+/* ---- stage-out ------------------------------------------------------- */
+
+/* work: read state.out (bounded) and compress it */
+static void save_work(uv_work_t *w)
+{
+    struct wk_state_op *op = w->data;
+    const struct wk_state_cfg *c = &wk_state_g.cfg;
+    char *raw = NULL;
+    size_t size = 0;
+    int rc = wk_state_io_read(op->path, c->max_raw, &raw, &size);
+    wk_state_io_unlink(op->path);
+    op->rawlen = size;
+    if (rc == -ENOENT) {
+        op->none = 1;
+        return;
+    }
+    if (rc == -EFBIG) {
+        /* the stored state would be older than this run's: drop it too */
+        op->oversize = 1;
+        if (wk_state_g.store)
+            st_delete(wk_state_g.store, op->archive);
+        return;
+    }
+    if (rc < 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "state not saved: cannot read state.out (%s)",
+                 strerror(-rc));
+        return;
+    }
+    rc = wk_state_blob_pack(raw, size, c->max_raw, ci_now_ms(), op->binding, &op->blob,
+                            &op->bloblen);
+    free(raw);
+    if (rc < 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "state not saved: compression failed");
+    }
+}
+
+static void on_saved(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct wk_state_op *op = priv;
+    redisReply *r = reply;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        op_finish(op, -EIO, "state not saved: redis unavailable");
+        return;
+    }
+    op->ctx->res->has_state = 1;
+    op->ctx->res->state_size = (int64_t)op->rawlen;
+    wk_state_audit("state_save", sid_of(op), rid_of(op), "{s:I,s:I}", "size",
+                   (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen);
+    op_finish(op, 0, NULL);
+}
+
+/* A reply nobody waits for (priv NULL), or the end of an op. */
+static void on_dropped(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct wk_state_op *op = priv;
+    if (op)
+        op_finish(op, 0, NULL);
+}
+
+static void save_oversize(struct wk_state_op *op)
+{
+    char w[200];
+    snprintf(w, sizeof w, "state not saved: %.1f MB exceeds STATE_MAX_SIZE_MB=%lld",
+             (double)op->rawlen / (1024.0 * 1024.0), (long long)wk_state_g.cfg.max_mb);
+    sch_result_add_warning(op->ctx->res, w);
+    wk_state_audit("state_size_limit_exceeded", sid_of(op), rid_of(op), "{s:I,s:I}", "size",
+                   (json_int_t)op->rawlen, "limit", (json_int_t)wk_state_g.cfg.max_raw);
+    const char *del[] = {"DEL", op->key};
+    const char *zrem[] = {"ZREM", WK_STATE_DUE_KEY, sid_of(op)};
+    wk_state_redis_argv(on_dropped, NULL, 3, zrem, NULL);
+    if (wk_state_redis_argv(on_dropped, op, 2, del, NULL) < 0)
+        op_finish(op, 0, NULL);
+}
+
+static void save_done(uv_work_t *w, int status)
+{
+    struct wk_state_op *op = w->data;
+    wk_state_work_done();
+    if (op->rc < 0) {
+        op_finish(op, op->rc, op->msg);
+        return;
+    }
+    if (op->none) {
+        op_finish(op, 0, NULL);
+        return;
+    }
+    if (op->oversize) {
+        save_oversize(op);
+        return;
+    }
+    char ttl[32], now[32];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)wk_state_g.cfg.ttl_s);
+    snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
+    const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, sid_of(op)};
+    const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
+    size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
+    if (wk_state_redis_argv(on_saved, op, 5, set, lens) < 0) {
+        op_finish(op, -EIO, "state not saved: redis unavailable");
+        return;
+    }
+    if (wk_state_g.store && wk_state_g.cfg.archive_after_s > 0)
+        wk_state_redis_argv(on_dropped, NULL, 5, zadd, NULL);
 }
 
 void wk_state_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
 {
-    cb(arg, 0, NULL);
+    struct sch_result *res = ctx->res;
+    res->has_state = 0;
+    res->state_size = 0;
+    if (!ctx->state_out || !wk_state_g.cfg.enabled) {
+        cb(arg, 0, NULL);
+        return;
+    }
+    int ok = res->status == SCH_STATUS_COMPLETED ||
+             (res->status == SCH_STATUS_FAILED && wk_state_g.cfg.save_on_error);
+    if (!ok) {
+        cb(arg, 0, NULL);
+        return;
+    }
+    struct wk_state_op *op = op_new(ctx, cb, arg, "state.out");
+    wk_state_queue_work(&op->work, save_work, save_done);
 }
 
 void wk_state_release(struct wk_job_ctx *ctx)
 {
+    ctx->state_priv = NULL; /* every op frees itself before its callback */
 }

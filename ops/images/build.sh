@@ -72,8 +72,7 @@ t_start=$(ci_now)
 total=$((${#langs[@]} + 1))
 
 # ---- 1. base rootfs -------------------------------------------------------
-. /etc/os-release
-codename="${VERSION_CODENAME:-bookworm}"
+codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
 arch="$(dpkg --print-architecture)"
 base_hash="$( (cat "$IMG_DIR/base/packages.txt" "$IMG_DIR/base/mkrootfs.sh" \
     "$IMG_DIR/base/customize.sh" "$IMG_DIR/base/apt-sources.py"

@@ -25,7 +25,7 @@ struct qt_worker {
     uv_loop_t *loop;
     struct q_consumer *qc;
     enum qt_mode mode;
-    int refill;                 /* call want(refill) after each done */
+    int refill;                      /* call want(refill) after each done */
     struct q_delivery *held[QT_MAX]; /* deliveries kept (QT_KEEP) */
     int ngot;
     char ids[QT_MAX][65];

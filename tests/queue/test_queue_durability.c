@@ -44,8 +44,7 @@ TEST(kill9_restart_keeps_jobs_and_consumer_reconnects)
         ASSERT(info.status == SCH_STATUS_QUEUED || info.status == SCH_STATUS_RUNNING);
         q_job_info_release(&info);
     }
-    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_HIGH) + qt_int(c, "XLEN %s", Q_STREAM_NORMAL),
-              NJOBS);
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_HIGH) + qt_int(c, "XLEN %s", Q_STREAM_NORMAL), NJOBS);
 
     ASSERT(qt_run_until(&s_loop, &w.ndone, 1, 10000));
     ASSERT_EQ(w.done_rc[0], 0);

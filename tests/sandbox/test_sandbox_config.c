@@ -60,13 +60,14 @@ TEST(host_config)
                   "no-new-privileges");
     ASSERT(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
     ASSERT(json_is_false(json_object_get(hc, "Init")));
-    ASSERT_STR_EQ(str_at(json_object_get(hc, "Tmpfs"), "/tmp"), "rw,noexec,nosuid,size=64m");
+    ASSERT_STR_EQ(str_at(json_object_get(hc, "Tmpfs"), "/tmp"), "rw,noexec,nosuid,nodev,size=64m");
     json_t *ul = json_array_get(json_object_get(hc, "Ulimits"), 0);
     ASSERT_STR_EQ(str_at(ul, "Name"), "nofile");
     ASSERT_EQ(json_integer_value(json_object_get(ul, "Soft")), 1024);
     ASSERT_EQ(json_integer_value(json_object_get(ul, "Hard")), 1024);
-    ASSERT(json_is_array(json_object_get(hc, "DnsSearch")));
-    ASSERT_EQ(json_array_size(json_object_get(hc, "DnsSearch")), 0);
+    /* "." is Docker's "no search list"; [] would inherit the host's */
+    ASSERT_EQ(json_array_size(json_object_get(hc, "DnsSearch")), 1);
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(hc, "DnsSearch"), 0)), ".");
     json_decref(cfg);
 }
 

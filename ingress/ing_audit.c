@@ -1,0 +1,95 @@
+#include "ing_audit.h"
+
+#include "ci_env.h"
+#include "ci_log.h"
+#include "ci_util.h"
+#include "ing_redis.h"
+#include "ing_request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int audit_fd = STDERR_FILENO;
+
+int ing_audit_init(void)
+{
+    const char *path = ci_env_str("AUDIT_LOG_FILE", NULL);
+    if (!path || !*path)
+        return 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        int e = errno;
+        log_error("AUDIT_LOG_FILE %s: %s; auditing to stderr", path, strerror(e));
+        return -e;
+    }
+    audit_fd = fd;
+    return 0;
+}
+
+static void keep_in_redis(const char *line, const char *event_type, int success)
+{
+    redisContext *c = ing_redis();
+    if (!c)
+        return;
+    char field[96];
+    snprintf(field, sizeof field, "%s.%s", event_type, success ? "success" : "failure");
+    redisAppendCommand(c, "LPUSH %s %s", ING_AUDIT_RECENT_KEY, line);
+    redisAppendCommand(c, "LTRIM %s 0 %d", ING_AUDIT_RECENT_KEY, ING_AUDIT_RECENT_MAX - 1);
+    redisAppendCommand(c, "HINCRBY %s %s 1", ING_AUDIT_STATS_KEY, field);
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            ing_redis_reset();
+            return;
+        }
+        freeReplyObject(r);
+    }
+}
+
+void ing_audit_raw(const char *event_type, int success, const char *key_prefix,
+                   const char *client_ip, const char *endpoint, const char *request_id,
+                   json_t *extra)
+{
+    char ts[40], prefix[16] = "";
+    ci_format_iso8601(ci_now_ms(), ts, sizeof ts);
+    if (key_prefix && *key_prefix)
+        snprintf(prefix, sizeof prefix, "%.6s...", key_prefix);
+    json_t *o = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s}", "event_type", event_type, "success",
+                          success, "api_key_prefix", prefix, "client_ip",
+                          client_ip ? client_ip : "", "endpoint", endpoint ? endpoint : "",
+                          "timestamp", ts);
+    if (!o) {
+        json_decref(extra);
+        return;
+    }
+    if (request_id && *request_id)
+        json_object_set_new(o, "request_id", json_string(request_id));
+    if (extra)
+        json_object_update_missing(o, extra);
+    json_decref(extra);
+    char *line = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!line)
+        return;
+    size_t n = strlen(line);
+    char *buf = ci_xmalloc(n + 2);
+    memcpy(buf, line, n);
+    buf[n] = '\n';
+    buf[n + 1] = '\0';
+    ssize_t w = write(audit_fd, buf, n + 1); /* one write: lines never interleave */
+    (void)w;
+    free(buf);
+    keep_in_redis(line, event_type, success);
+    free(line);
+}
+
+void ing_audit_event(const struct ing_request *req, const char *event_type, int success,
+                     json_t *extra)
+{
+    ing_audit_raw(event_type, success, req->key_prefix, req->client_ip, req->endpoint,
+                  req->request_id, extra);
+}

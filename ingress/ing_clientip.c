@@ -1,0 +1,143 @@
+#include "ing_clientip.h"
+
+#include "ci_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cidr {
+    int family;
+    unsigned char addr[16];
+    int bits;
+};
+
+static struct cidr proxies[ING_CLIENTIP_MAX_PROXIES];
+static size_t nproxies;
+
+/* Parses "addr[/bits]"; returns 0 or -EINVAL. */
+static int parse_cidr(const char *s, size_t len, struct cidr *c)
+{
+    char buf[80];
+    if (len == 0 || len >= sizeof buf)
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    memset(c, 0, sizeof *c);
+    if (inet_pton(AF_INET, buf, c->addr) == 1) {
+        c->family = AF_INET;
+        c->bits = 32;
+    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+        c->family = AF_INET6;
+        c->bits = 128;
+    } else {
+        return -EINVAL;
+    }
+    if (slash) {
+        char *end;
+        long b = strtol(slash + 1, &end, 10);
+        if (*end || end == slash + 1 || b < 0 || b > c->bits)
+            return -EINVAL;
+        c->bits = (int)b;
+    }
+    return 0;
+}
+
+int ing_clientip_init(const char *csv)
+{
+    int rc = 0;
+    nproxies = 0;
+    while (csv && *csv) {
+        const char *comma = strchr(csv, ',');
+        size_t len = comma ? (size_t)(comma - csv) : strlen(csv);
+        const char *p = csv;
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len && nproxies < ING_CLIENTIP_MAX_PROXIES) {
+            if (parse_cidr(p, len, &proxies[nproxies]) == 0) {
+                nproxies++;
+            } else {
+                log_error("TRUSTED_PROXIES: \"%.*s\" is not an address or CIDR; ignored",
+                          (int)len, p);
+                rc = -EINVAL;
+            }
+        }
+        csv = comma ? comma + 1 : NULL;
+    }
+    return rc;
+}
+
+static int in_cidr(const struct cidr *c, int family, const unsigned char *a)
+{
+    if (c->family != family)
+        return 0;
+    int full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(c->addr, a, (size_t)full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (c->addr[full] & mask) == (a[full] & mask);
+}
+
+int ing_clientip_trusted(const char *ip)
+{
+    unsigned char a[16];
+    int family;
+    if (inet_pton(AF_INET, ip, a) == 1)
+        family = AF_INET;
+    else if (inet_pton(AF_INET6, ip, a) == 1)
+        family = AF_INET6;
+    else
+        return 0;
+    for (size_t i = 0; i < nproxies; i++)
+        if (in_cidr(&proxies[i], family, a))
+            return 1;
+    return 0;
+}
+
+/* Copies the hop ending at `end` (exclusive) into out, trimmed; returns the
+ * start of the hop. */
+static const char *prev_hop(const char *start, const char *end, char *out, size_t outsz)
+{
+    const char *p = end;
+    while (p > start && p[-1] != ',')
+        p--;
+    const char *b = p, *e = end;
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    size_t n = (size_t)(e - b);
+    if (n >= outsz)
+        n = 0; /* too long to be an address: treated as malformed */
+    memcpy(out, b, n);
+    out[n] = '\0';
+    return p;
+}
+
+void ing_clientip_resolve(const char *peer, const char *xff, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s", peer && *peer ? peer : "unknown");
+    if (!xff || !nproxies || !ing_clientip_trusted(out))
+        return;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        char hop[64];
+        unsigned char a[16];
+        const char *start = prev_hop(xff, end, hop, sizeof hop);
+        if (inet_pton(AF_INET, hop, a) != 1 && inet_pton(AF_INET6, hop, a) != 1)
+            return; /* malformed: keep the last trusted hop */
+        snprintf(out, outsz, "%s", hop);
+        if (!ing_clientip_trusted(hop))
+            return;
+        end = start > xff ? start - 1 : xff;
+    }
+}

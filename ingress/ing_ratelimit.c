@@ -1,0 +1,152 @@
+#include "ing_ratelimit.h"
+
+#include "ci_util.h"
+#include "ing_redis.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs the `n` appended commands; replies stored in r[] (caller frees).
+ * Returns 0, or -EIO after resetting the connection. */
+static int collect(redisContext *c, redisReply **r, int n)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        r[i] = NULL;
+        if (rc == 0 && redisGetReply(c, (void **)&r[i]) != REDIS_OK)
+            rc = -EIO;
+    }
+    if (rc != 0)
+        ing_redis_reset();
+    return rc;
+}
+
+static void free_all(redisReply **r, int n)
+{
+    for (int i = 0; i < n; i++)
+        freeReplyObject(r[i]);
+}
+
+int ing_authfail_locked(const char *ip, long limit, int *retry_after)
+{
+    redisContext *c = ing_redis();
+    redisReply *r[2];
+    *retry_after = 0;
+    if (!c)
+        return -EIO;
+    redisAppendCommand(c, "GET " ING_AUTHFAIL_PREFIX "%s", ip);
+    redisAppendCommand(c, "TTL " ING_AUTHFAIL_PREFIX "%s", ip);
+    if (collect(c, r, 2) != 0)
+        return -EIO;
+    long n = r[0] && r[0]->type == REDIS_REPLY_STRING ? strtol(r[0]->str, NULL, 10) : 0;
+    long ttl = r[1] && r[1]->type == REDIS_REPLY_INTEGER ? (long)r[1]->integer : -1;
+    free_all(r, 2);
+    if (n < limit)
+        return 0;
+    *retry_after = ttl > 0 ? (int)ttl : 1;
+    return 1;
+}
+
+int ing_authfail_record(const char *ip, long window_s, long *count)
+{
+    redisContext *c = ing_redis();
+    redisReply *r[3];
+    *count = 0;
+    if (!c)
+        return -EIO;
+    int64_t end_ms = ci_now_ms() + (int64_t)window_s * 1000;
+    redisAppendCommand(c, "INCR " ING_AUTHFAIL_PREFIX "%s", ip);
+    /* NX: the window starts at the first failure and is not extended */
+    redisAppendCommand(c, "EXPIRE " ING_AUTHFAIL_PREFIX "%s %ld NX", ip, window_s);
+    redisAppendCommand(c, "ZADD " ING_AUTHFAIL_IPS " GT %lld %s", (long long)end_ms, ip);
+    if (collect(c, r, 3) != 0)
+        return -EIO;
+    if (r[0] && r[0]->type == REDIS_REPLY_INTEGER)
+        *count = (long)r[0]->integer;
+    free_all(r, 3);
+    return 0;
+}
+
+int ing_rate_count(const char *id, const long *rate, struct ing_rl_state *st)
+{
+    redisContext *c = ing_redis();
+    redisReply *r[2 * ING_RL_COUNT];
+    int map[ING_RL_COUNT], n = 0;
+    int64_t now_s = ci_now_ms() / 1000;
+    memset(st, 0, sizeof *st);
+    if (!c)
+        return -EIO;
+    for (int p = 0; p < ING_RL_COUNT; p++) {
+        if (rate[p] <= 0)
+            continue;
+        long len = ing_rl_period_seconds[p];
+        redisAppendCommand(c, "INCR ci:rl:%s:%s:%lld", id, ing_rl_period_names[p],
+                           (long long)(now_s / len));
+        redisAppendCommand(c, "EXPIRE ci:rl:%s:%s:%lld %ld", id, ing_rl_period_names[p],
+                           (long long)(now_s / len), len + 1);
+        map[n++] = p;
+    }
+    if (n == 0)
+        return 0;
+    if (collect(c, r, 2 * n) != 0)
+        return -EIO;
+    for (int i = 0; i < n; i++) {
+        int p = map[i];
+        long len = ing_rl_period_seconds[p];
+        long used = r[2 * i] && r[2 * i]->type == REDIS_REPLY_INTEGER ? (long)r[2 * i]->integer
+                                                                      : 0;
+        long remaining = rate[p] - used;
+        int exceeded = remaining < 0;
+        if (remaining < 0)
+            remaining = 0;
+        long reset = len - (long)(now_s % len);
+        /* the binding window: an exceeded one (longest wait), else the fewest left */
+        int better = st->limit == 0 || (exceeded && !st->exceeded) ||
+                     (exceeded && st->exceeded && reset > st->reset) ||
+                     (!exceeded && !st->exceeded && remaining < st->remaining);
+        if (better) {
+            st->limit = rate[p];
+            st->remaining = remaining;
+            st->reset = reset;
+            st->period = ing_rl_period_names[p];
+            st->exceeded = exceeded;
+        }
+    }
+    free_all(r, 2 * n);
+    return 0;
+}
+
+json_t *ing_authfail_status_json(long limit)
+{
+    redisContext *c = ing_redis();
+    if (!c)
+        return NULL;
+    long long now = (long long)ci_now_ms();
+    redisReply *r = redisCommand(c, "ZREMRANGEBYSCORE " ING_AUTHFAIL_IPS " -inf %lld", now);
+    freeReplyObject(r);
+    r = redisCommand(c, "ZRANGE " ING_AUTHFAIL_IPS " 0 999");
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        ing_redis_reset();
+        return NULL;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *ip = r->element[i]->str;
+        redisReply *v = redisCommand(c, "GET " ING_AUTHFAIL_PREFIX "%s", ip);
+        redisReply *t = redisCommand(c, "TTL " ING_AUTHFAIL_PREFIX "%s", ip);
+        long n = v && v->type == REDIS_REPLY_STRING ? strtol(v->str, NULL, 10) : 0;
+        long ttl = t && t->type == REDIS_REPLY_INTEGER ? (long)t->integer : 0;
+        if (n > 0)
+            json_array_append_new(arr, json_pack("{s:s,s:i,s:b,s:i}", "client_ip", ip,
+                                                 "failures", (json_int_t)n, "locked",
+                                                 limit > 0 && n >= limit, "window_remaining",
+                                                 (json_int_t)(ttl > 0 ? ttl : 0)));
+        freeReplyObject(v);
+        freeReplyObject(t);
+    }
+    freeReplyObject(r);
+    return arr;
+}

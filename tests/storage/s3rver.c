@@ -1,0 +1,113 @@
+#include "s3rver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CI_SOURCE_DIR
+#error CI_SOURCE_DIR must be defined
+#endif
+
+static pid_t s_child;
+
+static void kill_child(void)
+{
+    if (s_child > 0) {
+        kill(s_child, SIGKILL);
+        waitpid(s_child, NULL, 0);
+        s_child = 0;
+    }
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int can_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int s3rver_start(struct s3rver *s, const char *bucket)
+{
+    char bin[512], port[16];
+    snprintf(bin, sizeof bin, "%s/ops/s3/node_modules/.bin/s3rver", CI_SOURCE_DIR);
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "s3rver is not installed: run bash ops/s3/install.sh\n");
+        return -ENOENT;
+    }
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/ci-s3rver-XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -errno;
+    s->port = free_port();
+    snprintf(port, sizeof port, "%d", s->port);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execlp("node", "node", bin, "-d", s->dir, "-a", "127.0.0.1", "-p", port, "-s",
+               "--configure-bucket", bucket, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = s_child = pid;
+    atexit(kill_child);
+    for (int i = 0; i < 300 && !can_connect(s->port); i++) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            s->pid = s_child = 0;
+            return -ECHILD;
+        }
+    }
+    /* the bucket is created right after listening; give it a moment */
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%d", s->port);
+    setenv("STORAGE_BACKEND", "s3", 1);
+    setenv("S3_ENDPOINT", s->endpoint, 1);
+    setenv("S3_BUCKET", bucket, 1);
+    setenv("S3_ACCESS_KEY", "S3RVER", 1);
+    setenv("S3_SECRET_KEY", "S3RVER", 1);
+    setenv("S3_REGION", "us-east-1", 1);
+    return 0;
+}
+
+void s3rver_stop(struct s3rver *s)
+{
+    kill_child();
+    s->pid = 0;
+    if (s->dir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", s->dir);
+    }
+}

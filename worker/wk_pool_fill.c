@@ -1,0 +1,206 @@
+/*
+ * wk_pool_fill.c - keeping the warm pools full (bounded concurrency,
+ * backoff when Docker fails, silence when an image is missing), sweeping
+ * dead and expired containers, and the figures (wk_pool.h).
+ */
+#include "wk_pool_int.h"
+
+#include "ci_env.h"
+#include "ci_log.h"
+#include "ci_util.h"
+#include "wk_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILL_BACKOFF_MIN_MS 500
+#define FILL_BACKOFF_MAX_MS 30000
+#define POOL_SIZE_MAX 32
+
+static int64_t now_ms(void)
+{
+    return ci_mono_us() / 1000;
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+void wk_pool__config(struct wk_pool *p)
+{
+    for (int i = 0; i < SCH_LANG_COUNT; i++) {
+        char name[32] = "POOL_SIZE_";
+        const char *lang = sch_lang_name((enum sch_lang)i);
+        size_t n = strlen(name);
+        for (size_t k = 0; lang[k] && n + 1 < sizeof name; k++)
+            name[n++] = (char)toupper((unsigned char)lang[k]);
+        name[n] = '\0';
+        int def = i == SCH_LANG_PY ? 2 : 0;
+        p->lang[i].target = (int)ci_env_int(name, def, 0, POOL_SIZE_MAX);
+        p->lang[i].st.target = p->lang[i].target;
+    }
+    /* wk_sandbox_config.c labels containers with WORKER_ID: make sure it is
+     * the id this worker uses (its default is computed, not in the env). */
+    if (wk_cfg.worker_id[0] && strcmp(ci_env_str("WORKER_ID", ""), wk_cfg.worker_id) != 0)
+        setenv("WORKER_ID", wk_cfg.worker_id, 1);
+    p->keep_idle_ms = (int)ci_env_int("POOL_KEEP_IDLE_MS", 30000, 0, 600000);
+    p->keep_max = (int)ci_env_int("POOL_KEEP_MAX", 8, 0, 256);
+    p->fill_concurrency = (int)ci_env_int("POOL_FILL_CONCURRENCY", 1, 1, 16);
+    p->stats_log_ms = (int)ci_env_int("POOL_STATS_LOG_MS", 60000, 1000, 3600000);
+}
+
+/* ---- warming ------------------------------------------------------------ */
+
+static void fill_failed(struct wk_pool *p, enum sch_lang lang, int status)
+{
+    struct wk_pool_lang *l = &p->lang[lang];
+    l->st.refill_failures++;
+    if (status == -ENOENT) {
+        if (!l->image_missing)
+            log_warn("pool %s: image missing; this pool stays empty until a job's own "
+                     "container of this language starts",
+                     sch_lang_name(lang));
+        l->image_missing = 1;
+        l->st.image_missing = 1;
+        return;
+    }
+    l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : FILL_BACKOFF_MIN_MS;
+    if (l->backoff_ms > FILL_BACKOFF_MAX_MS)
+        l->backoff_ms = FILL_BACKOFF_MAX_MS;
+    l->next_fill_ms = now_ms() + l->backoff_ms;
+    log_warn("pool %s: a warm container did not start (%s); next try in %lld ms",
+             sch_lang_name(lang), strerror(status < 0 ? -status : EIO),
+             (long long)l->backoff_ms);
+}
+
+static void on_warm_ready(void *arg, struct wk_sandbox *sb, int status)
+{
+    struct wk_pool_entry *e = arg;
+    struct wk_pool *p = e->p;
+    struct wk_pool_lang *l = &p->lang[e->lang];
+    (void)sb;
+    if (status == 0) {
+        l->st.refills++;
+        l->backoff_ms = 0;
+        const char *cid = wk_sandbox_container_id(e->sb);
+        log_debug("pool %s: warm container %.12s ready (%d idle)", sch_lang_name(e->lang),
+                  cid ? cid : "?", l->st.idle + 1);
+        wk_pool__set_state(e, WK_PE_IDLE);
+    } else {
+        fill_failed(p, e->lang, status);
+        wk_pool__destroy_entry(e);
+    }
+    wk_pool__fill(p);
+}
+
+static int open_warm(struct wk_pool *p, enum sch_lang lang)
+{
+    char image[256];
+    struct wk_sandbox_spec spec;
+    wk_pool__spec(p, lang, NULL, image, sizeof image, &spec);
+    struct wk_pool_entry *e = wk_pool__entry_new(p, lang);
+    wk_pool__set_state(e, WK_PE_WARMING);
+    int rc = wk_sandbox_open(p->loop, p->docker, &spec, on_warm_ready, e, &e->sb);
+    if (rc < 0) {
+        e->sb = NULL;
+        wk_pool__destroy_entry(e);
+        fill_failed(p, lang, rc == -ENOENT ? -EIO : rc);
+    }
+    return rc;
+}
+
+void wk_pool__fill(struct wk_pool *p)
+{
+    if (p->closing || p->reaping)
+        return;
+    int64_t now = now_ms();
+    for (int i = 0; i < SCH_LANG_COUNT; i++) {
+        struct wk_pool_lang *l = &p->lang[i];
+        while (p->filling < p->fill_concurrency && l->st.idle + l->st.warming < l->target &&
+               !l->image_missing && now >= l->next_fill_ms) {
+            if (open_warm(p, (enum sch_lang)i) < 0)
+                break;
+        }
+    }
+}
+
+/* ---- sweeping and figures ----------------------------------------------- */
+
+static void log_stats(struct wk_pool *p)
+{
+    for (int i = 0; i < SCH_LANG_COUNT; i++) {
+        const struct wk_pool_lang_stats *s = &p->lang[i].st;
+        if (!s->target && !s->hits && !s->misses && !s->reuses && !s->kept && !s->in_use)
+            continue;
+        log_debug("pool %s: target %d idle %d warming %d kept %d in_use %d hits %llu reuses %llu "
+                  "misses %llu refills %llu refill_failures %llu discarded %llu%s",
+                  sch_lang_name((enum sch_lang)i), s->target, s->idle, s->warming, s->kept,
+                  s->in_use, (unsigned long long)s->hits, (unsigned long long)s->reuses,
+                  (unsigned long long)s->misses, (unsigned long long)s->refills,
+                  (unsigned long long)s->refill_failures, (unsigned long long)s->discarded,
+                  s->image_missing ? " (image missing)" : "");
+    }
+}
+
+void wk_pool__tick(uv_timer_t *t)
+{
+    struct wk_pool *p = t->data;
+    int64_t now = now_ms();
+    struct wk_pool_entry *e = p->entries, *next;
+    for (; e; e = next) {
+        next = e->next;
+        int dead = (e->state == WK_PE_IDLE || e->state == WK_PE_KEPT) &&
+                   !wk_sandbox_is_ready(e->sb);
+        int expired = e->state == WK_PE_KEPT && now - e->since_ms >= p->keep_idle_ms;
+        if (dead)
+            p->lang[e->lang].st.discarded++;
+        if (dead || expired) {
+            log_debug("pool %s: dropping a %s container (%s)", sch_lang_name(e->lang),
+                      e->state == WK_PE_KEPT ? "kept" : "warm", dead ? "dead" : "idle too long");
+            wk_pool__destroy_entry(e);
+        }
+    }
+    wk_pool__fill(p);
+    if (now - p->last_stats_log_ms >= p->stats_log_ms) {
+        p->last_stats_log_ms = now;
+        log_stats(p);
+    }
+    wk_pool__publish(p);
+}
+
+void wk_pool_get_stats(const struct wk_pool *p, struct wk_pool_stats *out)
+{
+    for (int i = 0; i < SCH_LANG_COUNT; i++)
+        out->lang[i] = p->lang[i].st;
+}
+
+static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct wk_pool_stats snap;
+static int snap_valid;
+
+void wk_pool__publish(struct wk_pool *p)
+{
+    pthread_mutex_lock(&snap_mu);
+    wk_pool_get_stats(p, &snap);
+    snap_valid = 1;
+    pthread_mutex_unlock(&snap_mu);
+}
+
+void wk_pool__unpublish(void)
+{
+    pthread_mutex_lock(&snap_mu);
+    snap_valid = 0;
+    pthread_mutex_unlock(&snap_mu);
+}
+
+int wk_pool_stats_snapshot(struct wk_pool_stats *out)
+{
+    pthread_mutex_lock(&snap_mu);
+    int ok = snap_valid;
+    if (ok)
+        *out = snap;
+    pthread_mutex_unlock(&snap_mu);
+    return ok ? 0 : -ENOENT;
+}

@@ -1,0 +1,82 @@
+/*
+ * wk_pool_int.h - private state shared by wk_pool.c (acquire, release,
+ * close), wk_pool_fill.c (warming, sweeping, figures) and wk_pool_reap.c
+ * (start-up reaping).  Not for use outside the pool module.
+ *
+ * Every entry is on p->entries from wk_sandbox_open() until its destroy
+ * callback ran; `p` is freed only when the list is empty, the handles are
+ * closed and no reap request is in flight.
+ */
+#ifndef WK_POOL_INT_H
+#define WK_POOL_INT_H
+
+#include "wk_pool.h"
+
+enum wk_pe_state {
+    WK_PE_WARMING,
+    WK_PE_IDLE,
+    WK_PE_HANDOFF,
+    WK_PE_OPENING,
+    WK_PE_IN_USE,
+    WK_PE_KEPT,
+    WK_PE_GONE
+};
+
+struct wk_pool_entry {
+    struct wk_pool *p;
+    struct wk_sandbox *sb;
+    enum sch_lang lang;
+    enum wk_pe_state state;
+    char *session;        /* bound session; NULL while unbound */
+    int64_t since_ms;     /* entered the current state (ci_mono_us() / 1000) */
+    wk_sandbox_ready_cb cb; /* the acquirer's, while HANDOFF/OPENING */
+    void *arg;
+    struct wk_pool_entry *prev, *next;
+};
+
+struct wk_pool_lang {
+    int target;
+    int image_missing;
+    int64_t backoff_ms;   /* 0 = none; else delay before the next fill */
+    int64_t next_fill_ms; /* no fill before this time */
+    struct wk_pool_lang_stats st;
+};
+
+struct wk_pool {
+    uv_loop_t *loop;
+    struct wk_docker *docker;
+    struct wk_pool_entry *entries;
+    struct wk_pool_lang lang[SCH_LANG_COUNT];
+    int keep_idle_ms, keep_max, fill_concurrency, stats_log_ms;
+    int filling;         /* pool opens in flight, all languages */
+    int reaping;         /* start-up reap not finished: no fill yet */
+    int reap_inflight;   /* docker requests of the reap */
+    uv_timer_t tick;     /* sweep, fill retries, stats log */
+    uv_timer_t handoff;  /* deferred ready callbacks of pool hits */
+    int handles_open;
+    int64_t last_stats_log_ms;
+    int closing;
+    void (*close_done)(void *);
+    void *close_arg;
+};
+
+/* wk_pool.c */
+struct wk_pool_entry *wk_pool__entry_new(struct wk_pool *p, enum sch_lang lang);
+void wk_pool__set_state(struct wk_pool_entry *e, enum wk_pe_state st);
+void wk_pool__destroy_entry(struct wk_pool_entry *e);
+void wk_pool__spec(struct wk_pool *p, enum sch_lang lang, const char *session, char *image,
+                   size_t imagesz, struct wk_sandbox_spec *spec);
+void wk_pool__maybe_closed(struct wk_pool *p);
+
+/* wk_pool_fill.c */
+void wk_pool__config(struct wk_pool *p);
+void wk_pool__fill(struct wk_pool *p);
+void wk_pool__tick(uv_timer_t *t);
+void wk_pool__publish(struct wk_pool *p);
+void wk_pool__unpublish(void);
+
+/* wk_pool_reap.c: lists and removes stale containers of this worker, then
+ * sets p->reaping = 0 and fills. */
+void wk_pool__reap(struct wk_pool *p);
+
+#endif

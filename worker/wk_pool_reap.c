@@ -1,0 +1,160 @@
+/*
+ * wk_pool_reap.c - at start, removes the containers an earlier run of this
+ * worker left behind (labels com.code-interpreter.managed=true and
+ * com.code-interpreter.worker=<WORKER_ID>), with their host dirs
+ * ($RUN_DIR/<token>, $DATA_DIR/<token> for a container named ci-<token>),
+ * then lets the pools fill.  Containers the pool itself opened meanwhile
+ * (pool misses of early jobs) are recognised by their token and kept.
+ */
+#include "wk_pool_int.h"
+
+#include "ci_log.h"
+#include "ci_util.h"
+#include "wk_config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct reap_item {
+    struct wk_pool *p;
+    char token[64];
+    uv_work_t work;
+};
+
+static void reap_done(struct wk_pool *p)
+{
+    if (p->reap_inflight > 0 || !p->reaping)
+        return;
+    p->reaping = 0;
+    wk_pool__maybe_closed(p);
+    if (!p->closing)
+        wk_pool__fill(p);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
+        log_warn("reap: cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Threadpool: the container is gone; no symlink is followed. */
+static void rm_dirs_work(uv_work_t *w)
+{
+    struct reap_item *it = w->data;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", wk_cfg.run_dir, it->token);
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    snprintf(path, sizeof path, "%s/%s", wk_cfg.data_dir, it->token);
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void rm_dirs_done(uv_work_t *w, int status)
+{
+    struct reap_item *it = w->data;
+    struct wk_pool *p = it->p;
+    (void)status;
+    free(it);
+    p->reap_inflight--;
+    reap_done(p);
+}
+
+static void on_removed(void *arg, int status, const char *body, size_t len)
+{
+    struct reap_item *it = arg;
+    struct wk_pool *p = it->p;
+    if (status == 204 || status == 404) {
+        if (it->token[0] && uv_queue_work(p->loop, &it->work, rm_dirs_work, rm_dirs_done) == 0)
+            return;
+    } else {
+        log_warn("reap: removing ci-%s answered %d: %.*s", it->token, status, (int)len, body);
+    }
+    free(it);
+    p->reap_inflight--;
+    reap_done(p);
+}
+
+/* Is `token` one of the sandboxes this pool opened? */
+static int ours(struct wk_pool *p, const char *token)
+{
+    for (struct wk_pool_entry *e = p->entries; e; e = e->next) {
+        if (!e->sb)
+            continue;
+        const char *rd = wk_sandbox_run_dir(e->sb);
+        const char *base = rd ? strrchr(rd, '/') : NULL;
+        if (base && strcmp(base + 1, token) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Token of a container named "/ci-<token>" ("" when the name differs). */
+static void token_of(json_t *c, char *out, size_t outsz)
+{
+    const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+    out[0] = '\0';
+    if (name && strncmp(name, "/ci-", 4) == 0 && strlen(name + 4) < outsz &&
+        !strchr(name + 4, '/') && strcmp(name + 4, "..") != 0 && name[4] != '.')
+        snprintf(out, outsz, "%s", name + 4);
+}
+
+static void on_listed(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_pool *p = arg;
+    json_t *list = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+    size_t i, n = 0;
+    json_t *c;
+    p->reap_inflight--;
+    if (!json_is_array(list))
+        log_warn("reap: cannot list this worker's old containers (%d); filling anyway", status);
+    json_array_foreach(list, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "Id"));
+        struct reap_item *it = ci_xcalloc(1, sizeof *it);
+        it->p = p;
+        it->work.data = it;
+        token_of(c, it->token, sizeof it->token);
+        if (!id || (it->token[0] && ours(p, it->token)) ||
+            wk_docker_remove(p->docker, id, on_removed, it) != 0) {
+            free(it);
+            continue;
+        }
+        p->reap_inflight++;
+        n++;
+    }
+    json_decref(list);
+    if (n)
+        log_info("reap: removing %zu stale container(s) of worker %s", n, wk_cfg.worker_id);
+    reap_done(p);
+}
+
+void wk_pool__reap(struct wk_pool *p)
+{
+    char path[1024];
+    json_t *filters = json_pack("{s:[s,s++]}", "label", "com.code-interpreter.managed=true",
+                                "com.code-interpreter.worker=", wk_cfg.worker_id);
+    char *fs = filters ? json_dumps(filters, JSON_COMPACT) : NULL;
+    char *esc = fs ? curl_easy_escape(NULL, fs, 0) : NULL;
+    int rc = -ENOMEM;
+    /* Only the worker label identifies our containers: without a worker id
+     * nothing is reaped. */
+    if (esc && wk_cfg.worker_id[0]) {
+        snprintf(path, sizeof path, "/containers/json?all=1&filters=%s", esc);
+        rc = wk_docker_request(p->docker, "GET", path, NULL, on_listed, p);
+    }
+    if (rc == 0)
+        p->reap_inflight++;
+    else
+        log_warn("reap: cannot ask docker for old containers (%d)", rc);
+    curl_free(esc);
+    free(fs);
+    json_decref(filters);
+    reap_done(p);
+}

@@ -1,0 +1,91 @@
+/*
+ * wk_state_int.h - internals shared by the state files (docs/state.md):
+ *
+ *   wk_state.c          stage-in (restore) and stage-out (save) steps
+ *   wk_state_redis.c    the module's own async Redis connection
+ *   wk_state_archive.c  archive sweep to object storage, archive expiry,
+ *                       audit lines
+ *   wk_state_blob.c     the stored blob format (pure)
+ *
+ * Redis keys (besides the queue's, queue/q_keys.h):
+ *   ci:state:<session_id>  string, the blob (wk_state_blob.h), EX STATE_TTL_SECONDS
+ *   ci:state:due           zset, member session_id, score = ms of the first
+ *                          save not yet archived (ZADD NX); the sweep archives
+ *                          members older than STATE_ARCHIVE_AFTER_SECONDS and
+ *                          claims each with ZREM (one worker wins)
+ *   ci:state:expiry_lock   string, NX EX 3600: one worker per hour deletes
+ *                          archive objects older than STATE_ARCHIVE_TTL_DAYS
+ * Object storage: state/<session_id> holds the same blob.
+ *
+ * Thread: everything here runs on the worker's loop thread, except the
+ * functions documented as "work" (run by uv_queue_work in the threadpool),
+ * which only touch their own op struct, the store (thread-safe) and files.
+ */
+#ifndef WK_STATE_INT_H
+#define WK_STATE_INT_H
+
+#include "wk_stage.h"
+
+#include <hiredis/async.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define WK_STATE_KEY_PREFIX "ci:state:"
+#define WK_STATE_DUE_KEY "ci:state:due"
+#define WK_STATE_EXPIRY_LOCK "ci:state:expiry_lock"
+#define WK_STATE_ARCHIVE_PREFIX "state/"
+
+struct st_store;
+
+struct wk_state_cfg {
+    int enabled;              /* STATE_PERSISTENCE_ENABLED, default 1 */
+    int64_t ttl_s;            /* STATE_TTL_SECONDS, default 7200 */
+    size_t max_raw;           /* STATE_MAX_SIZE_MB (default 10) in bytes */
+    int64_t max_mb;           /* the same, as configured */
+    int save_on_error;        /* STATE_SAVE_ON_ERROR, default 0 */
+    int64_t archive_after_s;  /* STATE_ARCHIVE_AFTER_SECONDS, default 600; 0 = never */
+    int64_t archive_ttl_days; /* STATE_ARCHIVE_TTL_DAYS, default 7 */
+};
+
+/* Module globals, owned by wk_state.c, loop thread only. */
+struct wk_state_g {
+    int inited;
+    int closing;
+    uv_loop_t *loop;
+    struct wk_state_cfg cfg;
+    struct st_store *store; /* NULL: no archive (open failed) */
+    int works;              /* uv_queue_work requests in flight */
+    uv_timer_t sweep_timer;
+    int sweeping;
+    int64_t next_expiry_ms;
+};
+extern struct wk_state_g wk_state_g;
+
+/* wk_state.c: reads the configuration and opens the store once (on the
+ * first job); starts the sweep timer. */
+void wk_state_init(uv_loop_t *loop);
+/* Queues blocking work in the threadpool and counts it; after_work must
+ * call wk_state_work_done(). */
+void wk_state_queue_work(uv_work_t *req, uv_work_cb work, uv_after_work_cb after);
+void wk_state_work_done(void);
+
+/* wk_state_redis.c: one lazily (re)connected async connection.  Returns 0
+ * (fn runs exactly once, with a NULL reply when the connection fails or
+ * closes) or -EIO (fn never runs). */
+int wk_state_redis_argv(redisCallbackFn *fn, void *priv, int argc, const char **argv,
+                        const size_t *argvlen);
+/* Flushes pending commands, then disconnects. */
+void wk_state_redis_close(void);
+
+/* wk_state_archive.c */
+void wk_state_sweep_start(void);
+void wk_state_sweep_stop(void);
+/* Writes one audit JSON line to stderr: {"ts","level":"info","component":
+ * "worker","audit":true,"event_type":..,"session_id":..,<extra>} where
+ * extra is a jansson pack format and its arguments (may be NULL).  Any
+ * thread. */
+void wk_state_audit(const char *event_type, const char *session_id, const char *request_id,
+                    const char *fmt, ...);
+
+#endif
