@@ -1,8 +1,11 @@
 #include "ing_auth.h"
 
+#include "ci_env.h"
 #include "ci_util.h"
 #include "ing_config.h"
+#include "ing_keys_cache.h"
 
+#include <errno.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,13 +13,30 @@
 
 static unsigned char key_digest[ING_MAX_KEYS][SHA256_DIGEST_LENGTH];
 static size_t nkeys;
+static unsigned char admin_digest[SHA256_DIGEST_LENGTH];
+static int admin_set;
+static long static_rate[ING_RL_COUNT];
 
 int ing_auth_init(void)
 {
+    static const char *const rate_env[ING_RL_COUNT] = {
+        "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_HOUR",
+        "RATE_LIMIT_PER_DAY"};
     nkeys = ing_cfg.nkeys;
     for (size_t i = 0; i < nkeys; i++)
         SHA256((const unsigned char *)ing_cfg.keys[i], strlen(ing_cfg.keys[i]), key_digest[i]);
+    const char *admin = ci_env_str("ADMIN_API_KEY", NULL);
+    admin_set = admin && *admin;
+    if (admin_set)
+        SHA256((const unsigned char *)admin, strlen(admin), admin_digest);
+    for (int p = 0; p < ING_RL_COUNT; p++)
+        static_rate[p] = (long)ci_env_int(rate_env[p], 0, 0, 1000000000);
     return nkeys ? 0 : -1;
+}
+
+int ing_auth_admin_enabled(void)
+{
+    return admin_set;
 }
 
 static const char *presented_key(struct MHD_Connection *conn)
@@ -34,27 +54,52 @@ static const char *presented_key(struct MHD_Connection *conn)
     return NULL;
 }
 
-int ing_auth_check(struct MHD_Connection *conn, char owner[ING_OWNER_LEN + 1], char prefix[9])
+static void hex_of(const unsigned char *d, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+enum ing_auth_kind ing_auth_identify(struct MHD_Connection *conn, struct ing_auth *out)
+{
     unsigned char d[SHA256_DIGEST_LENGTH];
     const char *key = presented_key(conn);
     int match = 0;
 
-    prefix[0] = '\0';
-    owner[0] = '\0';
+    memset(out, 0, sizeof *out);
     if (!key)
-        return 0;
-    snprintf(prefix, 9, "%.6s", key);
+        return out->kind = ING_AUTH_NONE;
+    snprintf(out->prefix, sizeof out->prefix, "%.6s", key);
     SHA256((const unsigned char *)key, strlen(key), d);
+    if (admin_set && ci_ct_equal(d, sizeof d, admin_digest, sizeof d))
+        return out->kind = ING_AUTH_ADMIN;
     for (size_t i = 0; i < nkeys; i++) /* no early exit: time does not depend on which key */
         match |= ci_ct_equal(d, sizeof d, key_digest[i], sizeof d);
-    if (!match)
-        return 0;
-    for (int i = 0; i < ING_OWNER_LEN / 2; i++) {
-        owner[2 * i] = hex[d[i] >> 4];
-        owner[2 * i + 1] = hex[d[i] & 15];
+    hex_of(d, ING_OWNER_LEN / 2, out->owner);
+    if (match) {
+        snprintf(out->key.id, sizeof out->key.id, "static-%s", out->owner);
+        memcpy(out->key.rate, static_rate, sizeof static_rate);
+        return out->kind = ING_AUTH_STATIC;
     }
-    owner[ING_OWNER_LEN] = '\0';
-    return 1;
+    char hash[ING_KEY_HEX_LEN + 1];
+    hex_of(d, sizeof d, hash);
+    int rc = ing_keys_validate(hash, &out->key);
+    if (rc == 1)
+        return out->kind = ING_AUTH_MANAGED;
+    out->owner[0] = '\0';
+    return out->kind = rc == -EIO ? ING_AUTH_UNAVAILABLE : ING_AUTH_BAD;
+}
+
+int ing_auth_check(struct MHD_Connection *conn, char owner[ING_OWNER_LEN + 1], char prefix[9])
+{
+    struct ing_auth a;
+    enum ing_auth_kind k = ing_auth_identify(conn, &a);
+    memcpy(prefix, a.prefix, sizeof a.prefix);
+    int ok = k == ING_AUTH_STATIC || k == ING_AUTH_MANAGED;
+    memcpy(owner, ok ? a.owner : "", ok ? ING_OWNER_LEN + 1 : 1);
+    return ok;
 }

@@ -7,6 +7,7 @@
 #include "ing_auth.h"
 #include "ing_config.h"
 #include "ing_redis.h"
+#include "ing_sec.h"
 #include "ing_server.h"
 #include "ing_wait.h"
 #include "q_job.h"
@@ -42,7 +43,7 @@ int main(void)
     int sig = 0;
 
     ci_log_init("ingress");
-    if (ing_config_load() != 0 || ing_auth_init() != 0)
+    if (ing_config_load() != 0 || ing_auth_init() != 0 || ing_sec_init() != 0)
         return 2;
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);

@@ -1,6 +1,7 @@
 #include "ing_reply.h"
 
 #include "ci_log.h"
+#include "ing_sec.h"
 #include "sch_json.h"
 
 #include <stdio.h>
@@ -22,6 +23,7 @@ void ing_reply_add_security_headers(struct MHD_Response *r, const char *request_
         MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
     if (request_id)
         MHD_add_response_header(r, "X-Request-ID", request_id);
+    ing_sec_add_headers(r); /* X-RateLimit-* of the request being served */
 }
 
 enum MHD_Result ing_reply_buf(struct MHD_Connection *c, unsigned status, char *body, size_t len,

@@ -51,6 +51,11 @@ struct ing_request {
     char client_ip[64];
     int64_t started_us;
 
+    /* security gate (ing_sec.h) */
+    char endpoint[112];   /* "METHOD /path" for audit lines */
+    int admin;            /* authenticated with ADMIN_API_KEY */
+    long rl_limit, rl_remaining, rl_reset; /* X-RateLimit-*; rl_limit 0 = none */
+
     /* JSON body, NUL-terminated */
     char *body;
     size_t body_len, body_cap, body_max;

@@ -6,6 +6,7 @@
 #include "ing_config.h"
 #include "ing_reply.h"
 #include "ing_request.h"
+#include "ing_sec.h"
 #include "ing_wait.h"
 
 #include <arpa/inet.h>
@@ -64,6 +65,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct ing_request *req = *con_cls;
     if (!req)
         return;
+    ing_sec_forget(req);
     if (req->waiter)
         ing_wait_finish(req->waiter);
     if (req->scratch_free)
@@ -82,15 +84,9 @@ static enum MHD_Result begin(struct ing_request *req, const char *method, const 
     int mismatch;
     *replied = 1;
     const struct ing_route *route = ing_route_match(method, url, req->params, &mismatch);
-    int authed = ing_auth_check(req->conn, req->owner, req->key_prefix);
-    if (!(route && route->public_route) && !authed) {
-        log_info("auth failure from %s on %s %s (key prefix \"%s\")", req->client_ip, method,
-                 url, req->key_prefix);
-        return ing_reply_error(req->conn, MHD_HTTP_UNAUTHORIZED, "authentication_error",
-                               "a valid API key is required (x-api-key or Authorization: "
-                               "Bearer)",
-                               NULL, req->request_id, 0);
-    }
+    enum MHD_Result refused;
+    if (ing_sec_gate(req, route, method, url, &refused)) /* auth, limits, audit: ing_sec.h */
+        return refused;
     if (!route) {
         if (mismatch)
             return ing_reply_error(req->conn, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -149,10 +145,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req) {
         req = request_new(conn);
         *con_cls = req;
+        ing_sec_set_current(req); /* for X-RateLimit-* on whatever reply follows */
         int replied;
         enum MHD_Result r = begin(req, method, url, &replied);
         return replied ? r : MHD_YES;
     }
+    ing_sec_set_current(req);
     if (!req->route) /* an error was queued at the start; drain whatever follows */
         return (*upload_data_size = 0, MHD_YES);
     if (*upload_data_size) {

@@ -3,6 +3,7 @@
 #include "ci_log.h"
 #include "ci_util.h"
 #include "ing_config.h"
+#include "ing_keys_cache.h"
 
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
@@ -155,6 +156,15 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
     const redisReply *kind = reply->element[0], *payload = reply->element[2];
     if (kind->type != REDIS_REPLY_STRING)
         return;
+    const redisReply *chan = reply->element[1];
+    int keys_chan = chan->type == REDIS_REPLY_STRING && strcmp(chan->str, ING_KEYS_CHANNEL) == 0;
+    if (keys_chan) { /* managed key revoked/disabled: ing_keys_cache.h */
+        if (strcmp(kind->str, "message") == 0 && payload->type == REDIS_REPLY_STRING)
+            ing_keys_cache_drop(payload->str, payload->len);
+        else if (strcmp(kind->str, "subscribe") == 0)
+            ing_keys_cache_set_live(1);
+        return;
+    }
     if (strcmp(kind->str, "message") == 0 && payload->type == REDIS_REPLY_STRING) {
         wake_job(payload->str, payload->len);
     } else if (strcmp(kind->str, "subscribe") == 0) {
@@ -191,6 +201,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     W.ac = NULL;
+    ing_keys_cache_set_live(0);
     pthread_mutex_lock(&W.lock);
     W.subscribed = 0;
     pthread_mutex_unlock(&W.lock);
@@ -214,7 +225,7 @@ static void connect_redis(void)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     if (ing_cfg.redis_password[0])
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", ing_cfg.redis_password);
-    redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE " DONE_CHANNEL);
+    redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE " DONE_CHANNEL " " ING_KEYS_CHANNEL);
     W.ac = ac;
 }
 

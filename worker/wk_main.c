@@ -11,6 +11,7 @@
 #include "wk_docker.h"
 #include "wk_exec.h"
 #include "wk_heartbeat.h"
+#include "wk_state.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -40,6 +41,7 @@ static void on_heartbeat_stopped(void *arg)
 static void on_exec_stopped(void *arg)
 {
     M.exec = NULL;
+    wk_state_shutdown();
     wk_heartbeat_stop(on_heartbeat_stopped, NULL);
 }
 

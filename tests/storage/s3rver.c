@@ -87,9 +87,6 @@ int s3rver_start(struct s3rver *s, const char *bucket)
             return -ECHILD;
         }
     }
-    /* the bucket is created right after listening; give it a moment */
-    struct timespec ts = {0, 200 * 1000 * 1000};
-    nanosleep(&ts, NULL);
     snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%d", s->port);
     setenv("STORAGE_BACKEND", "s3", 1);
     setenv("S3_ENDPOINT", s->endpoint, 1);

@@ -1,0 +1,58 @@
+/*
+ * ing_sec.h - the security gate every request passes before its route runs.
+ *
+ * ing_sec_gate(), called once per request from ing_server.c's begin():
+ *   1. endpoint text and client IP (ing_clientip.h: X-Forwarded-For only from
+ *      TRUSTED_PROXIES);
+ *   2. URL and header size bounds: 414 above MAX_URL_BYTES (8192), 431 above
+ *      MAX_HEADER_BYTES (16384) of header names and values;
+ *   3. public routes pass; everything else:
+ *   4. brute-force lock-out: an IP with AUTH_FAIL_LIMIT (10) failed attempts
+ *      in its AUTH_FAIL_WINDOW_SECONDS (3600) window gets 429 + Retry-After;
+ *   5. the key (ing_auth.h): /admin/... routes need ADMIN_API_KEY (a caller
+ *      key there answers 403), other routes a caller key; failures are
+ *      counted against the IP, audited, and answer 401;
+ *   6. per-key rates (ing_ratelimit.h): X-RateLimit-Limit/-Remaining/-Reset
+ *      on the response, 429 + Retry-After when exceeded.
+ * Every authentication outcome and every refusal is audited (ing_audit.h).
+ *
+ * The X-RateLimit-* headers reach the response through
+ * ing_sec_add_headers(), called by ing_reply for every response; it reads
+ * the request the calling MHD thread is serving (ing_sec_set_current(),
+ * set by ing_server.c on entry to its request callback).
+ *
+ * ing_sec_init() runs once before threads start; the rest on MHD threads.
+ */
+#ifndef ING_SEC_H
+#define ING_SEC_H
+
+#include "ing_request.h"
+
+#include <microhttpd.h>
+
+struct ing_sec_config {
+    long auth_fail_limit;    /* AUTH_FAIL_LIMIT, 0 = no lock-out */
+    long auth_fail_window_s; /* AUTH_FAIL_WINDOW_SECONDS */
+    size_t max_url_bytes;    /* MAX_URL_BYTES */
+    size_t max_header_bytes; /* MAX_HEADER_BYTES */
+};
+
+extern struct ing_sec_config ing_sec_cfg;
+
+/* Reads the settings, trusted proxies and the audit file.  Returns 0. */
+int ing_sec_init(void);
+
+/* Returns 0 when the request may go on (owner/key_prefix filled for
+ * authenticated routes), or 1 after queueing a refusal into *ret. */
+int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const char *method,
+                 const char *url, enum MHD_Result *ret);
+
+/* The request being served by the calling thread (NULL: none). */
+void ing_sec_set_current(struct ing_request *req);
+/* Clears the calling thread's current request if it is `req`. */
+void ing_sec_forget(struct ing_request *req);
+
+/* Adds X-RateLimit-* of the current request to `r` (no-op without one). */
+void ing_sec_add_headers(struct MHD_Response *r);
+
+#endif

@@ -1,0 +1,161 @@
+"""Warm pools (docs/pool.md), end to end: real dockerd, real images, real HTTP.
+
+Observable behaviour only (never timing):
+  isolation   a second session never lands in a container a first session used
+  refill      a warm container taken by a job is replaced; the job ran in it
+  shutdown    a stopped worker leaves none of its containers behind
+  reap        a worker removes its own stale containers at start
+  no_image    a missing image leaves the pool empty, logged once, no loop
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import Stack, require_docker_image, run_cases, wait_for  # noqa: E402
+
+IMAGE = "code-interpreter/py:latest"
+WORKER = "worker-1"
+
+# The container's own id, read from inside: Docker bind-mounts
+# /etc/hostname from /var/lib/docker/containers/<id>/hostname (the hostname
+# itself is the generic "sandbox").
+WHOAMI = r"""
+import os, re
+cid = ""
+for line in open("/proc/self/mountinfo"):
+    m = re.search(r"/containers/([0-9a-f]{64})/hostname", line)
+    if m:
+        cid = m.group(1)
+print("CID=" + cid)
+print("MARK=" + ("yes" if os.path.exists("/tmp/pool-marker") else "no"))
+"""
+MARK = "open('/tmp/pool-marker', 'w').write('A')\nGLOBAL_A = 1\n"
+
+
+def docker_ps(*labels):
+    argv = ["docker", "ps", "-a", "--no-trunc", "--format", "{{.ID}}",
+            "--filter", "label=com.code-interpreter.worker=" + WORKER]
+    for l in labels:
+        argv += ["--filter", "label=" + l]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def warm_ids(lang="py"):
+    return docker_ps("com.code-interpreter.language=" + lang,
+                     "com.code-interpreter.session=unassigned")
+
+
+def whoami(st, session=None, extra=""):
+    body = {"lang": "py", "code": extra + WHOAMI}
+    if session:
+        body["session_id"] = session
+    r = st.exec(body)
+    assert r.status == 200, r.body
+    j = r.json()
+    assert j["status"] == "completed", j
+    kv = dict(l.split("=", 1) for l in j["stdout"].splitlines() if "=" in l)
+    assert len(kv.get("CID", "")) == 64, j["stdout"]
+    return j["session_id"], kv["CID"], kv["MARK"]
+
+
+def isolation():
+    require_docker_image(IMAGE)
+    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "60000"}
+    with Stack(env=env) as st:
+        wait_for(lambda: len(warm_ids()) == 1, 60, "one warm py container")
+        sa, cid_a, _ = whoami(st, extra=MARK)
+        # the same session comes back to its own container: the marker is
+        # there (so the check below can see a shared container)
+        sa2, cid_a2, mark_a2 = whoami(st, session=sa)
+        assert sa2 == sa and cid_a2 == cid_a and mark_a2 == "yes", (cid_a, cid_a2, mark_a2)
+        seen = {cid_a}
+        for _ in range(4):
+            wait_for(lambda: len(warm_ids()) == 1, 60, "the pool to refill")
+            sb, cid_b, mark_b = whoami(st)
+            assert sb != sa
+            assert cid_b not in seen, "a new session landed in a used container"
+            assert mark_b == "no", "a new session saw another session's file"
+            seen.add(cid_b)
+        # session A still gets only its own container, never one of B's
+        _, cid_a3, mark_a3 = whoami(st, session=sa)
+        assert cid_a3 == cid_a and mark_a3 == "yes"
+
+
+def refill():
+    require_docker_image(IMAGE)
+    env = {"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "0"}
+    with Stack(env=env) as st:
+        wait_for(lambda: len(warm_ids()) == 2, 60, "two warm py containers")
+        before = warm_ids()
+        _, cid, _ = whoami(st)
+        assert cid in before, "the job did not run in a warm container"
+        # refilled to its size, with a new container; the used one is gone
+        wait_for(lambda: len(warm_ids()) == 2 and cid not in warm_ids(), 60, "the refill")
+        wait_for(lambda: cid not in docker_ps(), 30, "the used container to go")
+        assert len(warm_ids() - before) == 1
+        log = open(os.path.join(st.tmp, WORKER + ".log")).read()
+        assert ("container %s bound to session" % cid[:12]) in log, "no binding record"
+
+
+def shutdown():
+    require_docker_image(IMAGE)
+    with Stack(env={"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "60000"}) as st:
+        wait_for(lambda: len(warm_ids()) == 2, 60, "two warm py containers")
+        whoami(st)  # one kept for its session too
+        assert len(docker_ps()) == 3
+        st.kill(WORKER, signal.SIGTERM)
+        assert st.procs[WORKER].returncode == 0
+        assert docker_ps() == set(), "containers left behind: %s" % docker_ps()
+
+
+def reap():
+    require_docker_image(IMAGE)
+    stale = subprocess.run(
+        ["docker", "create", "--label", "com.code-interpreter.managed=true",
+         "--label", "com.code-interpreter.worker=" + WORKER,
+         "--label", "com.code-interpreter.session=old", "--network", "none",
+         "--entrypoint", "sleep", IMAGE, "600"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    other = subprocess.run(
+        ["docker", "create", "--label", "com.code-interpreter.managed=true",
+         "--label", "com.code-interpreter.worker=another-worker", "--network", "none",
+         "--entrypoint", "sleep", IMAGE, "600"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        with Stack(env={"POOL_SIZE_PY": "1"}) as st:
+            wait_for(lambda: stale not in docker_ps(), 60, "the stale container to go")
+            wait_for(lambda: len(warm_ids()) == 1, 60, "the pool to fill after the reap")
+            r = subprocess.run(["docker", "inspect", other], capture_output=True)
+            assert r.returncode == 0, "another worker's container was removed"
+            whoami(st)
+    finally:
+        subprocess.run(["docker", "rm", "-f", stale, other], capture_output=True)
+
+
+def no_image():
+    require_docker_image(IMAGE)
+    env = {"POOL_SIZE_PY": "2", "IMAGE_TAG": "no-such-tag", "POOL_STATS_LOG_MS": "1000"}
+    with Stack(env=env) as st:
+        path = os.path.join(st.tmp, WORKER + ".log")
+        wait_for(lambda: "image missing" in open(path).read(), 30, "the missing-image log")
+        # several stats periods later: still empty, still one log line, and
+        # the counters show one failed attempt, not a loop
+        wait_for(lambda: open(path).read().count("refill_failures") >= 3, 30, "stats lines")
+        log = open(path).read()
+        assert log.count("image missing;") == 1, log[-3000:]
+        assert docker_ps() == set()
+        last = [json.loads(l)["msg"] for l in log.splitlines()
+                if "refill_failures" in l][-1]
+        assert "refill_failures 1 " in last, last
+
+
+CASES = {"isolation": isolation, "refill": refill, "shutdown": shutdown, "reap": reap,
+         "no_image": no_image}
+
+if __name__ == "__main__":
+    sys.exit(run_cases(CASES, sys.argv))
