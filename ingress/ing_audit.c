@@ -36,11 +36,18 @@ static void keep_in_redis(const char *line, const char *event_type, int success)
     if (!c)
         return;
     char field[96];
+    int n = 1;
+    /* routine successful authentications are counted, not kept in the recent
+     * list, so that they never push the events worth reading out of it */
+    int keep = !(success && strcmp(event_type, "authentication") == 0);
     snprintf(field, sizeof field, "%s.%s", event_type, success ? "success" : "failure");
-    redisAppendCommand(c, "LPUSH %s %s", ING_AUDIT_RECENT_KEY, line);
-    redisAppendCommand(c, "LTRIM %s 0 %d", ING_AUDIT_RECENT_KEY, ING_AUDIT_RECENT_MAX - 1);
     redisAppendCommand(c, "HINCRBY %s %s 1", ING_AUDIT_STATS_KEY, field);
-    for (int i = 0; i < 3; i++) {
+    if (keep) {
+        redisAppendCommand(c, "LPUSH %s %s", ING_AUDIT_RECENT_KEY, line);
+        redisAppendCommand(c, "LTRIM %s 0 %d", ING_AUDIT_RECENT_KEY, ING_AUDIT_RECENT_MAX - 1);
+        n = 3;
+    }
+    for (int i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK) {
             ing_redis_reset();

@@ -8,10 +8,11 @@
  * threads or processes never interleave) or, when unset, to stderr.  Keys
  * appear only as their first 6 characters followed by "...".
  *
- * Every event is also kept in Redis for the monitoring routes: the recent
- * ones in the capped list ci:audit:recent (newest first, LTRIM to
- * ING_AUDIT_RECENT_MAX) and per-outcome counters in the hash ci:audit:stats
- * ("<event_type>.success" / "<event_type>.failure").  A Redis outage never
+ * Every event is also kept in Redis for the monitoring routes: per-outcome
+ * counters in the hash ci:audit:stats ("<event_type>.success" /
+ * "<event_type>.failure"), and every event except routine successful
+ * authentications in the capped list ci:audit:recent (newest first, LTRIM
+ * to ING_AUDIT_RECENT_MAX).  A Redis outage never
  * blocks or fails the request: the line is still written.
  *
  * Event types: authentication, rate_limit, code_execution, code_scan,

@@ -17,5 +17,9 @@ enum MHD_Result ing_h_exec(struct ing_request *req);
 enum MHD_Result ing_h_jobs_submit(struct ing_request *req);
 enum MHD_Result ing_h_jobs_get(struct ing_request *req);
 enum MHD_Result ing_h_jobs_cancel(struct ing_request *req);
+/* ing_batch.c, ing_webhooks.c */
+enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req);
+enum MHD_Result ing_h_jobs_batch_get(struct ing_request *req);
+enum MHD_Result ing_h_webhooks_secret(struct ing_request *req);
 
 #endif

@@ -15,6 +15,7 @@
 #include "ing_config.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
+#include "ing_sec.h"
 #include "ing_session.h"
 #include "ing_wait.h"
 #include "q_job.h"
@@ -135,12 +136,14 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
         *ret = redis_down(req);
         goto fail_idem;
     }
+    ing_sec_session_chosen(req, job.session_id); /* audits another caller's session */
     free(job.session_id);
     job.session_id = ci_xstrdup(req->session_id);
     job.id = ci_xstrdup(req->job_id);
     job.owner = ci_xstrdup(req->owner);
     job.request_id = ci_xstrdup(req->request_id);
     job.created_ms = ci_now_ms();
+    ing_sec_scan_job(req, &job); /* code-scan warnings onto the job, audited: ing_sec.h */
     if (q_enqueue(c, &job, ing_cfg.job_ttl_s) != 0) {
         *ret = redis_down(req);
         goto fail_idem;
@@ -182,6 +185,12 @@ static json_t *job_json(const char *job_id, const struct q_job_info *info)
         json_object_set_new(o, "result", sch_result_to_json(&info->result, info->session_id));
     if (info->error)
         json_object_set_new(o, "error", json_string(info->error));
+    if (info->webhook_status[0]) /* job.completed delivery (docs/webhooks.md) */
+        json_object_set_new(o, "webhook",
+                            json_pack("{s:s,s:s,s:i,s:s?}", "id", info->webhook_id, "status",
+                                      info->webhook_status, "attempts", info->webhook_attempts,
+                                      "error",
+                                      info->webhook_error[0] ? info->webhook_error : NULL));
     return o;
 }
 
@@ -196,8 +205,10 @@ static int read_job(struct ing_request *req, struct q_job_info *info)
         return rc;
     if (rc != 0)
         return -EIO;
-    if (strcmp(info->owner, req->owner) != 0)
+    if (strcmp(info->owner, req->owner) != 0) {
+        ing_sec_denied(req, "job", req->job_id, "belongs to another caller");
         return -ENOENT; /* another caller's job does not exist for this one */
+    }
     return sch_status_is_terminal(info->status) ? 1 : 0;
 }
 
@@ -254,6 +265,7 @@ static enum MHD_Result exec_finish(struct ing_request *req, int rc, struct q_job
     if (info->status == SCH_STATUS_CANCELLED || !info->has_result)
         return ing_reply_error(req->conn, MHD_HTTP_CONFLICT, "cancelled", "the job was cancelled",
                                NULL, req->request_id, 0);
+    ing_sec_exec_outcome(req, info);
     return ing_reply_json(req->conn, MHD_HTTP_OK,
                           sch_result_to_json(&info->result, info->session_id), req->request_id);
 }

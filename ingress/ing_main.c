@@ -6,6 +6,7 @@
 #include "ci_log.h"
 #include "ing_auth.h"
 #include "ing_config.h"
+#include "ing_files.h"
 #include "ing_redis.h"
 #include "ing_sec.h"
 #include "ing_server.h"
@@ -54,7 +55,7 @@ int main(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     setup_queue();
-    if (ing_wait_start() != 0 || ing_server_start() != 0)
+    if (ing_files_start() != 0 || ing_wait_start() != 0 || ing_server_start() != 0)
         return 1;
     sigwait(&set, &sig);
     log_info("signal %d: stopping", sig);

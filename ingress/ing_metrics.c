@@ -5,6 +5,7 @@
 #include "ing_metrics.h"
 
 #include "ci_log.h"
+#include "ci_util.h"
 #include "ing_metrics_int.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
@@ -71,6 +72,8 @@ void ing_metrics_observe(const struct ing_route *route, unsigned status, int64_t
 
 void ing_prom_label(FILE *f, const char *s)
 {
+    if (!s)
+        s = "";
     fputc('"', f);
     for (; *s; s++) {
         if (*s == '\\' || *s == '"')
@@ -98,10 +101,10 @@ static size_t nroutes(void)
 
 static void render_requests(FILE *f)
 {
-    static struct m_route snap[M_MAX_ROUTES + 1];
+    struct m_route *snap = ci_xmalloc(sizeof m_routes);
     size_t n = nroutes();
     pthread_mutex_lock(&m_lock);
-    memcpy(snap, m_routes, sizeof snap);
+    memcpy(snap, m_routes, sizeof m_routes);
     pthread_mutex_unlock(&m_lock);
     fputs("# HELP ci_http_requests_total HTTP requests answered by this ingress, by route and "
           "status (status 0: the client left before an answer).\n"
@@ -153,6 +156,7 @@ static void render_requests(FILE *f)
             "# HELP ci_http_waiting_requests Requests of this ingress suspended until their "
             "job ends.\n# TYPE ci_http_waiting_requests gauge\nci_http_waiting_requests %d\n",
             ing_wait_count());
+    free(snap);
 }
 
 enum MHD_Result ing_h_metrics(struct ing_request *req)

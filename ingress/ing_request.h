@@ -44,6 +44,7 @@ struct ing_route {
 struct ing_request {
     struct MHD_Connection *conn;
     const struct ing_route *route;
+    const struct ing_route *matched; /* route the path matched, even if refused (metrics) */
     char params[ING_MAX_PARAMS][ING_PARAM_MAX + 1];
     char request_id[33];
     char owner[ING_OWNER_LEN + 1];
@@ -55,6 +56,7 @@ struct ing_request {
     char endpoint[112];   /* "METHOD /path" for audit lines */
     int admin;            /* authenticated with ADMIN_API_KEY */
     long rl_limit, rl_remaining, rl_reset; /* X-RateLimit-*; rl_limit 0 = none */
+    char lang[8];         /* language of the submitted job, for the audit */
 
     /* JSON body, NUL-terminated */
     char *body;

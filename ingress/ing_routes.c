@@ -1,7 +1,11 @@
 /*
  * ing_routes.c - the route table and the matcher.
  */
+#include "ing_admin.h"
+#include "ing_files.h"
 #include "ing_handlers.h"
+#include "ing_metrics.h"
+#include "ing_openapi.h"
 #include "ing_request.h"
 
 #include <string.h>
@@ -11,8 +15,36 @@ const struct ing_route ing_routes[] = {
     {"GET", "/health/detailed", ing_h_health_detailed, 0, ING_BODY_NONE, "GET /health/detailed"},
     {"POST", "/exec", ing_h_exec, 0, ING_BODY_JSON, "POST /exec"},
     {"POST", "/jobs", ing_h_jobs_submit, 0, ING_BODY_JSON, "POST /jobs"},
+    /* batches and webhook secrets (ing_batch.c, ing_webhooks.c) */
+    {"POST", "/jobs/batch", ing_h_jobs_batch_submit, 0, ING_BODY_JSON, "POST /jobs/batch"},
+    {"GET", "/jobs/batch/{}", ing_h_jobs_batch_get, 0, ING_BODY_NONE, "GET /jobs/batch/{id}"},
+    {"POST", "/webhooks/secret", ing_h_webhooks_secret, 0, ING_BODY_NONE, "POST /webhooks/secret"},
     {"GET", "/jobs/{}", ing_h_jobs_get, 0, ING_BODY_NONE, "GET /jobs/{id}"},
     {"DELETE", "/jobs/{}", ing_h_jobs_cancel, 0, ING_BODY_NONE, "DELETE /jobs/{id}"},
+    /* files (ing_files.h) */
+    {"POST", "/upload", ing_h_upload, 0, ING_BODY_MULTIPART, "POST /upload"},
+    {"GET", "/files/{}", ing_h_files_list, 0, ING_BODY_NONE, "GET /files/{session_id}"},
+    {"DELETE", "/files/{}/{}", ing_h_files_delete, 0, ING_BODY_NONE,
+     "DELETE /files/{session_id}/{file_id}"},
+    {"GET", "/download/{}/{}", ing_h_files_download, 0, ING_BODY_NONE,
+     "GET /download/{session_id}/{file_id}"},
+    /* operations and the API document (ing_metrics.h, ing_openapi.h) */
+    {"GET", "/metrics", ing_h_metrics, 0, ING_BODY_NONE, "GET /metrics"},
+    {"GET", "/openapi.json", ing_h_openapi, 1, ING_BODY_NONE, "GET /openapi.json"},
+    {"GET", "/docs", ing_h_docs, 1, ING_BODY_NONE, "GET /docs"},
+    /* admin (ADMIN_API_KEY, enforced by ing_sec.c for /admin/...): ing_admin.h */
+    {"POST", "/admin/keys", ing_h_admin_key_create, 0, ING_BODY_JSON, "POST /admin/keys"},
+    {"GET", "/admin/keys", ing_h_admin_key_list, 0, ING_BODY_NONE, "GET /admin/keys"},
+    {"GET", "/admin/keys/{}", ing_h_admin_key_get, 0, ING_BODY_NONE, "GET /admin/keys/{id}"},
+    {"DELETE", "/admin/keys/{}", ing_h_admin_key_revoke, 0, ING_BODY_NONE,
+     "DELETE /admin/keys/{id}"},
+    {"POST", "/admin/keys/{}/disable", ing_h_admin_key_disable, 0, ING_BODY_NONE,
+     "POST /admin/keys/{id}/disable"},
+    {"POST", "/admin/keys/{}/enable", ing_h_admin_key_enable, 0, ING_BODY_NONE,
+     "POST /admin/keys/{id}/enable"},
+    {"GET", "/admin/stats/auth", ing_h_admin_stats_auth, 0, ING_BODY_NONE, "GET /admin/stats/auth"},
+    {"GET", "/admin/ratelimits", ing_h_admin_ratelimits, 0, ING_BODY_NONE, "GET /admin/ratelimits"},
+    {"GET", "/admin/events", ing_h_admin_events, 0, ING_BODY_NONE, "GET /admin/events"},
     {NULL, NULL, NULL, 0, ING_BODY_NONE, NULL},
 };
 

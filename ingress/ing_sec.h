@@ -29,6 +29,7 @@
 #include "ing_request.h"
 
 #include <microhttpd.h>
+#include <stddef.h>
 
 struct ing_sec_config {
     long auth_fail_limit;    /* AUTH_FAIL_LIMIT, 0 = no lock-out */
@@ -54,5 +55,29 @@ void ing_sec_forget(struct ing_request *req);
 
 /* Adds X-RateLimit-* of the current request to `r` (no-op without one). */
 void ing_sec_add_headers(struct MHD_Response *r);
+
+/* ---- audit hooks for the handlers (ing_sec_audit.c) ---- */
+struct sch_job;
+struct q_job_info;
+
+/* Scans job->code (ing_scan.h), stores the findings in job->warnings and
+ * audits a code_execution event (phase "submitted", language, warnings). */
+void ing_sec_scan_job(struct ing_request *req, struct sch_job *job);
+
+/* Audits the outcome of a finished /exec (status, exit code, warnings). */
+void ing_sec_exec_outcome(struct ing_request *req, const struct q_job_info *info);
+
+/* Audits an attempt on another caller's resource (answered 404). */
+void ing_sec_denied(struct ing_request *req, const char *resource, const char *id,
+                    const char *reason);
+
+/* Audits a file operation that succeeded: event_type file_upload (nfiles
+ * stored), file_download or file_delete (file_id). */
+void ing_sec_file_event(struct ing_request *req, const char *event_type, const char *session_id,
+                        const char *file_id, size_t nfiles);
+
+/* Audits when the request named a session it cannot use (another caller's
+ * or gone) and got a fresh one instead. */
+void ing_sec_session_chosen(struct ing_request *req, const char *given);
 
 #endif

@@ -4,6 +4,8 @@
 #include "ci_util.h"
 #include "ing_auth.h"
 #include "ing_config.h"
+#include "ing_files.h"
+#include "ing_metrics.h"
 #include "ing_reply.h"
 #include "ing_request.h"
 #include "ing_sec.h"
@@ -66,6 +68,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     ing_sec_forget(req);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+    ing_metrics_observe(req->matched, ci ? ci->http_status : 0, ci_mono_us() - req->started_us);
     if (req->waiter)
         ing_wait_finish(req->waiter);
     if (req->scratch_free)
@@ -84,6 +89,7 @@ static enum MHD_Result begin(struct ing_request *req, const char *method, const 
     int mismatch;
     *replied = 1;
     const struct ing_route *route = ing_route_match(method, url, req->params, &mismatch);
+    req->matched = route;
     enum MHD_Result refused;
     if (ing_sec_gate(req, route, method, url, &refused)) /* auth, limits, audit: ing_sec.h */
         return refused;
@@ -111,6 +117,8 @@ static enum MHD_Result begin(struct ing_request *req, const char *method, const 
             return ing_reply_error(req->conn, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
                                    "request body too large", NULL, req->request_id, 0);
     }
+    if (route->body == ING_BODY_MULTIPART && ing_upload_begin(req, &refused) != 0)
+        return refused; /* ing_files.h: streamed multipart intake */
     req->route = route;
     *replied = 0;
     return MHD_YES;
@@ -154,7 +162,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req->route) /* an error was queued at the start; drain whatever follows */
         return (*upload_data_size = 0, MHD_YES);
     if (*upload_data_size) {
-        body_append(req, upload_data, *upload_data_size);
+        if (req->route->body == ING_BODY_MULTIPART)
+            ing_upload_feed(req, upload_data, *upload_data_size);
+        else
+            body_append(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }

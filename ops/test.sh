@@ -63,6 +63,7 @@ phase bootstrap bash ops/bootstrap.sh
 if [ "$quick" -eq 0 ]; then
     phase services bash ops/start-deps.sh
     phase images bash ops/images/build.sh
+    phase s3rver bash ops/s3/install.sh  # the S3 server the storage tests start
 fi
 phase configure configure
 phase build cmake --build build-ci -j2

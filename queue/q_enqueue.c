@@ -2,8 +2,12 @@
  * q_enqueue.c - q_enqueue() and q_enqueue_batch(): jobs go to Redis in
  * script calls of up to Q_ENQ_CHUNK jobs each (one EVALSHA per chunk, all
  * chunks pipelined in one round trip); see the enqueue script in q_script.c.
+ * q_enqueue_batch_ex() puts a batch record (q_batch.h) first in the same
+ * pipeline, so it exists before any of its jobs can finish.
  */
 #include "q_job.h"
+
+#include "q_batch.h"
 
 #include "ci_log.h"
 #include "ci_util.h"
@@ -44,13 +48,14 @@ struct q_enq_cmd {
     const char **av;
     size_t *al, n;
     char num[16], ttl[24];
+    const char *batch_id; /* "" = none */
     int redo; /* NOSCRIPT: send again as EVAL */
 };
 
 static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int eval)
 {
     size_t m = k->m, n = 0;
-    k->n = 6 + 7 * m;
+    k->n = 6 + 9 * m;
     k->av = ci_xcalloc(k->n, sizeof *k->av);
     k->al = ci_xcalloc(k->n, sizeof *k->al);
     q_script_head(Q_SCRIPT_ENQUEUE, eval, (int)m + 2, k->num, k->av, k->al);
@@ -71,6 +76,9 @@ static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int 
         Q_ARG(j->created, strlen(j->created));
         Q_ARG(j->src->priority >= 1 ? "1" : "2", 1);
         Q_ARG(j->bytes, j->len);
+        Q_ARG(j->src->callback_url ? j->src->callback_url : "",
+              j->src->callback_url ? strlen(j->src->callback_url) : 0);
+        Q_ARG(k->batch_id, strlen(k->batch_id));
     }
 #undef Q_ARG
 }
@@ -98,8 +106,8 @@ static int q_enq_reply(const struct q_enq_cmd *k, const redisReply *r, int *rc)
     return 0;
 }
 
-int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
-                    int *rcs)
+int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_t n,
+                       int64_t ttl_s, const struct q_batch_spec *batch, int *rcs)
 {
     size_t nchunks = (n + Q_ENQ_CHUNK - 1) / Q_ENQ_CHUNK, used = 0;
     struct q_enq_job *e = ci_xcalloc(n ? n : 1, sizeof *e);
@@ -114,12 +122,23 @@ int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n
         if (rc[i] == 0)
             idx[used++] = i;
     }
+    int batch_rc = 0, batch_sent = 0;
+    if (batch) {
+        batch_rc = q_batch_append_create(c, batch, jobs, n, ttl);
+        batch_sent = batch_rc == 0;
+        if (!batch_sent) { /* no record: enqueue none of its jobs */
+            for (size_t i = 0; i < used; i++)
+                rc[idx[i]] = batch_rc;
+            used = 0;
+        }
+    }
     nchunks = 0;
     for (size_t at = 0; at < used; at += Q_ENQ_CHUNK) { /* send every chunk */
         struct q_enq_cmd *k = &cmds[nchunks++];
         k->idx = idx + at;
         k->m = used - at < Q_ENQ_CHUNK ? used - at : Q_ENQ_CHUNK;
         snprintf(k->ttl, sizeof k->ttl, "%" PRId64, ttl);
+        k->batch_id = batch && batch->id ? batch->id : "";
         q_enq_cmd_build(k, e, 0);
         for (size_t i = 0; i < k->m; i++)
             rc[k->idx[i]] = Q_ENQ_PENDING;
@@ -127,6 +146,8 @@ int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n
             k->m = 0; /* nothing sent: its jobs keep rc 1 and become -EIO */
         q_enq_cmd_clear(k);
     }
+    if (batch_sent)
+        batch_rc = q_batch_read_create(c);
     for (size_t ci = 0; ci < nchunks; ci++) { /* then read every reply */
         struct q_enq_cmd *k = &cmds[ci];
         redisReply *r = NULL;
@@ -160,7 +181,13 @@ int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n
     free(idx);
     free(rc);
     free(e);
-    return first;
+    return batch_rc < 0 ? batch_rc : first;
+}
+
+int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                    int *rcs)
+{
+    return q_enqueue_batch_ex(c, jobs, n, ttl_s, NULL, rcs);
 }
 
 int q_enqueue(redisContext *c, const struct sch_job *job, int64_t ttl_s)

@@ -59,32 +59,19 @@ static void q_str_field(char *dst, size_t dstsz, const redisReply *r)
         snprintf(dst, dstsz, "%s", r->str);
 }
 
-int q_job_get(redisContext *c, const char *job_id, struct q_job_info *out)
+int q_job_info_parse(redisReply *const *e, size_t n, struct q_job_info *out)
 {
-    char key[Q_JOB_KEY_MAX];
-    int rc;
-    redisReply *r = NULL;
+    int rc = -EIO;
     memset(out, 0, sizeof *out);
-    if ((rc = q_job_key(key, sizeof key, job_id)) < 0)
-        return rc;
-    r = redisCommand(c,
-                     "HMGET %s status owner session_id worker created_at started_at finished_at "
-                     "attempts cancel_requested result error",
-                     key);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 11) {
-        rc = -EIO;
+    if (n != Q_JOB_NFIELDS)
         goto out;
-    }
-    redisReply **e = r->element;
     if (e[0]->type != REDIS_REPLY_STRING) {
         rc = -ENOENT;
         goto out;
     }
     out->status = sch_status_from_name(e[0]->str);
-    if (out->status == SCH_STATUS_COUNT) {
-        rc = -EIO;
+    if (out->status == SCH_STATUS_COUNT)
         goto out;
-    }
     q_str_field(out->owner, sizeof out->owner, e[1]);
     q_str_field(out->session_id, sizeof out->session_id, e[2]);
     q_str_field(out->worker, sizeof out->worker, e[3]);
@@ -94,20 +81,37 @@ int q_job_get(redisContext *c, const char *job_id, struct q_job_info *out)
     out->attempts = (int)q_int_field(e[7]);
     out->cancel_requested = q_int_field(e[8]) == 1;
     if (e[9]->type == REDIS_REPLY_STRING) {
-        rc = sch_result_decode(e[9]->str, e[9]->len, &out->result);
-        if (rc < 0) {
-            rc = -EIO;
+        if (sch_result_decode(e[9]->str, e[9]->len, &out->result) < 0)
             goto out;
-        }
         out->has_result = 1;
     }
     if (e[10]->type == REDIS_REPLY_STRING)
         out->error = ci_xstrndup(e[10]->str, e[10]->len);
+    q_str_field(out->webhook_id, sizeof out->webhook_id, e[11]);
+    q_str_field(out->webhook_status, sizeof out->webhook_status, e[12]);
+    out->webhook_attempts = (int)q_int_field(e[13]);
+    q_str_field(out->webhook_error, sizeof out->webhook_error, e[14]);
     rc = 0;
 out:
-    freeReplyObject(r);
     if (rc < 0)
         q_job_info_release(out);
+    return rc;
+}
+
+int q_job_get(redisContext *c, const char *job_id, struct q_job_info *out)
+{
+    char key[Q_JOB_KEY_MAX];
+    int rc;
+    redisReply *r = NULL;
+    memset(out, 0, sizeof *out);
+    if ((rc = q_job_key(key, sizeof key, job_id)) < 0)
+        return rc;
+    r = redisCommand(c, "HMGET %s " Q_JOB_FIELDS, key);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != Q_JOB_NFIELDS)
+        rc = -EIO;
+    else
+        rc = q_job_info_parse(r->element, r->elements, out);
+    freeReplyObject(r);
     return rc;
 }
 

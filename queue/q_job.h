@@ -57,7 +57,24 @@ struct q_job_info {
     int has_result;
     struct sch_result result; /* valid when has_result */
     char *error;              /* infrastructure error text or NULL; heap */
+    /* webhook delivery of job.completed (docs/webhooks.md); "" = no callback */
+    char webhook_id[80];
+    char webhook_status[16]; /* pending delivered failed gone refused */
+    int webhook_attempts;
+    char webhook_error[256];
 };
+
+/* The hash fields q_job_get() reads, in the order q_job_info_parse() wants
+ * them (the webhook delivery loop fetches the same list in its claim). */
+#define Q_JOB_FIELDS                                                                               \
+    "status owner session_id worker created_at started_at finished_at attempts "                  \
+    "cancel_requested result error webhook_id webhook_status webhook_attempts webhook_error"
+#define Q_JOB_NFIELDS 15
+
+/* Fills *out from the Q_JOB_NFIELDS replies of an HMGET of Q_JOB_FIELDS.
+ * -ENOENT when there is no status (no such job), -EIO when the status or
+ * result cannot be read; on error *out is released. */
+int q_job_info_parse(redisReply *const *e, size_t n, struct q_job_info *out);
 
 /* Reads ci:job:<job_id> into *out.  -ENOENT when absent (expired or never
  * existed), -EIO when the stored status or result cannot be read. */

@@ -29,6 +29,15 @@
  *   ci:done        channel, message = job id, published after the terminal
  *                  state (and result) is stored.
  *   ci:cancel      channel, message = job id of a running job to kill.
+ *   Job hash extras: callback_url, batch (batch id), webhook_id,
+ *                  webhook_status, webhook_attempts, webhook_error.
+ *   ci:batch:<id>, ci:batch:<id>:jobs, ci:batch:<id>:done   batches
+ *                  (q_batch.h).
+ *   ci:webhooks:due, ci:webhook:<wid>, ci:webhook_secret:<owner>   webhook
+ *                  deliveries and signing secrets (q_webhook.h).  Every
+ *                  terminal transition also runs on_terminal
+ *                  (q_lua_hooks.h): batch counting and delivery creation are
+ *                  atomic with the terminal write.
  *
  * Job lifecycle (every transition is one Lua script, hence atomic):
  *

@@ -9,6 +9,7 @@
 #include "q_script.h"
 
 #include "ci_util.h"
+#include "q_lua_hooks.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -17,17 +18,19 @@
 
 /* Enqueue a batch.  KEYS: ci:jobs:high, ci:jobs, hash_1..hash_n.
  * ARGV: ttl, then per job: id, owner, session_id, created_at, stream index
- * (1|2), job bytes.  Returns per job 1, or 0 when the id already exists
- * (nothing written for it). */
+ * (1|2), job bytes, callback_url ('' = none), batch id ('' = none).  Returns
+ * per job 1, or 0 when the id already exists (nothing written for it). */
 static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
                                 "for i = 1, #KEYS - 2 do\n"
-                                "  local b, h = 1 + 6 * (i - 1), KEYS[2 + i]\n"
+                                "  local b, h = 1 + 8 * (i - 1), KEYS[2 + i]\n"
                                 "  if redis.call('EXISTS', h) == 1 then\n"
                                 "    out[i] = 0\n"
                                 "  else\n"
                                 "    redis.call('HSET', h, 'status', 'queued', 'owner', ARGV[b + "
                                 "2], 'session_id', ARGV[b + 3],\n"
                                 "      'created_at', ARGV[b + 4], 'attempts', 0)\n"
+                                "    if ARGV[b + 7] ~= '' then redis.call('HSET', h, 'callback_url', ARGV[b + 7]) end\n"
+                                "    if ARGV[b + 8] ~= '' then redis.call('HSET', h, 'batch', ARGV[b + 8]) end\n"
                                 "    redis.call('EXPIRE', h, ttl)\n"
                                 "    redis.call('XADD', KEYS[tonumber(ARGV[b + 5])], '*', 'id', "
                                 "ARGV[b + 1], 'job', ARGV[b + 6])\n"
@@ -51,7 +54,7 @@ static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
  * ARGV: group, worker, now, max_attempts, ttl, then entry_i, id_i pairs.
  * Returns one integer per entry: attempts (> 0, run it), 0 (skipped: gone,
  * terminal or cancel requested; XACKed) or -1 (dead: too many attempts). */
-static const char s_start[] = Q_LUA_JOB_OF
+static const char s_start[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
     "local s, g, now, ttl = KEYS[1], ARGV[1], ARGV[3], ARGV[5]\n"
     "local out, ack = {}, {}\n"
     "for i = 1, #KEYS - 2 do\n"
@@ -64,6 +67,7 @@ static const char s_start[] = Q_LUA_JOB_OF
     "  elseif f[2] == '1' then\n"
     "    redis.call('HSET', h, 'status', 'cancelled', 'finished_at', now)\n"
     "    redis.call('EXPIRE', h, ttl)\n"
+    "    on_terminal(h, id, 'cancelled', now, ttl)\n"
     "    ack[#ack + 1] = entry\n"
     "    redis.call('PUBLISH', 'ci:done', id)\n"
     "  else\n"
@@ -73,6 +77,7 @@ static const char s_start[] = Q_LUA_JOB_OF
     "      redis.call('HSET', h, 'status', 'dead', 'attempts', a - 1, 'error', err,\n"
     "        'finished_at', now)\n"
     "      redis.call('EXPIRE', h, ttl)\n"
+    "      on_terminal(h, id, 'dead', now, ttl)\n"
     "      redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job_of(s, entry) or '',\n"
     "        'error', err, 'attempts', a - 1)\n"
     "      ack[#ack + 1] = entry\n"
@@ -96,7 +101,7 @@ static const char s_start[] = Q_LUA_JOB_OF
  * ARGV: group, now, ttl, then per job: stream index (1|2), entry, id,
  * status, result, error ('' = none).
  * Returns per job: 0 stored, 1 duplicate (already terminal), 2 hash gone. */
-static const char s_complete[] =
+static const char s_complete[] = Q_LUA_ON_TERMINAL
     "local g, now, ttl = ARGV[1], ARGV[2], ARGV[3]\n"
     "local out, ack = {}, {{}, {}}\n"
     "for i = 1, #KEYS - 2 do\n"
@@ -113,6 +118,7 @@ static const char s_complete[] =
     "now)\n"
     "    end\n"
     "    redis.call('EXPIRE', h, ttl)\n"
+    "    on_terminal(h, id, ARGV[b + 4], now, ttl)\n"
     "    redis.call('PUBLISH', 'ci:done', id)\n"
     "    out[i] = 0\n"
     "  elseif st then out[i] = 1 else out[i] = 2 end\n"
@@ -131,7 +137,7 @@ static const char s_complete[] =
  * ARGV: group, worker, entry, id, error, max_attempts, now, ttl, force_dead.
  * Returns 1 requeued, 2 dead, 0 nothing to do (terminal, or already
  * handled: idempotent on replay), -2 lease lost (another worker runs it). */
-static const char s_fail[] = Q_LUA_JOB_OF
+static const char s_fail[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
     "local s, h, g, entry, id = KEYS[1], KEYS[3], ARGV[1], ARGV[3], ARGV[4]\n"
     "local st = redis.call('HGET', h, 'status')\n"
     "if st ~= 'queued' and st ~= 'running' then\n"
@@ -152,6 +158,7 @@ static const char s_fail[] = Q_LUA_JOB_OF
     "end\n"
     "redis.call('HSET', h, 'status', 'dead', 'error', ARGV[5], 'finished_at', ARGV[7])\n"
     "redis.call('EXPIRE', h, ARGV[8])\n"
+    "on_terminal(h, id, 'dead', ARGV[7], ARGV[8])\n"
     "redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job, 'error', ARGV[5], 'attempts', a)\n"
     "redis.call('PUBLISH', 'ci:done', id)\n"
     "return 2\n";
@@ -173,12 +180,13 @@ static const char s_heartbeat[] =
 
 /* Cancel.  KEYS: hash.  ARGV: id, now, ttl.
  * Returns the status after the call ('' when the job does not exist). */
-static const char s_cancel[] =
+static const char s_cancel[] = Q_LUA_ON_TERMINAL
     "local st = redis.call('HGET', KEYS[1], 'status')\n"
     "if not st then return '' end\n"
     "if st == 'queued' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[2])\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "  on_terminal(KEYS[1], ARGV[1], 'cancelled', ARGV[2], ARGV[3])\n"
     "  redis.call('PUBLISH', 'ci:done', ARGV[1])\n"
     "  return 'cancelled'\n"
     "end\n"

@@ -96,6 +96,9 @@ struct sch_job {
     uint32_t timeout_ms; /* wall clock limit for the program */
     int priority;        /* 0 normal, 1 high */
     int64_t created_ms;  /* unix epoch milliseconds */
+    char **warnings;     /* code-scan findings made at intake (ingress/ing_scan.h);
+                            the worker copies them into the result */
+    size_t nwarnings;
 };
 
 struct sch_result {

@@ -234,6 +234,8 @@ static void on_job(void *arg, struct q_delivery *d)
     }
     s->d = d;
     ex->busy++;
+    for (size_t i = 0; i < d->job.nwarnings; i++) /* code-scan findings of the ingress */
+        sch_result_add_warning(&s->res, d->job.warnings[i]);
     rlog_info(d->job.request_id, "job %s: starting (%s, session %s, attempt %d)", d->job.id,
               sch_lang_name(d->job.lang), d->job.session_id, d->attempts);
     int rc = wk_pool_acquire(ex->pool, &d->job, on_ready, s, &s->sb);

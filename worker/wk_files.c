@@ -1,21 +1,295 @@
 /*
- * wk_files.c - staging session files in and out of /mnt/data.
+ * wk_files.c - staging session files into /mnt/data before a run
+ * (stage-out is wk_files_out.c).
  *
- * Not implemented yet: inputs are not staged and outputs are not collected
- * (tracked in the LibreChat API issue).  Each step succeeds at once.
+ * For each reference {id, session_id, name} of the job (threadpool work):
+ *   1. the referenced session must belong to the job's owner (ci:sess:<sid>
+ *      owner == job.owner, and its user_id, when set, == job.user_id when
+ *      the job has one) - else a user error "file not found: <name>", the
+ *      same answer as for a missing file, so foreign files stay invisible;
+ *   2. its metadata files/<sid>/<id>.meta must exist (else the same error);
+ *   3. the bytes are written to <data dir>/<name> (a file of that name left
+ *      by an earlier run of the same session is replaced; a directory there
+ *      is a user error) with O_EXCL|O_NOFOLLOW, then chowned to the sandbox
+ *      user (1000:1000).
+ * Then every regular file in /mnt/data is recorded (wk_files_int.h), also
+ * when the job references none: a reused container may hold earlier files.
+ * Redis or storage failures are infrastructure errors (rc < 0, retried).
  */
-#include "wk_stage.h"
+#include "wk_files_int.h"
+
+#include "ci_env.h"
+#include "ci_log.h"
+#include "ci_util.h"
+#include "st_files.h"
+#include "wk_config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct st_store *s_store;
+static int s_store_tried;
+
+struct st_store *wk_files_store(void)
+{
+    if (!s_store_tried) {
+        s_store_tried = 1;
+        if (st_store_open_from_env(&s_store) != 0)
+            s_store = NULL;
+    }
+    return s_store;
+}
+
+int wk_files_hash_fd(int fd, unsigned char out[32])
+{
+    unsigned char buf[65536];
+    unsigned int len = 0;
+    int rc = -EIO;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || lseek(fd, 0, SEEK_SET) != 0)
+        goto out;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto out;
+        if (r == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)r);
+    }
+    if (EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32)
+        rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+void wk_files_seen_free(struct wk_files_seen *s)
+{
+    if (!s)
+        return;
+    free(s->e);
+    free(s);
+}
+
+int wk_files_snapshot(const char *dir, struct wk_files_seen *out)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return -EIO;
+    }
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) >= sizeof out->e[0].name)
+            continue;
+        int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0)
+            continue;
+        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            close(fd);
+            continue;
+        }
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            out->e = ci_xrealloc(out->e, cap * sizeof *out->e);
+        }
+        struct wk_files_entry *e = &out->e[out->n];
+        memset(e, 0, sizeof *e);
+        snprintf(e->name, sizeof e->name, "%s", de->d_name);
+        e->size = sb.st_size;
+        e->mtime = sb.st_mtim;
+        if (wk_files_hash_fd(fd, e->sha256) == 0)
+            out->n++;
+        close(fd);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* -- stage-in ----------------------------------------------------------- */
+
+struct stage_in {
+    uv_work_t work;
+    struct wk_job_ctx *ctx;
+    wk_stage_cb cb;
+    void *arg;
+    struct st_store *st;
+    char dir[512];
+    int rc;
+    char msg[512];
+    struct wk_files_seen *seen;
+};
+
+static redisContext *redis_open(void)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout(wk_cfg.redis_host, wk_cfg.redis_port, tv);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    struct timeval cmd = {5, 0};
+    redisSetTimeout(c, cmd);
+    if (wk_cfg.redis_password[0]) {
+        redisReply *r = redisCommand(c, "AUTH %s", wk_cfg.redis_password);
+        int bad = !r || r->type == REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+        if (bad) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/* 1 owned, 0 not, -EIO on Redis failure. */
+static int session_owned(redisContext *c, const struct sch_job *job, const char *sid)
+{
+    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id", sid);
+    int rc = -EIO;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        goto out;
+    const redisReply *o = r->element[0], *u = r->element[1];
+    rc = o->type == REDIS_REPLY_STRING && job->owner && strcmp(o->str, job->owner) == 0;
+    if (rc && u->type == REDIS_REPLY_STRING && u->len > 0 && job->user_id &&
+        strcmp(u->str, job->user_id) != 0)
+        rc = 0;
+out:
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Copies one referenced file in.  0, > 0 user error (msg set), < 0 infra. */
+static int stage_one(struct stage_in *op, redisContext *c, const struct sch_file *f)
+{
+    const struct sch_job *job = op->ctx->job;
+    struct st_file_meta m;
+    char key[160], path[1024];
+    int own = session_owned(c, job, f->session_id);
+    if (own < 0) {
+        snprintf(op->msg, sizeof op->msg, "session store unreachable while staging files");
+        return -EIO;
+    }
+    int rc = own ? st_meta_get(op->st, f->session_id, f->id, &m) : -ENOENT;
+    if (rc == -ENOENT || st_file_key(key, sizeof key, f->session_id, f->id, 0) != 0) {
+        snprintf(op->msg, sizeof op->msg, "file not found: %s (id %s)", f->name, f->id);
+        return 1;
+    }
+    if (rc != 0) {
+        snprintf(op->msg, sizeof op->msg, "file storage failed while staging %s", f->name);
+        return -EIO;
+    }
+    snprintf(path, sizeof path, "%s/%s", op->dir, f->name);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(op->msg, sizeof op->msg, "cannot place %s in /mnt/data: %s", f->name,
+                 strerror(errno));
+        return 1;
+    }
+    rc = st_get_to_file(op->st, key, path, (int64_t)wk_cfg.limits.max_file_size_mb << 20);
+    if (rc == -ENOENT) {
+        snprintf(op->msg, sizeof op->msg, "file not found: %s (id %s)", f->name, f->id);
+        return 1;
+    }
+    if (rc == -EFBIG) {
+        snprintf(op->msg, sizeof op->msg, "file %s is larger than MAX_FILE_SIZE_MB", f->name);
+        return 1;
+    }
+    if (rc != 0) {
+        snprintf(op->msg, sizeof op->msg, "cannot stage %s: %s", f->name, strerror(-rc));
+        return rc == -EEXIST ? 1 : -EIO;
+    }
+    if (lchown(path, WK_FILES_UID, WK_FILES_GID) != 0) {
+        snprintf(op->msg, sizeof op->msg, "cannot chown %s: %s", f->name, strerror(errno));
+        return -EIO;
+    }
+    return 0;
+}
+
+static void in_work(uv_work_t *w)
+{
+    struct stage_in *op = w->data;
+    const struct sch_job *job = op->ctx->job;
+    redisContext *c = NULL;
+    if (job->nfiles > 0) {
+        if (!op->st) {
+            op->rc = -EINVAL;
+            snprintf(op->msg, sizeof op->msg, "file storage is not configured");
+            return;
+        }
+        if (!(c = redis_open())) {
+            op->rc = -EIO;
+            snprintf(op->msg, sizeof op->msg, "session store unreachable while staging files");
+            return;
+        }
+    }
+    for (size_t i = 0; i < job->nfiles && op->rc == 0; i++)
+        op->rc = stage_one(op, c, &job->files[i]);
+    if (c)
+        redisFree(c);
+    if (op->rc != 0)
+        return;
+    op->seen = ci_xcalloc(1, sizeof *op->seen);
+    int rc = wk_files_snapshot(op->dir, op->seen);
+    if (rc != 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "cannot list /mnt/data: %s", strerror(-rc));
+    }
+}
+
+static void in_done(uv_work_t *w, int status)
+{
+    struct stage_in *op = w->data;
+    struct wk_job_ctx *ctx = op->ctx;
+    int rc = status < 0 ? status : op->rc;
+    if (rc == 0) {
+        ctx->files_priv = op->seen;
+        op->seen = NULL;
+    } else {
+        rlog_warn(ctx->job->request_id, "job %s: stage-in: %s", ctx->job->id, op->msg);
+    }
+    wk_files_seen_free(op->seen);
+    wk_stage_cb cb = op->cb;
+    void *arg = op->arg;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", op->msg);
+    free(op);
+    cb(arg, rc, msg[0] ? msg : NULL);
+}
 
 void wk_files_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
 {
-    cb(arg, 0, NULL);
-}
-
-void wk_files_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
-{
-    cb(arg, 0, NULL);
+    struct stage_in *op = ci_xcalloc(1, sizeof *op);
+    op->ctx = ctx;
+    op->cb = cb;
+    op->arg = arg;
+    op->st = wk_files_store();
+    op->work.data = op;
+    snprintf(op->dir, sizeof op->dir, "%s", wk_sandbox_data_dir(ctx->sb));
+    int rc = uv_queue_work(ctx->loop, &op->work, in_work, in_done);
+    if (rc != 0) {
+        free(op);
+        cb(arg, rc, "cannot queue the file staging");
+    }
 }
 
 void wk_files_release(struct wk_job_ctx *ctx)
 {
+    wk_files_seen_free(ctx->files_priv);
+    ctx->files_priv = NULL;
 }

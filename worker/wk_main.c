@@ -12,6 +12,8 @@
 #include "wk_exec.h"
 #include "wk_heartbeat.h"
 #include "wk_state.h"
+#include "wk_webhook.h"
+#include "wk_wan.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +25,7 @@ static struct {
     uv_loop_t *loop;
     struct wk_docker *docker;
     struct wk_exec *exec;
+    struct wk_webhook *webhook; /* delivery loop, apart from the job slots */
     uv_signal_t sigterm, sigint;
     int signals;
 } M;
@@ -33,9 +36,15 @@ static void on_docker_closed(void *arg)
     uv_close((uv_handle_t *)&M.sigint, NULL);
 }
 
-static void on_heartbeat_stopped(void *arg)
+static void close_docker(void *arg)
 {
     wk_docker_close(M.docker, on_docker_closed, NULL);
+}
+
+static void on_heartbeat_stopped(void *arg)
+{
+    if (wk_wan_stop(M.docker, close_docker, NULL) != 0) /* WAN mode: chains go first */
+        close_docker(NULL);
 }
 
 static void on_exec_stopped(void *arg)
@@ -53,6 +62,8 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     log_info("signal %d: finishing the jobs in hand, then exiting", signum);
     wk_heartbeat_draining();
+    wk_webhook_stop(M.webhook, NULL, NULL); /* in-flight deliveries end and are recorded */
+    M.webhook = NULL;
     wk_exec_stop(M.exec, on_exec_stopped, NULL);
 }
 
@@ -93,9 +104,18 @@ int main(void)
         return 1;
     }
     wk_docker_ping(M.docker, on_ping, NULL);
+    if (wk_wan_setup(M.loop, M.docker, wk_cfg.run_dir) != 0) {
+        log_error("WAN mode is on but its network or firewall could not be set up");
+        return 1;
+    }
     int rc = wk_exec_start(M.loop, M.docker, &M.exec);
     if (rc != 0) {
         log_error("cannot start the job loop (%d)", rc);
+        return 1;
+    }
+    rc = wk_webhook_start(M.loop, &M.webhook);
+    if (rc != 0) {
+        log_error("cannot start webhook delivery (%d)", rc);
         return 1;
     }
     if (wk_heartbeat_start(M.loop, M.docker, M.exec) != 0)

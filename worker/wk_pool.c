@@ -9,6 +9,7 @@
 #include "ci_log.h"
 #include "ci_util.h"
 #include "wk_config.h"
+#include "wk_wan.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -116,6 +117,7 @@ void wk_pool__spec(struct wk_pool *p, enum sch_lang lang, const char *session, c
     spec->hostname = wk_cfg.hostname;
     spec->run_root = wk_cfg.run_dir;
     spec->data_root = wk_cfg.data_dir;
+    wk_wan_apply(spec); /* WAN mode: network, DNS, resolv.conf */
 }
 
 /* ---- acquire ------------------------------------------------------------ */

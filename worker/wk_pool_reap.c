@@ -3,8 +3,11 @@
  * worker left behind (labels com.code-interpreter.managed=true and
  * com.code-interpreter.worker=<WORKER_ID>), with their host dirs
  * ($RUN_DIR/<token>, $DATA_DIR/<token> for a container named ci-<token>),
- * then lets the pools fill.  Containers the pool itself opened meanwhile
- * (pool misses of early jobs) are recognised by their token and kept.
+ * then lets the pools fill.  Only containers named ci-<token> whose /run/ci
+ * is $RUN_DIR/<token> are taken: a worker id alone is not proof (parallel
+ * test stacks all call themselves worker-1).  Containers the pool itself
+ * opened meanwhile (pool misses of early jobs) are recognised by their
+ * token and kept.
  */
 #include "wk_pool_int.h"
 
@@ -101,8 +104,26 @@ static void token_of(json_t *c, char *out, size_t outsz)
     const char *name = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
     out[0] = '\0';
     if (name && strncmp(name, "/ci-", 4) == 0 && strlen(name + 4) < outsz &&
-        !strchr(name + 4, '/') && strcmp(name + 4, "..") != 0 && name[4] != '.')
+        !strchr(name + 4, '/') && name[4] != '.')
         snprintf(out, outsz, "%s", name + 4);
+}
+
+/* Is /run/ci bind-mounted from $RUN_DIR/<token>?  Workers that share an id
+ * but not a RUN_DIR (e.g. parallel test stacks) never reap each other. */
+static int in_our_run_dir(json_t *c, const char *token)
+{
+    char want[4200];
+    size_t i;
+    json_t *m;
+    snprintf(want, sizeof want, "%s/%s", wk_cfg.run_dir, token);
+    json_array_foreach(json_object_get(c, "Mounts"), i, m)
+    {
+        const char *dst = json_string_value(json_object_get(m, "Destination"));
+        const char *src = json_string_value(json_object_get(m, "Source"));
+        if (dst && src && strcmp(dst, "/run/ci") == 0 && strcmp(src, want) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static void on_listed(void *arg, int status, const char *body, size_t len)
@@ -121,7 +142,7 @@ static void on_listed(void *arg, int status, const char *body, size_t len)
         it->p = p;
         it->work.data = it;
         token_of(c, it->token, sizeof it->token);
-        if (!id || (it->token[0] && ours(p, it->token)) ||
+        if (!id || !it->token[0] || !in_our_run_dir(c, it->token) || ours(p, it->token) ||
             wk_docker_remove(p->docker, id, on_removed, it) != 0) {
             free(it);
             continue;
@@ -138,7 +159,7 @@ static void on_listed(void *arg, int status, const char *body, size_t len)
 void wk_pool__reap(struct wk_pool *p)
 {
     char path[1024];
-    json_t *filters = json_pack("{s:[s,s++]}", "label", "com.code-interpreter.managed=true",
+    json_t *filters = json_pack("{s:[s,s+]}", "label", "com.code-interpreter.managed=true",
                                 "com.code-interpreter.worker=", wk_cfg.worker_id);
     char *fs = filters ? json_dumps(filters, JSON_COMPACT) : NULL;
     char *esc = fs ? curl_easy_escape(NULL, fs, 0) : NULL;

@@ -29,10 +29,12 @@ void wk_sandbox_spec_init(struct wk_sandbox_spec *spec)
 
 static json_t *labels(const struct wk_sandbox_spec *spec)
 {
-    return json_pack("{s:s, s:s, s:s, s:s}", "com.code-interpreter.managed", "true",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "com.code-interpreter.managed", "true",
                      "com.code-interpreter.session", spec->session_id ? spec->session_id : "",
                      "com.code-interpreter.language", spec->lang ? spec->lang : "",
-                     "com.code-interpreter.wan-access", spec->network ? "true" : "false");
+                     "com.code-interpreter.wan-access", spec->network ? "true" : "false",
+                     /* the worker's start-up reap finds its own (wk_pool_reap.c) */
+                     "com.code-interpreter.worker", ci_env_str("WORKER_ID", ""));
 }
 
 /* "a,b , c" -> ["a","b","c"] (empty items skipped). */
@@ -70,8 +72,7 @@ static void set_dns(json_t *hc, const struct wk_sandbox_spec *spec)
     }
 }
 
-static json_t *binds(const struct wk_sandbox_spec *spec, const char *run_dir,
-                     const char *data_dir)
+static json_t *binds(const struct wk_sandbox_spec *spec, const char *run_dir, const char *data_dir)
 {
     char b[4200];
     json_t *arr = json_array();
@@ -97,10 +98,9 @@ static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_d
      * profile (it is applied unless "seccomp=unconfined" is given). */
     json_t *hc = json_pack("{s:o, s:s, s:[s], s:[s], s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
                            "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
-                           spec->network ? spec->network : "none", "CapDrop", "ALL",
-                           "SecurityOpt", "no-new-privileges", "ReadonlyRootfs", 1, "Tmpfs",
-                           "/tmp", tmpfs, "Ulimits", "Name", "nofile", "Soft", nofile, "Hard",
-                           nofile, "Init", 0);
+                           spec->network ? spec->network : "none", "CapDrop", "ALL", "SecurityOpt",
+                           "no-new-privileges", "ReadonlyRootfs", 1, "Tmpfs", "/tmp", tmpfs,
+                           "Ulimits", "Name", "nofile", "Soft", nofile, "Hard", nofile, "Init", 0);
     if (!hc)
         return NULL;
     set_dns(hc, spec);
@@ -129,14 +129,14 @@ json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const ch
         return NULL;
     /* No Cmd/Entrypoint: the image's CMD starts the runner. */
     json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}", "Image",
-                            spec->image, "User", user, "WorkingDir", "/mnt/data", "Domainname",
-                            "", "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin",
-                            0, "AttachStdout", 0, "AttachStderr", 0, "Labels", labels(spec),
+                            spec->image, "User", user, "WorkingDir", "/mnt/data", "Domainname", "",
+                            "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin", 0,
+                            "AttachStdout", 0, "AttachStderr", 0, "Labels", labels(spec),
                             "HostConfig", host_config(spec, run_dir, data_dir));
     /* Unmasked, Docker names the host after the container id. */
     if (cfg && spec->mask_host_info)
-        json_object_set_new(cfg, "Hostname",
-                            json_string(spec->hostname && *spec->hostname ? spec->hostname
-                                                                          : "sandbox"));
+        json_object_set_new(
+            cfg, "Hostname",
+            json_string(spec->hostname && *spec->hostname ? spec->hostname : "sandbox"));
     return cfg;
 }

@@ -55,6 +55,8 @@ struct wk_state_op {
     int rc;             /* work outcome */
     char msg[256];      /* rc < 0: what failed; or a user warning */
     int warn;           /* msg is a warning for the response */
+    int64_t t0_us;      /* when the step began (audit "ms") */
+    struct wk_state_hdr hdr; /* of the blob loaded or saved */
 };
 
 void wk_state_init(uv_loop_t *loop)
@@ -122,6 +124,7 @@ static struct wk_state_op *op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *
     op->cb = cb;
     op->arg = arg;
     op->work.data = op;
+    op->t0_us = ci_mono_us();
     snprintf(op->key, sizeof op->key, WK_STATE_KEY_PREFIX "%s", job->session_id);
     snprintf(op->archive, sizeof op->archive, WK_STATE_ARCHIVE_PREFIX "%s", job->session_id);
     snprintf(op->path, sizeof op->path, "%s/%s", wk_sandbox_run_dir(ctx->sb), file);
@@ -138,6 +141,11 @@ static void op_finish(struct wk_state_op *op, int rc, const char *msg)
     free(op->blob);
     free(op);
     cb(arg, rc, msg ? m : NULL);
+}
+
+static double ms_of(const struct wk_state_op *op)
+{
+    return (double)(ci_mono_us() - op->t0_us) / 1000.0;
 }
 
 static const char *rid_of(const struct wk_state_op *op)
@@ -184,6 +192,7 @@ static void restore_work(uv_work_t *w)
     struct wk_state_hdr h;
     int rc = wk_state_blob_unpack(op->blob, op->bloblen, c->max_raw, op->binding, &raw,
                                   &op->rawlen, &h);
+    op->hdr = h;
     if (rc == 0 && op->from_archive &&
         h.saved_ms + c->archive_ttl_days * 86400000LL < ci_now_ms()) {
         st_delete(wk_state_g.store, op->archive); /* expired: the sweep may not have run */
@@ -247,10 +256,14 @@ static void restore_done(uv_work_t *w, int status)
         wk_state_audit("state_load_failed", sid_of(op), rid_of(op), "{s:s,s:s}", "source", src,
                        "reason", op->msg);
     }
+    const char *run_dir = wk_sandbox_run_dir(op->ctx->sb);
+    wk_state_local_forget(run_dir);
     if (op->loaded) {
+        wk_state_local_set(run_dir, sid_of(op), &op->hdr);
         op->ctx->state_in = 1;
-        wk_state_audit("state_load", sid_of(op), rid_of(op), "{s:s,s:I,s:I}", "source", src,
-                       "size", (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen);
+        wk_state_audit("state_load", sid_of(op), rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
+                       src, "size", (json_int_t)op->rawlen, "stored_size",
+                       (json_int_t)op->bloblen, "ms", ms_of(op));
         if (op->from_archive)
             warm_redis(op);
     }
@@ -280,7 +293,43 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         memcpy(op->blob, r->str, (size_t)r->len);
         op->bloblen = (size_t)r->len;
     }
+    log_debug("state: %s: GET answered in %.1f ms (%zu bytes)", sid_of(op), ms_of(op),
+              op->bloblen);
     wk_state_queue_work(&op->work, restore_work, restore_done);
+}
+
+static void get_full(struct wk_state_op *op)
+{
+    const char *argv[] = {"GET", op->key};
+    if (wk_state_redis_argv(on_get, op, 2, argv, NULL) < 0)
+        op_finish(op, -EIO, "cannot reach redis for the session's state");
+}
+
+/* The sandbox's state.in holds the version this worker saved last: keep it
+ * when Redis still has that very version (same time, size and binding). */
+static void on_peek(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct wk_state_op *op = priv;
+    redisReply *r = reply;
+    struct wk_state_hdr h;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        op_finish(op, -EIO, "cannot read the session's state from redis");
+        return;
+    }
+    if (r->type == REDIS_REPLY_STRING &&
+        wk_state_blob_peek(r->str, (size_t)r->len, wk_state_g.cfg.max_raw, &h) == 0 &&
+        h.saved_ms == op->hdr.saved_ms && h.comp_size == op->hdr.comp_size &&
+        memcmp(h.binding, op->binding, sizeof h.binding) == 0 &&
+        memcmp(h.binding, op->hdr.binding, sizeof h.binding) == 0) {
+        op->ctx->state_in = 1;
+        wk_state_audit("state_load", sid_of(op), rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
+                       "local", "size", (json_int_t)h.raw_size, "stored_size",
+                       (json_int_t)(h.comp_size + WK_STATE_BLOB_HDR), "ms", ms_of(op));
+        op_finish(op, 0, NULL);
+        return;
+    }
+    wk_state_local_forget(wk_sandbox_run_dir(op->ctx->sb));
+    get_full(op);
 }
 
 void wk_state_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
@@ -294,9 +343,13 @@ void wk_state_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
     }
     ctx->state_out = 1;
     struct wk_state_op *op = op_new(ctx, cb, arg, "state.in");
-    const char *argv[] = {"GET", op->key};
-    if (wk_state_redis_argv(on_get, op, 2, argv, NULL) < 0)
-        op_finish(op, -EIO, "cannot reach redis for the session's state");
+    if (wk_state_local_get(wk_sandbox_run_dir(ctx->sb), sid_of(op), &op->hdr) == 0) {
+        const char *argv[] = {"GETRANGE", op->key, "0", "63"};
+        if (wk_state_redis_argv(on_peek, op, 4, argv, NULL) < 0)
+            op_finish(op, -EIO, "cannot reach redis for the session's state");
+        return;
+    }
+    get_full(op);
 }
 
 /* ---- stage-out ------------------------------------------------------- */
@@ -309,7 +362,8 @@ static void save_work(uv_work_t *w)
     char *raw = NULL;
     size_t size = 0;
     int rc = wk_state_io_read(op->path, c->max_raw, &raw, &size);
-    wk_state_io_unlink(op->path);
+    if (rc < 0)
+        wk_state_io_unlink(op->path);
     op->rawlen = size;
     if (rc == -ENOENT) {
         op->none = 1;
@@ -331,10 +385,27 @@ static void save_work(uv_work_t *w)
     rc = wk_state_blob_pack(raw, size, c->max_raw, ci_now_ms(), op->binding, &op->blob,
                             &op->bloblen);
     free(raw);
+    if (rc == 0)
+        rc = wk_state_blob_header(op->blob, op->bloblen, c->max_raw, &op->hdr);
     if (rc < 0) {
+        wk_state_io_unlink(op->path);
         op->rc = rc;
         snprintf(op->msg, sizeof op->msg, "state not saved: compression failed");
     }
+}
+
+/* After a save: state.out becomes the sandbox's next state.in (the same
+ * session's next job on this sandbox then skips the download). */
+static void keep_local(struct wk_state_op *op, int saved)
+{
+    const char *run_dir = wk_sandbox_run_dir(op->ctx->sb);
+    char in[512];
+    snprintf(in, sizeof in, "%s/state.in", run_dir);
+    wk_state_local_forget(run_dir);
+    if (saved && rename(op->path, in) == 0)
+        wk_state_local_set(run_dir, sid_of(op), &op->hdr);
+    else
+        wk_state_io_unlink(op->path);
 }
 
 static void on_saved(redisAsyncContext *ac, void *reply, void *priv)
@@ -342,13 +413,16 @@ static void on_saved(redisAsyncContext *ac, void *reply, void *priv)
     struct wk_state_op *op = priv;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
+        keep_local(op, 0);
         op_finish(op, -EIO, "state not saved: redis unavailable");
         return;
     }
+    keep_local(op, 1);
     op->ctx->res->has_state = 1;
     op->ctx->res->state_size = (int64_t)op->rawlen;
-    wk_state_audit("state_save", sid_of(op), rid_of(op), "{s:I,s:I}", "size",
-                   (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen);
+    wk_state_audit("state_save", sid_of(op), rid_of(op), "{s:I,s:I,s:f}", "size",
+                   (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen, "ms",
+                   ms_of(op));
     op_finish(op, 0, NULL);
 }
 
@@ -379,6 +453,7 @@ static void save_done(uv_work_t *w, int status)
 {
     struct wk_state_op *op = w->data;
     wk_state_work_done();
+    log_debug("state: %s: state.out read and compressed in %.1f ms", sid_of(op), ms_of(op));
     if (op->rc < 0) {
         op_finish(op, op->rc, op->msg);
         return;
@@ -398,6 +473,7 @@ static void save_done(uv_work_t *w, int status)
     const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
     size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
     if (wk_state_redis_argv(on_saved, op, 5, set, lens) < 0) {
+        keep_local(op, 0);
         op_finish(op, -EIO, "state not saved: redis unavailable");
         return;
     }

@@ -80,7 +80,7 @@ int wk_state_blob_pack(const void *raw, size_t rawlen, size_t max_raw, int64_t s
     return 0;
 }
 
-int wk_state_blob_header(const void *blob, size_t len, size_t max_raw, struct wk_state_hdr *h)
+int wk_state_blob_peek(const void *blob, size_t len, size_t max_raw, struct wk_state_hdr *h)
 {
     const unsigned char *p = blob;
     memset(h, 0, sizeof *h);
@@ -93,11 +93,17 @@ int wk_state_blob_header(const void *blob, size_t len, size_t max_raw, struct wk
     memcpy(h->binding, p + 32, WK_STATE_BINDING_LEN);
     if (h->raw_size > max_raw || h->comp_size > comp_bound(max_raw))
         return -EFBIG;
-    if (h->comp_size != len - WK_STATE_BLOB_HDR)
-        return -EBADMSG;
     if ((h->raw_size == 0) != (h->comp_size == 0))
         return -EBADMSG;
     return 0;
+}
+
+int wk_state_blob_header(const void *blob, size_t len, size_t max_raw, struct wk_state_hdr *h)
+{
+    int rc = wk_state_blob_peek(blob, len, max_raw, h);
+    if (rc == 0 && h->comp_size != len - WK_STATE_BLOB_HDR)
+        return -EBADMSG;
+    return rc;
 }
 
 int wk_state_blob_unpack(const void *blob, size_t len, size_t max_raw,

@@ -51,6 +51,10 @@ int wk_state_blob_pack(const void *raw, size_t rawlen, size_t max_raw, int64_t s
                        const unsigned char binding[WK_STATE_BINDING_LEN], char **out,
                        size_t *outlen);
 
+/* Parses the header from the first WK_STATE_BLOB_HDR bytes (len may be
+ * just those): 0, -EBADMSG or -EFBIG as below, without the length check. */
+int wk_state_blob_peek(const void *blob, size_t len, size_t max_raw, struct wk_state_hdr *h);
+
 /* Parses and checks the header only.  Returns 0 or -EBADMSG (bad magic,
  * version, or comp_size not matching len), -EFBIG (raw_size > max_raw or
  * comp_size larger than lz4 could produce for max_raw). */

@@ -6,6 +6,8 @@
  *   wk_state_archive.c  archive sweep to object storage, archive expiry,
  *                       audit lines
  *   wk_state_blob.c     the stored blob format (pure)
+ *   wk_state_local.c    which version a sandbox's state.in already holds
+ *   wk_state_io.c       bounded, symlink-safe run dir file I/O
  *
  * Redis keys (besides the queue's, queue/q_keys.h):
  *   ci:state:<session_id>  string, the blob (wk_state_blob.h), EX STATE_TTL_SECONDS
@@ -77,6 +79,12 @@ int wk_state_redis_argv(redisCallbackFn *fn, void *priv, int argc, const char **
                         const size_t *argvlen);
 /* Flushes pending commands, then disconnects. */
 void wk_state_redis_close(void);
+
+/* wk_state_local.c: the version a sandbox's state.in holds (loop thread). */
+struct wk_state_hdr;
+void wk_state_local_set(const char *run_dir, const char *sid, const struct wk_state_hdr *h);
+int wk_state_local_get(const char *run_dir, const char *sid, struct wk_state_hdr *h);
+void wk_state_local_forget(const char *run_dir);
 
 /* wk_state_archive.c */
 void wk_state_sweep_start(void);

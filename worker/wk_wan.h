@@ -48,11 +48,16 @@ int wk_wan_configure(const char *run_dir);
  * errno.  Returns 0 (cb will run) or a negative errno (no callback). */
 int wk_wan_start(struct wk_docker *d, void (*cb)(void *arg, int status), void *arg);
 
+/* For main(): wk_wan_configure() then wk_wan_start(), running `loop` until
+ * the start is done.  Returns 0 (WAN mode off, or on and ready) or a negative
+ * errno (the worker must not start). */
+int wk_wan_setup(uv_loop_t *loop, struct wk_docker *d, const char *run_dir);
+
 /* Adds the WAN settings to `spec` when WAN mode is active. */
 void wk_wan_apply(struct wk_sandbox_spec *spec);
 
-/* Removes the chains (see above); `cb(arg)` runs when done (always, also when
- * WAN mode is off).  Returns 0 (cb will run) or a negative errno. */
+/* Removes the chains (see above); `cb(arg)` runs when done.  Returns 0 (cb
+ * will run) or -EALREADY when WAN mode is not active (no callback). */
 int wk_wan_stop(struct wk_docker *d, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -28,9 +28,9 @@ const size_t WK_WAN_NBLOCKED = sizeof WK_WAN_BLOCKED / sizeof WK_WAN_BLOCKED[0];
 
 struct rule {
     struct in_addr dst;
-    int dlen;           /* prefix length; -1 = any destination */
-    const char *in;     /* input interface or NULL */
-    int proto;          /* 0, IPPROTO_TCP or IPPROTO_UDP (then dport) */
+    int dlen;       /* prefix length; -1 = any destination */
+    const char *in; /* input interface or NULL */
+    int proto;      /* 0, IPPROTO_TCP or IPPROTO_UDP (then dport) */
     uint16_t dport;
     const char *target; /* "DROP", "RETURN" or a chain */
 };
@@ -39,7 +39,8 @@ struct rule {
 union entry_buf {
     struct ipt_entry e;
     unsigned char raw[XT_ALIGN(sizeof(struct ipt_entry)) + XT_ALIGN(sizeof(struct xt_entry_match)) +
-                      XT_ALIGN(sizeof(struct xt_tcp)) + XT_ALIGN(sizeof(struct xt_standard_target))];
+                      XT_ALIGN(sizeof(struct xt_tcp)) +
+                      XT_ALIGN(sizeof(struct xt_standard_target))];
 };
 
 static void build(const struct rule *r, union entry_buf *b)
@@ -61,7 +62,8 @@ static void build(const struct rule *r, union entry_buf *b)
         struct xt_entry_match *m = (struct xt_entry_match *)(b->raw + off);
         size_t dsz = r->proto == IPPROTO_TCP ? sizeof(struct xt_tcp) : sizeof(struct xt_udp);
         m->u.user.match_size = (uint16_t)(XT_ALIGN(sizeof *m) + XT_ALIGN(dsz));
-        snprintf(m->u.user.name, sizeof m->u.user.name, "%s", r->proto == IPPROTO_TCP ? "tcp" : "udp");
+        snprintf(m->u.user.name, sizeof m->u.user.name, "%s",
+                 r->proto == IPPROTO_TCP ? "tcp" : "udp");
         uint16_t *ports = (uint16_t *)m->data; /* spts[2], dpts[2] lead both structs */
         ports[0] = 0;
         ports[1] = 0xffff;
@@ -81,8 +83,8 @@ static int prefix_len(struct in_addr mask)
 }
 
 /* `iptables -S` spelling of one rule. */
-static void format_entry(const char *chain, const struct ipt_entry *e, const char *target, char *out,
-                         size_t outsz)
+static void format_entry(const char *chain, const struct ipt_entry *e, const char *target,
+                         char *out, size_t outsz)
 {
     char a[INET_ADDRSTRLEN];
     int n = snprintf(out, outsz, "-A %s", chain);
@@ -95,7 +97,9 @@ static void format_entry(const char *chain, const struct ipt_entry *e, const cha
     if (e->ip.iniface[0] && n >= 0 && (size_t)n < outsz)
         n += snprintf(out + n, outsz - n, " -i %.*s", IFNAMSIZ, e->ip.iniface);
     if (e->ip.proto && n >= 0 && (size_t)n < outsz) {
-        const char *p = e->ip.proto == IPPROTO_TCP ? "tcp" : e->ip.proto == IPPROTO_UDP ? "udp" : "?";
+        const char *p = e->ip.proto == IPPROTO_TCP   ? "tcp"
+                        : e->ip.proto == IPPROTO_UDP ? "udp"
+                                                     : "?";
         n += snprintf(out + n, outsz - n, " -p %s", p);
     }
     for (size_t off = sizeof(struct ipt_entry); off < e->target_offset;) {
@@ -160,7 +164,8 @@ static int add(struct xtc_handle *h, const char *chain, const struct rule *r, in
     union entry_buf b;
     char text[256];
     build(r, &b);
-    int ok = insert_first ? iptc_insert_entry(chain, &b.e, 0, h) : iptc_append_entry(chain, &b.e, h);
+    int ok =
+        insert_first ? iptc_insert_entry(chain, &b.e, 0, h) : iptc_append_entry(chain, &b.e, h);
     if (!ok)
         return -1;
     format_entry(chain, &b.e, r->target, text, sizeof text);
@@ -247,7 +252,8 @@ static int transact(int (*change)(struct xtc_handle *, const struct wk_wan_rules
         struct xtc_handle *h = iptc_init("filter");
         if (!h) {
             rc = errno ? -errno : -EIO;
-            log_error("wan firewall: cannot open the ip_tables filter table: %s", iptc_strerror(errno));
+            log_error("wan firewall: cannot open the ip_tables filter table: %s",
+                      iptc_strerror(errno));
             break;
         }
         if (change(h, r) != 0) {

@@ -168,7 +168,7 @@ static int open_obj(struct st_store *st, const char *key, struct stat *sb)
         return -ENOENT;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -EIO;
+        return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? -ENOENT : -EIO;
     if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
         close(fd);
         return -ENOENT;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define ERRBODY_MAX 512
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static size_t on_body(char *p, size_t sz, size_t nm, void *arg)
 {
@@ -138,6 +139,10 @@ int st__s3_perform(struct st_s3 *s, const char *method, const char *path_and_que
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     hdrs = curl_slist_append(hdrs, "Expect:");
+    /* S3 wants the payload hash header; uploads are streamed, so unsigned */
+    hdrs = curl_slist_append(hdrs, strcmp(method, "PUT") == 0
+                                       ? "x-amz-content-sha256: UNSIGNED-PAYLOAD"
+                                       : "x-amz-content-sha256: " EMPTY_SHA256);
     if (strcmp(method, "PUT") == 0) {
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);

@@ -66,6 +66,7 @@ class Stack:
             "HOST": "127.0.0.1",
             "RUN_DIR": os.path.join(self.tmp, "run"),
             "DATA_DIR": os.path.join(self.tmp, "data"),
+            "STORAGE_DIR": os.path.join(self.tmp, "storage"),
             "ENV_FILE": os.path.join(self.tmp, "no.env"),
             "LOG_LEVEL": "debug",
         })

@@ -75,7 +75,8 @@ def isolation():
         assert sa2 == sa and cid_a2 == cid_a and mark_a2 == "yes", (cid_a, cid_a2, mark_a2)
         seen = {cid_a}
         for _ in range(4):
-            wait_for(lambda: len(warm_ids()) == 1, 60, "the pool to refill")
+            # (bound warm containers keep their "unassigned" label: docs/pool.md)
+            wait_for(lambda: len(warm_ids() - seen) == 1, 60, "the pool to refill")
             sb, cid_b, mark_b = whoami(st)
             assert sb != sa
             assert cid_b not in seen, "a new session landed in a used container"
@@ -107,7 +108,7 @@ def shutdown():
     with Stack(env={"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "60000"}) as st:
         wait_for(lambda: len(warm_ids()) == 2, 60, "two warm py containers")
         whoami(st)  # one kept for its session too
-        assert len(docker_ps()) == 3
+        wait_for(lambda: len(docker_ps()) == 3, 60, "two warm and one kept container")
         st.kill(WORKER, signal.SIGTERM)
         assert st.procs[WORKER].returncode == 0
         assert docker_ps() == set(), "containers left behind: %s" % docker_ps()
@@ -115,26 +116,39 @@ def shutdown():
 
 def reap():
     require_docker_image(IMAGE)
-    stale = subprocess.run(
-        ["docker", "create", "--label", "com.code-interpreter.managed=true",
-         "--label", "com.code-interpreter.worker=" + WORKER,
-         "--label", "com.code-interpreter.session=old", "--network", "none",
-         "--entrypoint", "sleep", IMAGE, "600"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    other = subprocess.run(
-        ["docker", "create", "--label", "com.code-interpreter.managed=true",
-         "--label", "com.code-interpreter.worker=another-worker", "--network", "none",
-         "--entrypoint", "sleep", IMAGE, "600"],
-        capture_output=True, text=True, check=True).stdout.strip()
+    st = Stack(env={"POOL_SIZE_PY": "1"}, start=False)
+    made = []
+
+    def create(worker, token, run_dir):
+        os.makedirs(os.path.join(run_dir, token), exist_ok=True)
+        made.append(subprocess.run(
+            ["docker", "create", "--name", "ci-" + token,
+             "--label", "com.code-interpreter.managed=true",
+             "--label", "com.code-interpreter.worker=" + worker,
+             "--label", "com.code-interpreter.session=old", "--network", "none",
+             "-v", os.path.join(run_dir, token) + ":/run/ci",
+             "--entrypoint", "sleep", IMAGE, "600"],
+            capture_output=True, text=True, check=True).stdout.strip())
+        return made[-1]
+
+    tok = os.urandom(12).hex()
+    run_dir = os.path.join(st.tmp, "run")
     try:
-        with Stack(env={"POOL_SIZE_PY": "1"}) as st:
+        stale = create(WORKER, tok, run_dir)
+        other = create("another-worker", os.urandom(12).hex(), run_dir)
+        # same worker id, another RUN_DIR: another stack's, not ours
+        foreign = create(WORKER, os.urandom(12).hex(), os.path.join(st.tmp, "elsewhere"))
+        with st:
+            st.start()
             wait_for(lambda: stale not in docker_ps(), 60, "the stale container to go")
-            wait_for(lambda: len(warm_ids()) == 1, 60, "the pool to fill after the reap")
-            r = subprocess.run(["docker", "inspect", other], capture_output=True)
-            assert r.returncode == 0, "another worker's container was removed"
+            wait_for(lambda: len(warm_ids() - {foreign}) == 1, 60, "the pool to fill")
+            assert not os.path.exists(os.path.join(run_dir, tok)), "its run dir is left"
+            for keep in (other, foreign):
+                r = subprocess.run(["docker", "inspect", keep], capture_output=True)
+                assert r.returncode == 0, "another worker's container was removed"
             whoami(st)
     finally:
-        subprocess.run(["docker", "rm", "-f", stale, other], capture_output=True)
+        subprocess.run(["docker", "rm", "-f"] + made, capture_output=True)
 
 
 def no_image():

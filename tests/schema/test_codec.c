@@ -298,7 +298,30 @@ TEST(limits_from_env)
     ASSERT_EQ(l.max_args, 64);
 }
 
-TEST_MAIN(roundtrip_job_all_fields, roundtrip_job_minimal, encode_rejects_incomplete,
+/* code-scan warnings made at intake travel with the job (ingress -> worker) */
+TEST(roundtrip_job_warnings)
+{
+    struct sch_job a, b;
+    char *buf;
+    size_t len;
+    fill_job(&a);
+    a.nwarnings = 2;
+    a.warnings = calloc(2, sizeof *a.warnings);
+    a.warnings[0] = dup_("potentially dangerous pattern: import os (system import)");
+    a.warnings[1] = dup_("potentially dangerous pattern: eval() (dangerous function)");
+    ASSERT_EQ(sch_job_encode(&a, &buf, &len), 0);
+    ASSERT_EQ(sch_job_decode(buf, len, &b), 0);
+    ASSERT_EQ(b.nwarnings, 2);
+    ASSERT_STR_EQ(b.warnings[0], a.warnings[0]);
+    ASSERT_STR_EQ(b.warnings[1], a.warnings[1]);
+    free(buf);
+    sch_job_release(&b);
+    sch_job_release(&a); /* frees the warnings too (LeakSanitizer checks) */
+    ASSERT_NULL(a.warnings);
+    ASSERT_EQ(a.nwarnings, 0);
+}
+
+TEST_MAIN(roundtrip_job_warnings, roundtrip_job_all_fields, roundtrip_job_minimal, encode_rejects_incomplete,
           roundtrip_result_all_fields, result_every_status_roundtrips,
           decode_accepts_str_output_and_unknown_keys, lang_table, status_table, limits_defaults,
           limits_from_env)

@@ -73,7 +73,9 @@ int s3rver_start(struct s3rver *s, const char *bucket)
         return -errno;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execlp("node", "node", bin, "-d", s->dir, "-a", "127.0.0.1", "-p", port, "-s",
+        /* s3rver encrypts continuation tokens with a cipher OpenSSL 3 keeps in
+         * its legacy provider */
+        execlp("node", "node", "--openssl-legacy-provider", bin, "-d", s->dir, "-a", "127.0.0.1", "-p", port, "-s",
                "--configure-bucket", bucket, (char *)NULL);
         _exit(127);
     }

@@ -328,11 +328,13 @@ TEST(s3_many_keys_paginate)
     s3rver_stop(&s_s3);
 }
 
-TEST(s3_wrong_secret_is_refused)
+/* s3rver checks the access key id of a SigV4 Authorization header (it does
+ * not recompute V4 signatures): an unknown key is refused. */
+TEST(s3_wrong_key_is_refused)
 {
     struct st_store *good = open_s3(), *bad = NULL;
     ASSERT_EQ(st_put(good, "files/s/x", "x", 1, NULL), 0);
-    setenv("S3_SECRET_KEY", "not-the-secret", 1);
+    setenv("S3_ACCESS_KEY", "NOT-A-KEY", 1);
     ASSERT_EQ(st_store_open_from_env(&bad), 0);
     char *data;
     size_t len;
@@ -403,5 +405,5 @@ TEST(s3_server_errors_are_eio)
 }
 
 TEST_MAIN(key_rules, bad_config, local_contract, local_session_files, s3_contract,
-          s3_session_files, s3_many_keys_paginate, s3_wrong_secret_is_refused,
+          s3_session_files, s3_many_keys_paginate, s3_wrong_key_is_refused,
           s3_server_errors_are_eio)

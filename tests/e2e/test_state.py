@@ -1,0 +1,191 @@
+"""End-to-end: Python state persistence (issue 4, docs/state.md).
+
+Two real workers (WORKER_CONCURRENCY=1 each) on one private Redis; jobs go
+through POST /jobs + GET /jobs/{id}?wait so the test can read which worker
+ran each one (the job hash's `worker` field).  Object storage is the local
+backend in the stack's temp dir.
+"""
+import json
+import os
+import sys
+import time
+
+from stack import Stack, require_docker_image, run_cases, wait_for
+
+PY_IMAGE = "code-interpreter/py:latest"
+
+
+def new_stack(**env):
+    base = {"WORKER_CONCURRENCY": "1", "STATE_ARCHIVE_AFTER_SECONDS": "1"}
+    base.update(env)
+    s = Stack(env=base, workers=2, start=False)
+    s.env["STORAGE_DIR"] = os.path.join(s.tmp, "storage")
+    s.env["STORAGE_BACKEND"] = "local"
+    s.start()
+    return s
+
+
+def bulk(reply):
+    """The value of a RESP bulk-string reply (None for nil)."""
+    if reply.startswith(b"$-1"):
+        return None
+    assert reply.startswith(b"$"), reply
+    head, _, rest = reply.partition(b"\r\n")
+    return rest[:int(head[1:])]
+
+
+def run(s, code, sid=None, key=Stack.KEY):
+    body = {"lang": "py", "code": code}
+    if sid:
+        body["session_id"] = sid
+    r = s.post("/jobs", body, key=key)
+    assert r.status == 202, (r.status, r.body)
+    job_id = r.json()["job_id"]
+    j = s.get("/jobs/%s?wait=60" % job_id, key=key).json()
+    assert j["status"] in ("completed", "failed"), j
+    worker = bulk(s.redis("HGET", "ci:job:" + job_id, "worker")).decode()
+    return j["result"], worker
+
+
+def audits(s, event_type, sid=None):
+    out = []
+    for name in s.procs:
+        if not name.startswith("worker"):
+            continue
+        try:
+            with open(os.path.join(s.tmp, name + ".log"), "rb") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if o.get("audit") and o.get("event_type") == event_type and \
+                    (sid is None or o.get("session_id") == sid):
+                out.append(o)
+    return out
+
+
+def assert_name_error(res, name):
+    assert res["status"] == "failed", res
+    assert "NameError" in res["stderr"] and name in res["stderr"], res
+
+
+def case_cross_worker():
+    """x = 42 on one worker, print(x + 1) on the other; a DataFrame and a
+    module binding survive; another caller naming the session gets nothing."""
+    require_docker_image(PY_IMAGE)
+    with new_stack() as s:
+        a, w1 = run(s, "import pandas as pd\nx = 42\n"
+                       "df = pd.DataFrame({'a': [1, 2, 3], 'b': ['x', 'y', 'z']})")
+        assert a["status"] == "completed", a
+        assert a["has_state"] is True and a["state_size"] > 100, a
+        sid = a["session_id"]
+        stored = bulk(s.redis("GET", "ci:state:" + sid))
+        assert stored and stored[:4] == b"CIST", stored[:16]
+        save = audits(s, "state_save", sid)
+        assert save and save[-1]["size"] == a["state_size"], save
+        # run until the other worker takes one (both are idle: they alternate)
+        seen = set()
+        for _ in range(6):
+            b, w = run(s, "print(x + 1)\nprint(df['a'].sum(), df['b'].iloc[-1], pd.__name__)",
+                       sid=sid)
+            assert b["session_id"] == sid, b
+            assert b["stdout"] == "43\n6 z pandas\n", b
+            seen.add(w)
+            if w != w1:
+                break
+        assert any(w != w1 for w in seen), (w1, seen)
+        loads = audits(s, "state_load", sid)
+        assert loads and all(l["source"] == "redis" for l in loads), loads
+        assert len({l["worker"] for l in loads + save}) == 2, (loads, save)
+        # another caller naming the session gets a fresh one and a clean namespace
+        c, _ = run(s, "print(x)", sid=sid, key=Stack.OTHER_KEY)
+        assert c["session_id"] != sid, c
+        assert_name_error(c, "x")
+
+
+def case_archive():
+    """The Redis key is deleted: the state comes back from the archive and
+    Redis is warmed again."""
+    require_docker_image(PY_IMAGE)
+    with new_stack() as s:
+        a, _ = run(s, "x = 42")
+        sid = a["session_id"]
+        assert a["has_state"], a
+        wait_for(lambda: audits(s, "state_archive", sid), 20, "the archive sweep")
+        assert os.path.exists(os.path.join(s.tmp, "storage")), os.listdir(s.tmp)
+        assert s.redis("DEL", "ci:state:" + sid) == b":1\r\n"
+        b, _ = run(s, "print(x + 1)", sid=sid)
+        assert b["stdout"] == "43\n", b
+        loads = audits(s, "state_load", sid)
+        assert loads and loads[-1]["source"] == "archive", loads
+        assert s.redis("EXISTS", "ci:state:" + sid) == b":1\r\n"  # warmed again
+
+
+def case_oversize():
+    """STATE_MAX_SIZE_MB=1 and a 3 MB state: the call succeeds, says so, and
+    stores nothing."""
+    require_docker_image(PY_IMAGE)
+    with new_stack(STATE_MAX_SIZE_MB="1") as s:
+        a, _ = run(s, "import os\nb = os.urandom(3 * 1024 * 1024)\nprint('ok')")
+        assert a["status"] == "completed" and a["stdout"] == "ok\n", a
+        assert a["has_state"] is False and a["state_size"] == 0, a
+        sid = a["session_id"]
+        assert any("state not saved" in w and "STATE_MAX_SIZE_MB=1" in w
+                   for w in a["warnings"]), a
+        ev = audits(s, "state_size_limit_exceeded", sid)
+        assert ev and ev[0]["size"] > 3 * 1024 * 1024, ev
+        assert bulk(s.redis("GET", "ci:state:" + sid)) is None
+        b, _ = run(s, "print(len(b))", sid=sid)
+        assert_name_error(b, "b")
+
+
+def case_disabled():
+    """STATE_PERSISTENCE_ENABLED=false: every run starts clean."""
+    require_docker_image(PY_IMAGE)
+    with new_stack(STATE_PERSISTENCE_ENABLED="false") as s:
+        a, _ = run(s, "x = 42")
+        assert a["status"] == "completed" and a["has_state"] is False, a
+        assert a["state_size"] == 0, a
+        b, _ = run(s, "print(x)", sid=a["session_id"])
+        assert b["session_id"] == a["session_id"], b
+        assert_name_error(b, "x")
+        assert s.redis("KEYS", "ci:state:*") == b"*0\r\n"
+
+
+def case_corrupt_blob():
+    """A corrupt or hostile blob in Redis: a warning, a clean namespace, no
+    crash; the session saves and restores again afterwards."""
+    require_docker_image(PY_IMAGE)
+    with new_stack() as s:
+        a, _ = run(s, "x = 42")
+        sid = a["session_id"]
+        key = "ci:state:" + sid
+        # header claims a 9 EB raw size; then plain garbage
+        hostile = "CIST\x01\x00\x00\x00" + "\x7f" * 8 + "\x00" * 48 + "junk"
+        for planted in (hostile, "garbage, not lz4 at all"):
+            s.redis("SET", key, planted)
+            b, _ = run(s, "print(x)", sid=sid)
+            assert_name_error(b, "x")
+            assert any("could not be restored" in w for w in b["warnings"]), b
+        c, _ = run(s, "y = 7", sid=sid)
+        assert c["has_state"], c
+        d, _ = run(s, "print(y * 6)", sid=sid)
+        assert d["stdout"] == "42\n", d
+        for name in ("worker-1", "worker-2"):
+            assert s.procs[name].poll() is None, name + " died"
+
+
+CASES = {
+    "cross_worker": case_cross_worker,
+    "archive": case_archive,
+    "oversize": case_oversize,
+    "disabled": case_disabled,
+    "corrupt_blob": case_corrupt_blob,
+}
+
+if __name__ == "__main__":
+    sys.exit(run_cases(CASES, sys.argv))

@@ -1,0 +1,60 @@
+/*
+ * fuzz_filename.c - file names: sch_valid_filename, ing_fname_safe,
+ * ing_fname_ok (SECURITY.md "Filename Validation").
+ *
+ * Input: the bytes of a name (cut at the first NUL, as C sees it).
+ * Contract: an accepted name is 1..255 bytes, has no '/', '\\', control
+ * character or dangerous character, is not "." or "..", and has a
+ * whitelisted extension; a refused one carries a reason; the checks are
+ * monotone (ok => safe => sch_valid_filename).
+ */
+#include "ing_scan.h"
+#include "sch_validate.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ci_fuzz_dict[] = {
+    "../", "..\\", "..", ".", "/", "\\", ".txt", ".TXT", ".py", ".exe", ".sh", ".tar.gz",
+    "%2e%2e%2f", "\xc3\xa9", "\xff", "\x7f", "\x01", ";", "|", "$", "`", "*", "?", "<", ">",
+    ":", "\"", "&", " ", NULL,
+};
+
+static void check(int cond)
+{
+    if (!cond)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *name = malloc(size + 1);
+    if (!name)
+        return 0;
+    memcpy(name, data, size);
+    name[size] = '\0';
+    const char *why_ok = NULL, *why_safe = NULL, *why_sch = NULL;
+    int ok = ing_fname_ok(name, &why_ok);
+    int safe = ing_fname_safe(name, &why_safe);
+    int sch = sch_valid_filename(name, &why_sch);
+    size_t n = strlen(name);
+
+    check(ok == (why_ok == NULL) && safe == (why_safe == NULL) && sch == (why_sch == NULL));
+    check(!ok || safe);
+    check(!safe || sch);
+    check(ok == (safe && ing_fname_ext_allowed(name)));
+    if (sch) {
+        check(n >= 1 && n <= 255);
+        check(!strchr(name, '/') && !strchr(name, '\\'));
+        check(strcmp(name, ".") != 0 && strcmp(name, "..") != 0);
+        for (size_t i = 0; i < n; i++)
+            check((unsigned char)name[i] >= 0x20 && name[i] != 0x7f);
+    }
+    if (safe)
+        check(strpbrk(name, ING_FNAME_DANGEROUS) == NULL);
+    if (ok)
+        check(strrchr(name, '.') != NULL);
+    free(name);
+    return 0;
+}
