@@ -108,8 +108,8 @@ int ing_files_start(void)
 
 static enum MHD_Result not_found(struct ing_request *req, const char *what)
 {
-    return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", what, NULL,
-                           req->request_id, 0);
+    return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", what, NULL, req->request_id,
+                           0);
 }
 
 static enum MHD_Result unavailable(struct ing_request *req, const char *what)
@@ -160,10 +160,10 @@ static json_t *file_json(const struct st_file_meta *m, const char *detail)
     snprintf(path, sizeof path, "/mnt/data/%s", m->name);
     if (strcmp(detail, "simple") == 0)
         return json_pack("{s:s, s:s, s:s}", "id", m->id, "name", m->name, "path", path);
-    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}}", "name", name, "id",
-                     m->id, "session_id", m->session_id, "size", (json_int_t)m->size,
-                     "lastModified", when, "etag", m->etag, "contentType", m->content_type,
-                     "metadata", "content-type", m->content_type, "original-filename", m->name);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}}", "name", name, "id", m->id,
+                     "session_id", m->session_id, "size", (json_int_t)m->size, "lastModified", when,
+                     "etag", m->etag, "contentType", m->content_type, "metadata", "content-type",
+                     m->content_type, "original-filename", m->name);
 }
 
 enum MHD_Result ing_h_files_list(struct ing_request *req)

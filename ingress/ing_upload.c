@@ -194,15 +194,14 @@ int ing_upload_begin(struct ing_request *req, enum MHD_Result *ret)
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0) {
-        *ret = ing_reply_error(req->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                               "unsupported_media_type",
-                               "Content-Type must be multipart/form-data", NULL,
-                               req->request_id, 0);
+        *ret =
+            ing_reply_error(req->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                            "Content-Type must be multipart/form-data", NULL, req->request_id, 0);
         return -1;
     }
     const struct sch_limits *lim = &ing_cfg.limits;
-    uint64_t cap = (uint64_t)lim->max_files_per_session * ((uint64_t)lim->max_file_size_mb << 20) +
-                   (1u << 20);
+    uint64_t cap =
+        (uint64_t)lim->max_files_per_session * ((uint64_t)lim->max_file_size_mb << 20) + (1u << 20);
     const char *cl =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > cap) {
@@ -218,8 +217,7 @@ int ing_upload_begin(struct ing_request *req, enum MHD_Result *ret)
     u->pp = MHD_create_post_processor(req->conn, PP_BUFFER, on_part, u);
     if (!u->pp) {
         upload_free(u);
-        *ret = ing_reply_error(req->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                               "unsupported_media_type",
+        *ret = ing_reply_error(req->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                                "malformed multipart/form-data Content-Type (boundary?)", NULL,
                                req->request_id, 0);
         return -1;
@@ -290,8 +288,8 @@ enum MHD_Result ing_h_upload(struct ing_request *req)
     if (st_session_files(st, sid, &have, &nhave) == 0 && nhave + u->nfiles > u->maxfiles) {
         free(have);
         return ing_reply_error(req->conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_many_files",
-                               "the session would hold more than MAX_FILES_PER_SESSION files",
-                               NULL, req->request_id, 0);
+                               "the session would hold more than MAX_FILES_PER_SESSION files", NULL,
+                               req->request_id, 0);
     }
     free(have);
     json_t *arr = json_array();
@@ -300,13 +298,12 @@ enum MHD_Result ing_h_upload(struct ing_request *req)
         json_decref(arr);
         log_error("upload: storing into session %s failed: %s", sid, strerror(-rc));
         return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                               "file storage failed; try again shortly", NULL, req->request_id,
-                               5);
+                               "file storage failed; try again shortly", NULL, req->request_id, 5);
     }
     rlog_info(req->request_id, "upload: %zu file(s) into session %s", u->nfiles, sid);
     ing_sec_file_event(req, "file_upload", sid, NULL, u->nfiles); /* audit */
-    return ing_reply_json(req->conn, MHD_HTTP_OK,
-                          json_pack("{s:s, s:s, s:o}", "message", "success", "session_id", sid,
-                                    "files", arr),
-                          req->request_id);
+    return ing_reply_json(
+        req->conn, MHD_HTTP_OK,
+        json_pack("{s:s, s:s, s:o}", "message", "success", "session_id", sid, "files", arr),
+        req->request_id);
 }

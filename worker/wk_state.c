@@ -1,5 +1,5 @@
 /*
- * wk_state.c - Python state restore (stage-in) and save (stage-out); the
+ * wk_state.c - Python state restore (stage-in; stage-out is wk_state_save.c); the
  * design is in docs/state.md, the keys in wk_state_int.h.
  *
  * stage-in (py jobs, STATE_PERSISTENCE_ENABLED): GET ci:state:<sid>; on a
@@ -36,28 +36,6 @@
 
 struct wk_state_g wk_state_g;
 
-struct wk_state_op {
-    uv_work_t work;
-    struct wk_job_ctx *ctx;
-    wk_stage_cb cb;
-    void *arg;
-    char key[160];      /* ci:state:<sid> */
-    char archive[160];  /* state/<sid> */
-    char path[512];     /* state.in or state.out */
-    unsigned char binding[WK_STATE_BINDING_LEN];
-    char *blob;         /* stored form */
-    size_t bloblen;
-    size_t rawlen;
-    int from_archive;   /* stage-in: the blob came from storage */
-    int loaded;         /* stage-in: state.in written */
-    int oversize;       /* stage-out: state.out > max */
-    int none;           /* stage-out: no state.out */
-    int rc;             /* work outcome */
-    char msg[256];      /* rc < 0: what failed; or a user warning */
-    int warn;           /* msg is a warning for the response */
-    int64_t t0_us;      /* when the step began (audit "ms") */
-    struct wk_state_hdr hdr; /* of the blob loaded or saved */
-};
 
 void wk_state_init(uv_loop_t *loop)
 {
@@ -115,7 +93,7 @@ void wk_state_shutdown(void)
     }
 }
 
-static struct wk_state_op *op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg,
+struct wk_state_op *wk_state_op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg,
                                   const char *file)
 {
     const struct sch_job *job = ctx->job;
@@ -132,7 +110,7 @@ static struct wk_state_op *op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *
     return op;
 }
 
-static void op_finish(struct wk_state_op *op, int rc, const char *msg)
+void wk_state_op_finish(struct wk_state_op *op, int rc, const char *msg)
 {
     wk_stage_cb cb = op->cb;
     void *arg = op->arg;
@@ -143,17 +121,17 @@ static void op_finish(struct wk_state_op *op, int rc, const char *msg)
     cb(arg, rc, msg ? m : NULL);
 }
 
-static double ms_of(const struct wk_state_op *op)
+double wk_state_ms_of(const struct wk_state_op *op)
 {
     return (double)(ci_mono_us() - op->t0_us) / 1000.0;
 }
 
-static const char *rid_of(const struct wk_state_op *op)
+const char *wk_state_rid_of(const struct wk_state_op *op)
 {
     return op->ctx->job->request_id;
 }
 
-static const char *sid_of(const struct wk_state_op *op)
+const char *wk_state_sid_of(const struct wk_state_op *op)
 {
     return op->ctx->job->session_id;
 }
@@ -243,31 +221,31 @@ static void restore_done(uv_work_t *w, int status)
     const char *src = op->from_archive ? "archive" : "redis";
     wk_state_work_done();
     if (op->rc == -EACCES) {
-        wk_state_audit("state_owner_mismatch", sid_of(op), rid_of(op), "{s:s}", "source", src);
-        op_finish(op, 0, NULL);
+        wk_state_audit("state_owner_mismatch", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s}", "source", src);
+        wk_state_op_finish(op, 0, NULL);
         return;
     }
     if (op->rc < 0) {
-        op_finish(op, op->rc, op->msg);
+        wk_state_op_finish(op, op->rc, op->msg);
         return;
     }
     if (op->warn) {
         sch_result_add_warning(op->ctx->res, op->msg);
-        wk_state_audit("state_load_failed", sid_of(op), rid_of(op), "{s:s,s:s}", "source", src,
+        wk_state_audit("state_load_failed", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:s}", "source", src,
                        "reason", op->msg);
     }
     const char *run_dir = wk_sandbox_run_dir(op->ctx->sb);
     wk_state_local_forget(run_dir);
     if (op->loaded) {
-        wk_state_local_set(run_dir, sid_of(op), &op->hdr);
+        wk_state_local_set(run_dir, wk_state_sid_of(op), &op->hdr);
         op->ctx->state_in = 1;
-        wk_state_audit("state_load", sid_of(op), rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
+        wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
                        src, "size", (json_int_t)op->rawlen, "stored_size",
-                       (json_int_t)op->bloblen, "ms", ms_of(op));
+                       (json_int_t)op->bloblen, "ms", wk_state_ms_of(op));
         if (op->from_archive)
             warm_redis(op);
     }
-    op_finish(op, 0, NULL);
+    wk_state_op_finish(op, 0, NULL);
 }
 
 static void on_get(redisAsyncContext *ac, void *reply, void *priv)
@@ -275,7 +253,7 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
     struct wk_state_op *op = priv;
     redisReply *r = reply;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        op_finish(op, -EIO, "cannot read the session's state from redis");
+        wk_state_op_finish(op, -EIO, "cannot read the session's state from redis");
         return;
     }
     size_t max = WK_STATE_BLOB_HDR + (size_t)LZ4_COMPRESSBOUND(wk_state_g.cfg.max_raw);
@@ -283,9 +261,9 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         sch_result_add_warning(op->ctx->res, "state: the saved state could not be restored "
                                              "(larger than STATE_MAX_SIZE_MB); starting with "
                                              "a clean namespace");
-        wk_state_audit("state_load_failed", sid_of(op), rid_of(op), "{s:s,s:s}", "source",
+        wk_state_audit("state_load_failed", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:s}", "source",
                        "redis", "reason", "oversize blob");
-        op_finish(op, 0, NULL);
+        wk_state_op_finish(op, 0, NULL);
         return;
     }
     if (r->type == REDIS_REPLY_STRING) {
@@ -293,7 +271,7 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         memcpy(op->blob, r->str, (size_t)r->len);
         op->bloblen = (size_t)r->len;
     }
-    log_debug("state: %s: GET answered in %.1f ms (%zu bytes)", sid_of(op), ms_of(op),
+    log_debug("state: %s: GET answered in %.1f ms (%zu bytes)", wk_state_sid_of(op), wk_state_ms_of(op),
               op->bloblen);
     wk_state_queue_work(&op->work, restore_work, restore_done);
 }
@@ -302,7 +280,7 @@ static void get_full(struct wk_state_op *op)
 {
     const char *argv[] = {"GET", op->key};
     if (wk_state_redis_argv(on_get, op, 2, argv, NULL) < 0)
-        op_finish(op, -EIO, "cannot reach redis for the session's state");
+        wk_state_op_finish(op, -EIO, "cannot reach redis for the session's state");
 }
 
 /* The sandbox's state.in holds the version this worker saved last: keep it
@@ -313,7 +291,7 @@ static void on_peek(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     struct wk_state_hdr h;
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        op_finish(op, -EIO, "cannot read the session's state from redis");
+        wk_state_op_finish(op, -EIO, "cannot read the session's state from redis");
         return;
     }
     if (r->type == REDIS_REPLY_STRING &&
@@ -322,10 +300,10 @@ static void on_peek(redisAsyncContext *ac, void *reply, void *priv)
         memcmp(h.binding, op->binding, sizeof h.binding) == 0 &&
         memcmp(h.binding, op->hdr.binding, sizeof h.binding) == 0) {
         op->ctx->state_in = 1;
-        wk_state_audit("state_load", sid_of(op), rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
+        wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
                        "local", "size", (json_int_t)h.raw_size, "stored_size",
-                       (json_int_t)(h.comp_size + WK_STATE_BLOB_HDR), "ms", ms_of(op));
-        op_finish(op, 0, NULL);
+                       (json_int_t)(h.comp_size + WK_STATE_BLOB_HDR), "ms", wk_state_ms_of(op));
+        wk_state_op_finish(op, 0, NULL);
         return;
     }
     wk_state_local_forget(wk_sandbox_run_dir(op->ctx->sb));
@@ -342,162 +320,14 @@ void wk_state_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
         return;
     }
     ctx->state_out = 1;
-    struct wk_state_op *op = op_new(ctx, cb, arg, "state.in");
-    if (wk_state_local_get(wk_sandbox_run_dir(ctx->sb), sid_of(op), &op->hdr) == 0) {
+    struct wk_state_op *op = wk_state_op_new(ctx, cb, arg, "state.in");
+    if (wk_state_local_get(wk_sandbox_run_dir(ctx->sb), wk_state_sid_of(op), &op->hdr) == 0) {
         const char *argv[] = {"GETRANGE", op->key, "0", "63"};
         if (wk_state_redis_argv(on_peek, op, 4, argv, NULL) < 0)
-            op_finish(op, -EIO, "cannot reach redis for the session's state");
+            wk_state_op_finish(op, -EIO, "cannot reach redis for the session's state");
         return;
     }
     get_full(op);
-}
-
-/* ---- stage-out ------------------------------------------------------- */
-
-/* work: read state.out (bounded) and compress it */
-static void save_work(uv_work_t *w)
-{
-    struct wk_state_op *op = w->data;
-    const struct wk_state_cfg *c = &wk_state_g.cfg;
-    char *raw = NULL;
-    size_t size = 0;
-    int rc = wk_state_io_read(op->path, c->max_raw, &raw, &size);
-    if (rc < 0)
-        wk_state_io_unlink(op->path);
-    op->rawlen = size;
-    if (rc == -ENOENT) {
-        op->none = 1;
-        return;
-    }
-    if (rc == -EFBIG) {
-        /* the stored state would be older than this run's: drop it too */
-        op->oversize = 1;
-        if (wk_state_g.store)
-            st_delete(wk_state_g.store, op->archive);
-        return;
-    }
-    if (rc < 0) {
-        op->rc = rc;
-        snprintf(op->msg, sizeof op->msg, "state not saved: cannot read state.out (%s)",
-                 strerror(-rc));
-        return;
-    }
-    rc = wk_state_blob_pack(raw, size, c->max_raw, ci_now_ms(), op->binding, &op->blob,
-                            &op->bloblen);
-    free(raw);
-    if (rc == 0)
-        rc = wk_state_blob_header(op->blob, op->bloblen, c->max_raw, &op->hdr);
-    if (rc < 0) {
-        wk_state_io_unlink(op->path);
-        op->rc = rc;
-        snprintf(op->msg, sizeof op->msg, "state not saved: compression failed");
-    }
-}
-
-/* After a save: state.out becomes the sandbox's next state.in (the same
- * session's next job on this sandbox then skips the download). */
-static void keep_local(struct wk_state_op *op, int saved)
-{
-    const char *run_dir = wk_sandbox_run_dir(op->ctx->sb);
-    char in[512];
-    snprintf(in, sizeof in, "%s/state.in", run_dir);
-    wk_state_local_forget(run_dir);
-    if (saved && rename(op->path, in) == 0)
-        wk_state_local_set(run_dir, sid_of(op), &op->hdr);
-    else
-        wk_state_io_unlink(op->path);
-}
-
-static void on_saved(redisAsyncContext *ac, void *reply, void *priv)
-{
-    struct wk_state_op *op = priv;
-    redisReply *r = reply;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        keep_local(op, 0);
-        op_finish(op, -EIO, "state not saved: redis unavailable");
-        return;
-    }
-    keep_local(op, 1);
-    op->ctx->res->has_state = 1;
-    op->ctx->res->state_size = (int64_t)op->rawlen;
-    wk_state_audit("state_save", sid_of(op), rid_of(op), "{s:I,s:I,s:f}", "size",
-                   (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen, "ms",
-                   ms_of(op));
-    op_finish(op, 0, NULL);
-}
-
-/* A reply nobody waits for (priv NULL), or the end of an op. */
-static void on_dropped(redisAsyncContext *ac, void *reply, void *priv)
-{
-    struct wk_state_op *op = priv;
-    if (op)
-        op_finish(op, 0, NULL);
-}
-
-static void save_oversize(struct wk_state_op *op)
-{
-    char w[200];
-    snprintf(w, sizeof w, "state not saved: %.1f MB exceeds STATE_MAX_SIZE_MB=%lld",
-             (double)op->rawlen / (1024.0 * 1024.0), (long long)wk_state_g.cfg.max_mb);
-    sch_result_add_warning(op->ctx->res, w);
-    wk_state_audit("state_size_limit_exceeded", sid_of(op), rid_of(op), "{s:I,s:I}", "size",
-                   (json_int_t)op->rawlen, "limit", (json_int_t)wk_state_g.cfg.max_raw);
-    const char *del[] = {"DEL", op->key};
-    const char *zrem[] = {"ZREM", WK_STATE_DUE_KEY, sid_of(op)};
-    wk_state_redis_argv(on_dropped, NULL, 3, zrem, NULL);
-    if (wk_state_redis_argv(on_dropped, op, 2, del, NULL) < 0)
-        op_finish(op, 0, NULL);
-}
-
-static void save_done(uv_work_t *w, int status)
-{
-    struct wk_state_op *op = w->data;
-    wk_state_work_done();
-    log_debug("state: %s: state.out read and compressed in %.1f ms", sid_of(op), ms_of(op));
-    if (op->rc < 0) {
-        op_finish(op, op->rc, op->msg);
-        return;
-    }
-    if (op->none) {
-        op_finish(op, 0, NULL);
-        return;
-    }
-    if (op->oversize) {
-        save_oversize(op);
-        return;
-    }
-    char ttl[32], now[32];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)wk_state_g.cfg.ttl_s);
-    snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
-    const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, sid_of(op)};
-    const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
-    size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
-    if (wk_state_redis_argv(on_saved, op, 5, set, lens) < 0) {
-        keep_local(op, 0);
-        op_finish(op, -EIO, "state not saved: redis unavailable");
-        return;
-    }
-    if (wk_state_g.store && wk_state_g.cfg.archive_after_s > 0)
-        wk_state_redis_argv(on_dropped, NULL, 5, zadd, NULL);
-}
-
-void wk_state_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
-{
-    struct sch_result *res = ctx->res;
-    res->has_state = 0;
-    res->state_size = 0;
-    if (!ctx->state_out || !wk_state_g.cfg.enabled) {
-        cb(arg, 0, NULL);
-        return;
-    }
-    int ok = res->status == SCH_STATUS_COMPLETED ||
-             (res->status == SCH_STATUS_FAILED && wk_state_g.cfg.save_on_error);
-    if (!ok) {
-        cb(arg, 0, NULL);
-        return;
-    }
-    struct wk_state_op *op = op_new(ctx, cb, arg, "state.out");
-    wk_state_queue_work(&op->work, save_work, save_done);
 }
 
 void wk_state_release(struct wk_job_ctx *ctx)

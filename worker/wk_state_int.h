@@ -28,6 +28,8 @@
 
 #include "wk_stage.h"
 
+#include "wk_state_blob.h"
+
 #include <hiredis/async.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +65,39 @@ struct wk_state_g {
     int64_t next_expiry_ms;
 };
 extern struct wk_state_g wk_state_g;
+
+/* One stage step in flight (wk_state.c restore, wk_state_save.c save);
+ * freed by wk_state_op_finish() right before the stage callback. */
+struct wk_state_op {
+    uv_work_t work;
+    struct wk_job_ctx *ctx;
+    wk_stage_cb cb;
+    void *arg;
+    char key[160];      /* ci:state:<sid> */
+    char archive[160];  /* state/<sid> */
+    char path[512];     /* state.in or state.out */
+    unsigned char binding[32]; /* WK_STATE_BINDING_LEN */
+    char *blob;         /* stored form */
+    size_t bloblen;
+    size_t rawlen;
+    int from_archive;   /* stage-in: the blob came from storage */
+    int loaded;         /* stage-in: state.in written */
+    int oversize;       /* stage-out: state.out > max */
+    int none;           /* stage-out: no state.out */
+    int rc;             /* work outcome */
+    char msg[256];      /* rc < 0: what failed; or a user warning */
+    int warn;           /* msg is a warning for the response */
+    int64_t t0_us;      /* when the step began (audit "ms") */
+    struct wk_state_hdr hdr; /* of the blob loaded or saved */
+};
+
+struct wk_state_op *wk_state_op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg,
+                                    const char *file);
+/* Frees op, then calls its stage callback with rc and msg (copied). */
+void wk_state_op_finish(struct wk_state_op *op, int rc, const char *msg);
+double wk_state_ms_of(const struct wk_state_op *op);
+const char *wk_state_rid_of(const struct wk_state_op *op);
+const char *wk_state_sid_of(const struct wk_state_op *op);
 
 /* wk_state.c: reads the configuration and opens the store once (on the
  * first job); starts the sweep timer. */

@@ -309,8 +309,8 @@ int st__s3_open(struct st_store **out)
                   "S3_SECRET_KEY");
         return -EINVAL;
     }
-    if ((strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) ||
-        strlen(ep) > 400 || strlen(bucket) > 63 || strlen(region) > 40 ||
+    if ((strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) || strlen(ep) > 400 ||
+        strlen(bucket) > 63 || strlen(region) > 40 ||
         strspn(bucket, "abcdefghijklmnopqrstuvwxyz0123456789.-") != strlen(bucket) ||
         strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region) ||
         strchr(ak, ':') || strlen(ak) + strlen(sk) > 500) {

@@ -15,8 +15,8 @@ struct st_s3 {
     struct st_store base;
     char endpoint[512]; /* no trailing '/' */
     char bucket[64];
-    char sigv4[64];     /* "aws:amz:<region>:s3" */
-    char userpwd[512];  /* "<access>:<secret>" */
+    char sigv4[64];    /* "aws:amz:<region>:s3" */
+    char userpwd[512]; /* "<access>:<secret>" */
 };
 
 /* One request's buffers.  Body goes to fd when fd >= 0, else to buf. */

@@ -36,17 +36,31 @@ print("MARK=" + ("yes" if os.path.exists("/tmp/pool-marker") else "no"))
 MARK = "open('/tmp/pool-marker', 'w').write('A')\nGLOBAL_A = 1\n"
 
 
-def docker_ps(*labels):
-    argv = ["docker", "ps", "-a", "--no-trunc", "--format", "{{.ID}}",
+def docker_ps(st, *labels):
+    """Ids of this stack's containers with `labels`.  Every test stack calls
+    its worker worker-1, so the stack's own RUN_DIR (the /run/ci bind
+    source) tells its containers apart from parallel stacks'."""
+    argv = ["docker", "ps", "-a", "-q", "--no-trunc",
             "--filter", "label=com.code-interpreter.worker=" + WORKER]
     for l in labels:
         argv += ["--filter", "label=" + l]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return set(out.split())
+    ids = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+    if not ids:
+        return set()
+    r = subprocess.run(["docker", "inspect", "--format",
+                        "{{.Id}}{{range .Mounts}} {{.Source}}{{end}}"] + ids,
+                       capture_output=True, text=True)  # some may be gone already
+    mine = set()
+    prefix = os.path.join(st.tmp, "run") + "/"
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if parts and any(src.startswith(prefix) for src in parts[1:]):
+            mine.add(parts[0])
+    return mine
 
 
-def warm_ids(lang="py"):
-    return docker_ps("com.code-interpreter.language=" + lang,
+def warm_ids(st, lang="py"):
+    return docker_ps(st, "com.code-interpreter.language=" + lang,
                      "com.code-interpreter.session=unassigned")
 
 
@@ -67,7 +81,7 @@ def isolation():
     require_docker_image(IMAGE)
     env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "60000"}
     with Stack(env=env) as st:
-        wait_for(lambda: len(warm_ids()) == 1, 60, "one warm py container")
+        wait_for(lambda: len(warm_ids(st)) == 1, 60, "one warm py container")
         sa, cid_a, _ = whoami(st, extra=MARK)
         # the same session comes back to its own container: the marker is
         # there (so the check below can see a shared container)
@@ -76,7 +90,7 @@ def isolation():
         seen = {cid_a}
         for _ in range(4):
             # (bound warm containers keep their "unassigned" label: docs/pool.md)
-            wait_for(lambda: len(warm_ids() - seen) == 1, 60, "the pool to refill")
+            wait_for(lambda: len(warm_ids(st) - seen) == 1, 60, "the pool to refill")
             sb, cid_b, mark_b = whoami(st)
             assert sb != sa
             assert cid_b not in seen, "a new session landed in a used container"
@@ -87,18 +101,26 @@ def isolation():
         assert cid_a3 == cid_a and mark_a3 == "yes"
 
 
+def ready_count(st):
+    """Warm containers that became READY so far (the worker's debug log)."""
+    with open(os.path.join(st.tmp, WORKER + ".log")) as f:
+        return sum(1 for l in f if "warm container" in l and " ready (" in l)
+
+
 def refill():
     require_docker_image(IMAGE)
     env = {"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "0"}
     with Stack(env=env) as st:
-        wait_for(lambda: len(warm_ids()) == 2, 60, "two warm py containers")
-        before = warm_ids()
+        wait_for(lambda: ready_count(st) == 2, 60, "two warm py containers")
+        before = warm_ids(st)
+        assert len(before) == 2
         _, cid, _ = whoami(st)
         assert cid in before, "the job did not run in a warm container"
-        # refilled to its size, with a new container; the used one is gone
-        wait_for(lambda: len(warm_ids()) == 2 and cid not in warm_ids(), 60, "the refill")
-        wait_for(lambda: cid not in docker_ps(), 30, "the used container to go")
-        assert len(warm_ids() - before) == 1
+        # refilled to its size with one new container; the used one is gone
+        wait_for(lambda: ready_count(st) == 3, 60, "the refill")
+        wait_for(lambda: cid not in docker_ps(st), 30, "the used container to go")
+        after = warm_ids(st)
+        assert len(after) == 2 and len(after - before) == 1, (before, after)
         log = open(os.path.join(st.tmp, WORKER + ".log")).read()
         assert ("container %s bound to session" % cid[:12]) in log, "no binding record"
 
@@ -106,12 +128,12 @@ def refill():
 def shutdown():
     require_docker_image(IMAGE)
     with Stack(env={"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "60000"}) as st:
-        wait_for(lambda: len(warm_ids()) == 2, 60, "two warm py containers")
+        wait_for(lambda: len(warm_ids(st)) == 2, 60, "two warm py containers")
         whoami(st)  # one kept for its session too
-        wait_for(lambda: len(docker_ps()) == 3, 60, "two warm and one kept container")
+        wait_for(lambda: len(docker_ps(st)) == 3, 60, "two warm and one kept container")
         st.kill(WORKER, signal.SIGTERM)
         assert st.procs[WORKER].returncode == 0
-        assert docker_ps() == set(), "containers left behind: %s" % docker_ps()
+        assert docker_ps(st) == set(), "containers left behind: %s" % docker_ps(st)
 
 
 def reap():
@@ -140,8 +162,8 @@ def reap():
         foreign = create(WORKER, os.urandom(12).hex(), os.path.join(st.tmp, "elsewhere"))
         with st:
             st.start()
-            wait_for(lambda: stale not in docker_ps(), 60, "the stale container to go")
-            wait_for(lambda: len(warm_ids() - {foreign}) == 1, 60, "the pool to fill")
+            wait_for(lambda: stale not in docker_ps(st), 60, "the stale container to go")
+            wait_for(lambda: len(warm_ids(st) - {foreign}) == 1, 60, "the pool to fill")
             assert not os.path.exists(os.path.join(run_dir, tok)), "its run dir is left"
             for keep in (other, foreign):
                 r = subprocess.run(["docker", "inspect", keep], capture_output=True)
@@ -162,7 +184,7 @@ def no_image():
         wait_for(lambda: open(path).read().count("refill_failures") >= 3, 30, "stats lines")
         log = open(path).read()
         assert log.count("image missing;") == 1, log[-3000:]
-        assert docker_ps() == set()
+        assert docker_ps(st) == set()
         last = [json.loads(l)["msg"] for l in log.splitlines()
                 if "refill_failures" in l][-1]
         assert "refill_failures 1 " in last, last

@@ -141,7 +141,7 @@ def json_lines(path):
 def case_request_id_in_both_logs():
     require_docker_image("code-interpreter/py:latest")
     with new_stack() as s:
-        rid = "trace-" + uuid.uuid4().hex
+        rid = "trace-" + uuid.uuid4().hex[:20]
         r = s.exec({"lang": "py", "code": "print('hi')"}, headers={"X-Request-ID": rid})
         assert r.status == 200, r.body
         assert r.headers["x-request-id"] == rid

@@ -46,7 +46,8 @@ static int free_port(void)
 static int can_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0)
@@ -75,8 +76,8 @@ int s3rver_start(struct s3rver *s, const char *bucket)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         /* s3rver encrypts continuation tokens with a cipher OpenSSL 3 keeps in
          * its legacy provider */
-        execlp("node", "node", "--openssl-legacy-provider", bin, "-d", s->dir, "-a", "127.0.0.1", "-p", port, "-s",
-               "--configure-bucket", bucket, (char *)NULL);
+        execlp("node", "node", "--openssl-legacy-provider", bin, "-d", s->dir, "-a", "127.0.0.1",
+               "-p", port, "-s", "--configure-bucket", bucket, (char *)NULL);
         _exit(127);
     }
     s->pid = s_child = pid;

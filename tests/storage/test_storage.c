@@ -404,6 +404,5 @@ TEST(s3_server_errors_are_eio)
     st_store_close(st);
 }
 
-TEST_MAIN(key_rules, bad_config, local_contract, local_session_files, s3_contract,
-          s3_session_files, s3_many_keys_paginate, s3_wrong_key_is_refused,
-          s3_server_errors_are_eio)
+TEST_MAIN(key_rules, bad_config, local_contract, local_session_files, s3_contract, s3_session_files,
+          s3_many_keys_paginate, s3_wrong_key_is_refused, s3_server_errors_are_eio)
