@@ -36,7 +36,6 @@
 
 struct wk_state_g wk_state_g;
 
-
 void wk_state_init(uv_loop_t *loop)
 {
     if (wk_state_g.inited)
@@ -94,7 +93,7 @@ void wk_state_shutdown(void)
 }
 
 struct wk_state_op *wk_state_op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg,
-                                  const char *file)
+                                    const char *file)
 {
     const struct sch_job *job = ctx->job;
     struct wk_state_op *op = ci_xcalloc(1, sizeof *op);
@@ -168,8 +167,8 @@ static void restore_work(uv_work_t *w)
     }
     char *raw = NULL;
     struct wk_state_hdr h;
-    int rc = wk_state_blob_unpack(op->blob, op->bloblen, c->max_raw, op->binding, &raw,
-                                  &op->rawlen, &h);
+    int rc =
+        wk_state_blob_unpack(op->blob, op->bloblen, c->max_raw, op->binding, &raw, &op->rawlen, &h);
     op->hdr = h;
     if (rc == 0 && op->from_archive &&
         h.saved_ms + c->archive_ttl_days * 86400000LL < ci_now_ms()) {
@@ -221,7 +220,8 @@ static void restore_done(uv_work_t *w, int status)
     const char *src = op->from_archive ? "archive" : "redis";
     wk_state_work_done();
     if (op->rc == -EACCES) {
-        wk_state_audit("state_owner_mismatch", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s}", "source", src);
+        wk_state_audit("state_owner_mismatch", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s}",
+                       "source", src);
         wk_state_op_finish(op, 0, NULL);
         return;
     }
@@ -231,16 +231,16 @@ static void restore_done(uv_work_t *w, int status)
     }
     if (op->warn) {
         sch_result_add_warning(op->ctx->res, op->msg);
-        wk_state_audit("state_load_failed", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:s}", "source", src,
-                       "reason", op->msg);
+        wk_state_audit("state_load_failed", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:s}",
+                       "source", src, "reason", op->msg);
     }
     const char *run_dir = wk_sandbox_run_dir(op->ctx->sb);
     wk_state_local_forget(run_dir);
     if (op->loaded) {
         wk_state_local_set(run_dir, wk_state_sid_of(op), &op->hdr);
         op->ctx->state_in = 1;
-        wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
-                       src, "size", (json_int_t)op->rawlen, "stored_size",
+        wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}",
+                       "source", src, "size", (json_int_t)op->rawlen, "stored_size",
                        (json_int_t)op->bloblen, "ms", wk_state_ms_of(op));
         if (op->from_archive)
             warm_redis(op);
@@ -261,8 +261,8 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         sch_result_add_warning(op->ctx->res, "state: the saved state could not be restored "
                                              "(larger than STATE_MAX_SIZE_MB); starting with "
                                              "a clean namespace");
-        wk_state_audit("state_load_failed", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:s}", "source",
-                       "redis", "reason", "oversize blob");
+        wk_state_audit("state_load_failed", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:s}",
+                       "source", "redis", "reason", "oversize blob");
         wk_state_op_finish(op, 0, NULL);
         return;
     }
@@ -271,8 +271,8 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         memcpy(op->blob, r->str, (size_t)r->len);
         op->bloblen = (size_t)r->len;
     }
-    log_debug("state: %s: GET answered in %.1f ms (%zu bytes)", wk_state_sid_of(op), wk_state_ms_of(op),
-              op->bloblen);
+    log_debug("state: %s: GET answered in %.1f ms (%zu bytes)", wk_state_sid_of(op),
+              wk_state_ms_of(op), op->bloblen);
     wk_state_queue_work(&op->work, restore_work, restore_done);
 }
 
@@ -300,8 +300,8 @@ static void on_peek(redisAsyncContext *ac, void *reply, void *priv)
         memcmp(h.binding, op->binding, sizeof h.binding) == 0 &&
         memcmp(h.binding, op->hdr.binding, sizeof h.binding) == 0) {
         op->ctx->state_in = 1;
-        wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}", "source",
-                       "local", "size", (json_int_t)h.raw_size, "stored_size",
+        wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}",
+                       "source", "local", "size", (json_int_t)h.raw_size, "stored_size",
                        (json_int_t)(h.comp_size + WK_STATE_BLOB_HDR), "ms", wk_state_ms_of(op));
         wk_state_op_finish(op, 0, NULL);
         return;

@@ -62,8 +62,8 @@ int wk_state_blob_pack(const void *raw, size_t rawlen, size_t max_raw, int64_t s
         return -EFBIG;
     int bound = LZ4_compressBound((int)rawlen);
     unsigned char *buf = ci_xmalloc(WK_STATE_BLOB_HDR + (size_t)bound);
-    int n = rawlen ? LZ4_compress_default(raw, (char *)buf + WK_STATE_BLOB_HDR, (int)rawlen, bound)
-                   : 0;
+    int n =
+        rawlen ? LZ4_compress_default(raw, (char *)buf + WK_STATE_BLOB_HDR, (int)rawlen, bound) : 0;
     if (rawlen && n <= 0) {
         free(buf);
         return -EIO;
@@ -122,8 +122,8 @@ int wk_state_blob_unpack(const void *blob, size_t len, size_t max_raw,
         return -EFBIG;
     char *buf = ci_xmalloc(h->raw_size ? (size_t)h->raw_size : 1);
     if (h->raw_size) {
-        int n = LZ4_decompress_safe((const char *)blob + WK_STATE_BLOB_HDR, buf,
-                                    (int)h->comp_size, (int)h->raw_size);
+        int n = LZ4_decompress_safe((const char *)blob + WK_STATE_BLOB_HDR, buf, (int)h->comp_size,
+                                    (int)h->raw_size);
         if (n < 0 || (uint64_t)n != h->raw_size) {
             free(buf);
             return -EBADMSG;

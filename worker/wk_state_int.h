@@ -73,21 +73,21 @@ struct wk_state_op {
     struct wk_job_ctx *ctx;
     wk_stage_cb cb;
     void *arg;
-    char key[160];      /* ci:state:<sid> */
-    char archive[160];  /* state/<sid> */
-    char path[512];     /* state.in or state.out */
+    char key[160];             /* ci:state:<sid> */
+    char archive[160];         /* state/<sid> */
+    char path[512];            /* state.in or state.out */
     unsigned char binding[32]; /* WK_STATE_BINDING_LEN */
-    char *blob;         /* stored form */
+    char *blob;                /* stored form */
     size_t bloblen;
     size_t rawlen;
-    int from_archive;   /* stage-in: the blob came from storage */
-    int loaded;         /* stage-in: state.in written */
-    int oversize;       /* stage-out: state.out > max */
-    int none;           /* stage-out: no state.out */
-    int rc;             /* work outcome */
-    char msg[256];      /* rc < 0: what failed; or a user warning */
-    int warn;           /* msg is a warning for the response */
-    int64_t t0_us;      /* when the step began (audit "ms") */
+    int from_archive;        /* stage-in: the blob came from storage */
+    int loaded;              /* stage-in: state.in written */
+    int oversize;            /* stage-out: state.out > max */
+    int none;                /* stage-out: no state.out */
+    int rc;                  /* work outcome */
+    char msg[256];           /* rc < 0: what failed; or a user warning */
+    int warn;                /* msg is a warning for the response */
+    int64_t t0_us;           /* when the step began (audit "ms") */
     struct wk_state_hdr hdr; /* of the blob loaded or saved */
 };
 

@@ -103,8 +103,9 @@ static void save_oversize(struct wk_state_op *op)
     snprintf(w, sizeof w, "state not saved: %.1f MB exceeds STATE_MAX_SIZE_MB=%lld",
              (double)op->rawlen / (1024.0 * 1024.0), (long long)wk_state_g.cfg.max_mb);
     sch_result_add_warning(op->ctx->res, w);
-    wk_state_audit("state_size_limit_exceeded", wk_state_sid_of(op), wk_state_rid_of(op), "{s:I,s:I}", "size",
-                   (json_int_t)op->rawlen, "limit", (json_int_t)wk_state_g.cfg.max_raw);
+    wk_state_audit("state_size_limit_exceeded", wk_state_sid_of(op), wk_state_rid_of(op),
+                   "{s:I,s:I}", "size", (json_int_t)op->rawlen, "limit",
+                   (json_int_t)wk_state_g.cfg.max_raw);
     const char *del[] = {"DEL", op->key};
     const char *zrem[] = {"ZREM", WK_STATE_DUE_KEY, wk_state_sid_of(op)};
     wk_state_redis_argv(on_dropped, NULL, 3, zrem, NULL);
@@ -116,7 +117,8 @@ static void save_done(uv_work_t *w, int status)
 {
     struct wk_state_op *op = w->data;
     wk_state_work_done();
-    log_debug("state: %s: state.out read and compressed in %.1f ms", wk_state_sid_of(op), wk_state_ms_of(op));
+    log_debug("state: %s: state.out read and compressed in %.1f ms", wk_state_sid_of(op),
+              wk_state_ms_of(op));
     if (op->rc < 0) {
         wk_state_op_finish(op, op->rc, op->msg);
         return;
@@ -162,4 +164,3 @@ void wk_state_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
     struct wk_state_op *op = wk_state_op_new(ctx, cb, arg, "state.out");
     wk_state_queue_work(&op->work, save_work, save_done);
 }
-
