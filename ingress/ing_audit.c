@@ -57,9 +57,9 @@ static void keep_in_redis(const char *line, const char *event_type, int success)
     }
 }
 
-void ing_audit_raw(const char *event_type, int success, const char *key_prefix,
-                   const char *client_ip, const char *endpoint, const char *request_id,
-                   json_t *extra)
+static void audit(const char *event_type, int success, const char *key_prefix,
+                  const char *client_ip, const char *endpoint, const char *request_id,
+                  json_t *extra, int to_redis)
 {
     char ts[40], prefix[16] = "";
     ci_format_iso8601(ci_now_ms(), ts, sizeof ts);
@@ -90,8 +90,23 @@ void ing_audit_raw(const char *event_type, int success, const char *key_prefix,
     ssize_t w = write(audit_fd, buf, n + 1); /* one write: lines never interleave */
     (void)w;
     free(buf);
-    keep_in_redis(line, event_type, success);
+    if (to_redis)
+        keep_in_redis(line, event_type, success);
     free(line);
+}
+
+void ing_audit_raw(const char *event_type, int success, const char *key_prefix,
+                   const char *client_ip, const char *endpoint, const char *request_id,
+                   json_t *extra)
+{
+    audit(event_type, success, key_prefix, client_ip, endpoint, request_id, extra, 1);
+}
+
+void ing_audit_line(const struct ing_request *req, const char *event_type, int success,
+                    json_t *extra)
+{
+    audit(event_type, success, req->key_prefix, req->client_ip, req->endpoint, req->request_id,
+          extra, 0);
 }
 
 void ing_audit_event(const struct ing_request *req, const char *event_type, int success,

@@ -40,6 +40,11 @@ int ing_audit_init(void);
 void ing_audit_event(const struct ing_request *req, const char *event_type, int success,
                      json_t *extra);
 
+/* Writes the line only: no Redis (the caller counted the event itself, as
+ * the gate does for successful authentications). */
+void ing_audit_line(const struct ing_request *req, const char *event_type, int success,
+                    json_t *extra);
+
 /* The same without a request (ops tool, startup): prefix/ip/endpoint given. */
 void ing_audit_raw(const char *event_type, int success, const char *key_prefix,
                    const char *client_ip, const char *endpoint, const char *request_id,

@@ -73,13 +73,12 @@ static json_t *worker_json(const struct ing_worker_info *w, int64_t now)
     ci_format_iso8601(ing_worker_num(w, "started_at", 0), started, sizeof started);
     const char *id = ing_worker_str(w, "id"), *host = ing_worker_str(w, "host");
     const char *docker = ing_worker_str(w, "docker"), *state = ing_worker_str(w, "state");
-    return json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:s,s:s,s:s}", "id", id ? id : "",
-                     "host", host ? host : "", "pid", (json_int_t)ing_worker_num(w, "pid", 0),
-                     "last_heartbeat", hb, "heartbeat_age_ms", (json_int_t)(now - last),
-                     "jobs_in_hand", (json_int_t)ing_worker_num(w, "jobs_in_hand", 0), "slots",
-                     (json_int_t)ing_worker_num(w, "slots", 0), "docker",
-                     docker ? docker : "unknown", "state", state ? state : "running",
-                     "started_at", started);
+    return json_pack(
+        "{s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:s,s:s,s:s}", "id", id ? id : "", "host", host ? host : "",
+        "pid", (json_int_t)ing_worker_num(w, "pid", 0), "last_heartbeat", hb, "heartbeat_age_ms",
+        (json_int_t)(now - last), "jobs_in_hand", (json_int_t)ing_worker_num(w, "jobs_in_hand", 0),
+        "slots", (json_int_t)ing_worker_num(w, "slots", 0), "docker", docker ? docker : "unknown",
+        "state", state ? state : "running", "started_at", started);
 }
 
 /* Adds "workers" (the list) and the "docker" part; sets the two verdicts. */
@@ -99,12 +98,15 @@ static void workers_part(json_t *o, const struct ing_worker_info *w, size_t n, i
     *docker_ok = docker_up > 0;
     json_object_set_new(o, "workers", list);
     json_object_set_new(o, "workers_summary",
-                        json_pack("{s:s,s:I,s:I}", "status", *workers_ok ? "up" : "down",
-                                  "live", (json_int_t)n, "running", (json_int_t)running));
+                        json_pack("{s:s,s:I,s:I}", "status", *workers_ok ? "up" : "down", "live",
+                                  (json_int_t)n, "running", (json_int_t)running));
     json_object_set_new(o, "docker",
                         json_pack("{s:s,s:I,s:I}", "status",
-                                  *docker_ok ? "up" : n ? "down" : "unknown", "workers_ok",
-                                  (json_int_t)docker_up, "workers_total", (json_int_t)n));
+                                  *docker_ok ? "up"
+                                  : n        ? "down"
+                                             : "unknown",
+                                  "workers_ok", (json_int_t)docker_up, "workers_total",
+                                  (json_int_t)n));
 }
 
 enum MHD_Result ing_h_health_detailed(struct ing_request *req)

@@ -21,8 +21,8 @@
 
 /* Histogram bucket upper bounds, seconds (Prometheus' default set plus 30/60
  * for /exec and long polls). */
-static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                0.25,  0.5,    1,     2.5,  5,     10,   30, 60};
+static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                0.5,   1,      2.5,   5,    10,    30,   60};
 #define M_NBUCKETS (sizeof bounds / sizeof bounds[0])
 
 struct m_route {
@@ -172,8 +172,9 @@ enum MHD_Result ing_h_metrics(struct ing_request *req)
     int up = c && ing_metrics_render_fleet(f, c) == 0;
     if (c && !up)
         ing_redis_reset();
-    fprintf(f, "# HELP ci_redis_up 1 when this ingress reached Redis for this scrape.\n"
-               "# TYPE ci_redis_up gauge\nci_redis_up %d\n",
+    fprintf(f,
+            "# HELP ci_redis_up 1 when this ingress reached Redis for this scrape.\n"
+            "# TYPE ci_redis_up gauge\nci_redis_up %d\n",
             up);
     if (fclose(f) != 0 || !buf) {
         free(buf);

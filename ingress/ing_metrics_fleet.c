@@ -80,7 +80,10 @@ static void render_pool(FILE *f, const struct ing_worker_info *w, const char *id
             fputs(",lang=", f);
             ing_prom_label(f, colon + 1);
             fprintf(f, ",%s=\"%s\"} %lld\n", counters ? "result" : "state",
-                    counters ? (k == 0 ? "hit" : k == 1 ? "reuse" : "miss") : list[k],
+                    counters ? (k == 0   ? "hit"
+                                : k == 1 ? "reuse"
+                                         : "miss")
+                             : list[k],
                     (long long)w->fields[i].value);
         }
     }

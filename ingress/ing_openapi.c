@@ -19,12 +19,23 @@ static void esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -93,8 +104,8 @@ static void properties_table(FILE *f, const json_t *schema)
         int required = 0;
         size_t i;
         const json_t *r;
-        json_array_foreach(req, i, r) required |= json_string_value(r) &&
-                                                  strcmp(json_string_value(r), name) == 0;
+        json_array_foreach(req, i, r) required |=
+            json_string_value(r) && strcmp(json_string_value(r), name) == 0;
         fputs("<tr><td><code>", f);
         esc(f, name);
         fputs("</code></td><td>", f);

@@ -1,6 +1,7 @@
 #include "ing_ratelimit.h"
 
 #include "ci_util.h"
+#include "ing_audit.h"
 #include "ing_redis.h"
 
 #include <errno.h>
@@ -29,21 +30,26 @@ static void free_all(redisReply **r, int n)
         freeReplyObject(r[i]);
 }
 
-int ing_authfail_locked(const char *ip, long limit, int *retry_after)
+int ing_authfail_locked(const char *ip, long limit, const char *count_field, int *retry_after)
 {
     redisContext *c = ing_redis();
-    redisReply *r[2];
+    redisReply *r[3];
+    int n = 2;
     *retry_after = 0;
     if (!c)
         return -EIO;
     redisAppendCommand(c, "GET " ING_AUTHFAIL_PREFIX "%s", ip);
     redisAppendCommand(c, "TTL " ING_AUTHFAIL_PREFIX "%s", ip);
-    if (collect(c, r, 2) != 0)
+    if (count_field) { /* rides along: no extra round trip for the statistics */
+        redisAppendCommand(c, "HINCRBY %s %s 1", ING_AUDIT_STATS_KEY, count_field);
+        n = 3;
+    }
+    if (collect(c, r, n) != 0)
         return -EIO;
-    long n = r[0] && r[0]->type == REDIS_REPLY_STRING ? strtol(r[0]->str, NULL, 10) : 0;
+    long count = r[0] && r[0]->type == REDIS_REPLY_STRING ? strtol(r[0]->str, NULL, 10) : 0;
     long ttl = r[1] && r[1]->type == REDIS_REPLY_INTEGER ? (long)r[1]->integer : -1;
-    free_all(r, 2);
-    if (n < limit)
+    free_all(r, n);
+    if (limit <= 0 || count < limit)
         return 0;
     *retry_after = ttl > 0 ? (int)ttl : 1;
     return 1;

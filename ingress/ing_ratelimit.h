@@ -33,8 +33,10 @@ struct ing_rl_state {
     int exceeded;
 };
 
-/* 1 when `ip` is locked out (*retry_after = seconds left), 0 when not. */
-int ing_authfail_locked(const char *ip, long limit, int *retry_after);
+/* 1 when `ip` is locked out (*retry_after = seconds left), 0 when not
+ * (always 0 when limit <= 0).  `count_field` (may be NULL) is incremented in
+ * ci:audit:stats in the same round trip. */
+int ing_authfail_locked(const char *ip, long limit, const char *count_field, int *retry_after);
 
 /* Counts one failure of `ip`; *count gets the window's count. */
 int ing_authfail_record(const char *ip, long window_s, long *count);

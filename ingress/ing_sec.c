@@ -6,6 +6,7 @@
 #include "ing_auth.h"
 #include "ing_clientip.h"
 #include "ing_ratelimit.h"
+#include "ing_redis.h"
 #include "ing_reply.h"
 
 #include <stdio.h>
@@ -76,12 +77,24 @@ static int bounds(struct ing_request *req, const char *url, enum MHD_Result *ret
     return 0;
 }
 
-static int refuse_locked(struct ing_request *req, enum MHD_Result *ret)
+/* The lock-out check, which also counts a successful authentication
+ * (`authed`) in the same Redis round trip.  1 after queueing the 429. */
+static int refuse_locked(struct ing_request *req, int authed, enum MHD_Result *ret)
 {
     int retry_after = 0;
-    if (ing_sec_cfg.auth_fail_limit <= 0 ||
-        ing_authfail_locked(req->client_ip, ing_sec_cfg.auth_fail_limit, &retry_after) != 1)
+    const char *field = authed ? "authentication.success" : NULL;
+    if (ing_sec_cfg.auth_fail_limit <= 0 && !field)
         return 0;
+    if (ing_authfail_locked(req->client_ip, ing_sec_cfg.auth_fail_limit, field, &retry_after) !=
+        1)
+        return 0;
+    if (authed) { /* refused after all: undo the success count (rare path) */
+        redisContext *c = ing_redis();
+        redisReply *r = c ? redisCommand(c, "HINCRBY %s authentication.success -1",
+                                         ING_AUDIT_STATS_KEY)
+                          : NULL;
+        freeReplyObject(r);
+    }
     ing_audit_event(req, "rate_limit", 0,
                     json_pack("{s:s,s:i}", "limit", "auth_failures", "retry_after",
                               retry_after));
@@ -140,8 +153,6 @@ int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const c
         return 1;
     if (route && route->public_route)
         return 0;
-    if (refuse_locked(req, ret))
-        return 1;
     int admin_route = route && strncmp(route->pattern, "/admin/", 7) == 0;
     enum ing_auth_kind k = ing_auth_identify(req->conn, &a);
     memcpy(req->key_prefix, a.prefix, sizeof req->key_prefix);
@@ -151,23 +162,26 @@ int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const c
                                req->request_id, 2);
         return 1;
     }
-    if (admin_route && k != ING_AUTH_ADMIN) {
-        if (k == ING_AUTH_STATIC || k == ING_AUTH_MANAGED) {
-            ing_audit_event(req, "authorization", 0, json_pack("{s:s}", "reason", "not admin"));
-            *ret = ing_reply_error(req->conn, MHD_HTTP_FORBIDDEN, "forbidden",
-                                   "this route needs the admin key", NULL, req->request_id, 0);
-            return 1;
-        }
-        return refuse_auth(req, &a, ret);
+    int caller = k == ING_AUTH_STATIC || k == ING_AUTH_MANAGED;
+    int authed = admin_route ? k == ING_AUTH_ADMIN : caller;
+    /* locked out whatever the key: otherwise a right guess would still show */
+    if (refuse_locked(req, authed, ret))
+        return 1;
+    if (admin_route && !authed && caller) {
+        ing_audit_event(req, "authorization", 0, json_pack("{s:s}", "reason", "not admin"));
+        *ret = ing_reply_error(req->conn, MHD_HTTP_FORBIDDEN, "forbidden",
+                               "this route needs the admin key", NULL, req->request_id, 0);
+        return 1;
     }
-    if (!admin_route && k != ING_AUTH_STATIC && k != ING_AUTH_MANAGED)
+    if (!authed)
         return refuse_auth(req, &a, ret);
     req->admin = k == ING_AUTH_ADMIN;
     memcpy(req->owner, a.owner, sizeof req->owner);
-    ing_audit_event(req, "authentication", 1,
-                    json_pack("{s:s,s:s}", "key_id", a.key.id, "key_kind",
-                              k == ING_AUTH_ADMIN ? "admin"
-                              : k == ING_AUTH_MANAGED ? "managed"
-                                                      : "static"));
+    /* counted above with the lock-out check; the line only here */
+    ing_audit_line(req, "authentication", 1,
+                   json_pack("{s:s,s:s}", "key_id", a.key.id, "key_kind",
+                             k == ING_AUTH_ADMIN ? "admin"
+                             : k == ING_AUTH_MANAGED ? "managed"
+                                                     : "static"));
     return req->admin ? 0 : rate(req, &a, ret);
 }

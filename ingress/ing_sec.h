@@ -7,11 +7,14 @@
  *   2. URL and header size bounds: 414 above MAX_URL_BYTES (8192), 431 above
  *      MAX_HEADER_BYTES (16384) of header names and values;
  *   3. public routes pass; everything else:
- *   4. brute-force lock-out: an IP with AUTH_FAIL_LIMIT (10) failed attempts
- *      in its AUTH_FAIL_WINDOW_SECONDS (3600) window gets 429 + Retry-After;
- *   5. the key (ing_auth.h): /admin/... routes need ADMIN_API_KEY (a caller
- *      key there answers 403), other routes a caller key; failures are
- *      counted against the IP, audited, and answer 401;
+ *   4. the key is identified (ing_auth.h): /admin/... routes need
+ *      ADMIN_API_KEY, other routes a caller key;
+ *   5. brute-force lock-out: an IP with AUTH_FAIL_LIMIT (10) failed attempts
+ *      in its AUTH_FAIL_WINDOW_SECONDS (3600) window gets 429 + Retry-After,
+ *      whatever key it presents (one Redis round trip, which also counts a
+ *      successful authentication in ci:audit:stats); then a caller key on an
+ *      admin route answers 403, and a missing or wrong key is counted
+ *      against the IP, audited, and answers 401;
  *   6. per-key rates (ing_ratelimit.h): X-RateLimit-Limit/-Remaining/-Reset
  *      on the response, 429 + Retry-After when exceeded.
  * Every authentication outcome and every refusal is audited (ing_audit.h).

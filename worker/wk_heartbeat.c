@@ -31,11 +31,11 @@ static struct {
     char host[64];
     char key[sizeof CI_WORKER_KEY_PREFIX + 128];
     redisAsyncContext *ac;
-    int unanswered;  /* beats sent without an EXEC reply yet */
+    int unanswered; /* beats sent without an EXEC reply yet */
     int ping_inflight;
     int64_t ping_sent_ms;
-    int docker_ok;   /* -1 unknown, 0 down, 1 ok */
-    int beaten;      /* at least one beat sent */
+    int docker_ok; /* -1 unknown, 0 down, 1 ok */
+    int beaten;    /* at least one beat sent */
     int draining;
     int started, stopping, closed_handles;
     void (*done)(void *arg);
@@ -115,20 +115,28 @@ static void add_counters(redisAsyncContext *ac, const struct wk_stats_delta *d)
 /* Adds "<name>" = sum over languages and "<name>:<lang>" for non-zero ones. */
 #define HB_POOL_FIELDS 8
 static const char *const pool_field[HB_POOL_FIELDS] = {
-    "pool_idle", "pool_warming", "pool_kept", "pool_in_use",
-    "pool_hits", "pool_reuses", "pool_misses", "pool_refill_failures"};
+    "pool_idle", "pool_warming", "pool_kept",   "pool_in_use",
+    "pool_hits", "pool_reuses",  "pool_misses", "pool_refill_failures"};
 
 static uint64_t pool_value(const struct wk_pool_lang_stats *l, int f)
 {
     switch (f) {
-    case 0: return (uint64_t)l->idle;
-    case 1: return (uint64_t)l->warming;
-    case 2: return (uint64_t)l->kept;
-    case 3: return (uint64_t)l->in_use;
-    case 4: return l->hits;
-    case 5: return l->reuses;
-    case 6: return l->misses;
-    default: return l->refill_failures;
+    case 0:
+        return (uint64_t)l->idle;
+    case 1:
+        return (uint64_t)l->warming;
+    case 2:
+        return (uint64_t)l->kept;
+    case 3:
+        return (uint64_t)l->in_use;
+    case 4:
+        return l->hits;
+    case 5:
+        return l->reuses;
+    case 6:
+        return l->misses;
+    default:
+        return l->refill_failures;
     }
 }
 
@@ -256,8 +264,8 @@ int wk_heartbeat_start(uv_loop_t *loop, struct wk_docker *docker, const struct w
     H.docker = docker;
     H.ex = ex;
     H.docker_ok = -1;
-    H.interval_ms = ci_env_int("HEARTBEAT_INTERVAL_MS", CI_HEARTBEAT_INTERVAL_DEFAULT_MS, 100,
-                               600000);
+    H.interval_ms =
+        ci_env_int("HEARTBEAT_INTERVAL_MS", CI_HEARTBEAT_INTERVAL_DEFAULT_MS, 100, 600000);
     H.started_at = ci_now_ms();
     if (gethostname(H.host, sizeof H.host - 1) != 0)
         snprintf(H.host, sizeof H.host, "unknown");

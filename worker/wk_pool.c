@@ -172,8 +172,7 @@ static struct wk_pool_entry *take(struct wk_pool *p, enum sch_lang lang, const c
     return NULL;
 }
 
-static void hand_off(struct wk_pool *p, struct wk_pool_entry *e, wk_sandbox_ready_cb cb,
-                     void *arg)
+static void hand_off(struct wk_pool *p, struct wk_pool_entry *e, wk_sandbox_ready_cb cb, void *arg)
 {
     e->cb = cb;
     e->arg = arg;
@@ -181,8 +180,8 @@ static void hand_off(struct wk_pool *p, struct wk_pool_entry *e, wk_sandbox_read
     uv_timer_start(&p->handoff, on_handoff, 0, 0);
 }
 
-int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb,
-                    void *arg, struct wk_sandbox **out)
+int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
+                    struct wk_sandbox **out)
 {
     if (p->closing)
         return -ESHUTDOWN;

@@ -77,8 +77,8 @@ int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
 /* Starts acquiring.  Returns 0 with *out set to the sandbox (not yet ready:
  * `cb` reports when it is, or why it failed; the caller may kill it meanwhile
  * with wk_sandbox_kill), or a negative errno (no callback). */
-int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb,
-                    void *arg, struct wk_sandbox **out);
+int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
+                    struct wk_sandbox **out);
 
 /* Hands the sandbox back.  `reusable` says the run ended cleanly and the
  * sandbox is still READY: it may be kept for its session.  Never use `sb`

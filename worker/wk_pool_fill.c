@@ -71,8 +71,7 @@ static void fill_failed(struct wk_pool *p, enum sch_lang lang, int status)
         l->backoff_ms = FILL_BACKOFF_MAX_MS;
     l->next_fill_ms = now_ms() + l->backoff_ms;
     log_warn("pool %s: a warm container did not start (%s); next try in %lld ms",
-             sch_lang_name(lang), strerror(status < 0 ? -status : EIO),
-             (long long)l->backoff_ms);
+             sch_lang_name(lang), strerror(status < 0 ? -status : EIO), (long long)l->backoff_ms);
 }
 
 static void on_warm_ready(void *arg, struct wk_sandbox *sb, int status)
@@ -151,8 +150,8 @@ void wk_pool__tick(uv_timer_t *t)
     struct wk_pool_entry *e = p->entries, *next;
     for (; e; e = next) {
         next = e->next;
-        int dead = (e->state == WK_PE_IDLE || e->state == WK_PE_KEPT) &&
-                   !wk_sandbox_is_ready(e->sb);
+        int dead =
+            (e->state == WK_PE_IDLE || e->state == WK_PE_KEPT) && !wk_sandbox_is_ready(e->sb);
         int expired = e->state == WK_PE_KEPT && now - e->since_ms >= p->keep_idle_ms;
         if (dead)
             p->lang[e->lang].st.discarded++;

@@ -27,8 +27,8 @@ struct wk_pool_entry {
     struct wk_sandbox *sb;
     enum sch_lang lang;
     enum wk_pe_state state;
-    char *session;        /* bound session; NULL while unbound */
-    int64_t since_ms;     /* entered the current state (ci_mono_us() / 1000) */
+    char *session;          /* bound session; NULL while unbound */
+    int64_t since_ms;       /* entered the current state (ci_mono_us() / 1000) */
     wk_sandbox_ready_cb cb; /* the acquirer's, while HANDOFF/OPENING */
     void *arg;
     struct wk_pool_entry *prev, *next;
@@ -48,11 +48,11 @@ struct wk_pool {
     struct wk_pool_entry *entries;
     struct wk_pool_lang lang[SCH_LANG_COUNT];
     int keep_idle_ms, keep_max, fill_concurrency, stats_log_ms;
-    int filling;         /* pool opens in flight, all languages */
-    int reaping;         /* start-up reap not finished: no fill yet */
-    int reap_inflight;   /* docker requests of the reap */
-    uv_timer_t tick;     /* sweep, fill retries, stats log */
-    uv_timer_t handoff;  /* deferred ready callbacks of pool hits */
+    int filling;        /* pool opens in flight, all languages */
+    int reaping;        /* start-up reap not finished: no fill yet */
+    int reap_inflight;  /* docker requests of the reap */
+    uv_timer_t tick;    /* sweep, fill retries, stats log */
+    uv_timer_t handoff; /* deferred ready callbacks of pool hits */
     int handles_open;
     int64_t last_stats_log_ms;
     int closing;

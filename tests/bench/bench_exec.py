@@ -156,34 +156,56 @@ def stack(env):
     return Stack(env=e)
 
 
-def wait_warm(st, n, lang="py", timeout=120):
+def wait_warm(st, n, lang="py", timeout=120, settle_s=4.0):
+    """Waits until this stack has at least n containers of `lang` and every
+    one of them started settle_s ago or more (a new warm container imports
+    numpy/pandas right after its hello: CPU taken from the measured path)."""
+    prefix = os.path.join(st.tmp, "run") + "/"
+    time.sleep(0.3)  # a refill's create is issued at the take: let it show
+
     def ok():
-        out = subprocess.run(
-            ["docker", "ps", "-q", "--filter", "label=com.code-interpreter.worker=worker-1",
-             "--filter", "label=com.code-interpreter.language=" + lang,
-             "--filter", "label=com.code-interpreter.session=unassigned"],
-            capture_output=True, text=True).stdout.split()
-        return len(out) >= n
-    wait_for(ok, timeout, "%d warm %s containers" % (n, lang))
-    time.sleep(2.0)  # the runner imports numpy/pandas right after hello
+        ids = subprocess.run(["docker", "ps", "-a", "-q", "--filter",
+                              "label=com.code-interpreter.language=" + lang],
+                             capture_output=True, text=True).stdout.split()
+        if not ids:
+            return n == 0
+        out = subprocess.run(["docker", "inspect", "--format",
+                              "{{.State.Running}} {{.State.StartedAt}}"
+                              "{{range .Mounts}} {{.Source}}{{end}}"] + ids,
+                             capture_output=True, text=True).stdout.splitlines()
+        mine = [l.split() for l in out if prefix in l]
+        if len(mine) < n:
+            return False
+        now = time.time()
+        for f in mine:
+            if f[0] != "true":
+                return False
+            started = time.mktime(time.strptime(f[1][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+            if now - started < settle_s:
+                return False
+        return True
+    wait_for(ok, timeout, "%d settled %s containers" % (n, lang))
 
 
 # ---- sections -----------------------------------------------------------------
 
-def latency_levels(st, code, levels, per_client, lang="py"):
-    """Each client keeps its own session: request 1 warms it (not counted)."""
+def latency_levels(st, code, levels, per_client, lang="py", pool=2):
+    """Each client keeps its own session.  Its first request (a pool hit or
+    miss, not counted) binds it; then the pool refills and the new warm
+    containers finish their imports before the measured requests start."""
     results = {}
     for c in levels:
+        clients = [Client(st) for _ in range(c)]
+        sids = [cl.exec({"lang": lang, "code": code})["session_id"] for cl in clients]
+        wait_warm(st, pool)
         lat = [[] for _ in range(c)]
         errors = []
 
         def client(i):
             try:
-                cl = Client(st)
-                sid = cl.exec({"lang": lang, "code": code})["session_id"]
                 for _ in range(per_client):
-                    lat[i].append(timed(lambda: cl.exec({"lang": lang, "code": code,
-                                                         "session_id": sid})))
+                    lat[i].append(timed(lambda: clients[i].exec(
+                        {"lang": lang, "code": code, "session_id": sids[i]})))
             except Exception as e:  # noqa: BLE001 - a figure, reported
                 errors.append(str(e))
 
@@ -235,9 +257,9 @@ def sec_exec():
         # every request a new session: the warm pool (refilled between them)
         if not QUICK:
             cl, lat = Client(st), []
-            for _ in range(20):
+            for _ in range(10):
+                wait_warm(st, 2)  # a trickle of new users: the pool refilled between
                 lat.append(timed(lambda: cl.exec({"lang": "py", "code": "print(1)"})))
-                time.sleep(0.8)  # let the pool refill: a steady trickle of new users
             res["new session each (pool hit)"] = (lat, [], 0)
 
     def t_c1(r):

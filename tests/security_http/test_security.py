@@ -115,7 +115,10 @@ def case_bruteforce_lockout_shared():
         check_headers(b.get("/jobs/" + NO_JOB, key=s.KEY, headers=honest), 404)
         # monitoring: statistics and rate-limit status name the attacker
         st = admin(s, "GET", "/admin/stats/auth").json()
-        assert st["authentication_failure"] >= 10 and st["locked_ips"] >= 1, st
+        assert st["authentication_failure"] == 10 and st["locked_ips"] == 1, st
+        # successes: the honest request and this admin call; the locked-out
+        # request with the right key was refused, so it does not count
+        assert st["authentication_success"] == 2, st
         rl = admin(b, "GET", "/admin/ratelimits").json()
         row = [c for c in rl["clients"] if c["client_ip"] == "203.0.113.7"]
         assert row and row[0]["locked"] and row[0]["failures"] == 10, rl
@@ -230,6 +233,31 @@ def case_cross_caller_jobs():
         ev = events(s, "access_denied")
         res = [(e["resource"], e["id"]) for e in ev]
         assert res.count(("job", job)) == 3 and ("session", sess) in res, res
+
+
+def case_cross_caller_files_audited():
+    from test_files import upload  # tests/e2e: the multipart helper
+    with Stack(workers=0, env={"ADMIN_API_KEY": ADMIN}) as s:
+        # file names: refused with a clear error, then a good one passes
+        for name, status in (("../x.txt", 400), ("a\\b.txt", 400), ("a;rm.txt", 400),
+                             ("x" * 252 + ".txt", 400), ("run.sh", 415)):
+            r = upload(s, [("file", name, b"data")])
+            check_headers(r, status)
+            assert r.json()["details"], r.body
+        r = upload(s, [("file", "notes.txt", b"private\n")])
+        check_headers(r, 200)
+        sid, fid = r.json()["session_id"], r.json()["files"][0]["fileId"]
+        for method, path in (("GET", "/files/" + sid), ("GET", "/download/%s/%s" % (sid, fid)),
+                             ("DELETE", "/files/%s/%s" % (sid, fid))):
+            check_headers(s.request(method, path, key=s.OTHER_KEY), 404)
+        assert s.get("/download/%s/%s" % (sid, fid), key=s.KEY).body == b"private\n"
+        check_headers(s.request("DELETE", "/files/%s/%s" % (sid, fid), key=s.KEY), 200)
+        denied = [e for e in events(s, "access_denied") if e["resource"] == "session"]
+        assert [e["id"] for e in denied].count(sid) == 3, denied
+        assert all(e["api_key_prefix"] == s.OTHER_KEY[:6] + "..." for e in denied), denied
+        for etype in ("file_upload", "file_download", "file_delete"):
+            ev = events(s, etype)
+            assert len(ev) == 1 and ev[0]["session_id"] == sid and ev[0]["success"], (etype, ev)
 
 
 # -- code scan and the audit log ------------------------------------------------

@@ -1,0 +1,69 @@
+"""A webhook receiver for tests: http.server on 127.0.0.1 in a thread.
+
+Records every request (headers, body, time) and answers with the next status
+of a script (default 200).  Signature checking follows the Standard Webhooks
+scheme: base64 HMAC-SHA256 of "id.timestamp.body" with the secret's key
+(the base64-decoded part of "whsec_...", else the secret's bytes).
+Only loopback is used (DESIGN.md section 7).
+"""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+
+
+def secret_key(secret):
+    if secret.startswith("whsec_"):
+        return base64.b64decode(secret[6:])
+    return secret.encode()
+
+
+def signature_ok(secret, headers, body):
+    msg = ("%s.%s." % (headers["webhook-id"], headers["webhook-timestamp"])).encode() + body
+    want = base64.b64encode(hmac.new(secret_key(secret), msg, hashlib.sha256).digest()).decode()
+    sigs = [s.split(",", 1)[1] for s in headers["webhook-signature"].split() if s.startswith("v1,")]
+    return any(hmac.compare_digest(want, s) for s in sigs)
+
+
+class Receiver:
+    def __init__(self, port=0, statuses=None):
+        self.requests = []
+        self.statuses = list(statuses or [])
+        self.lock = threading.Lock()
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                with rec.lock:
+                    rec.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()},
+                                         "body": body, "path": self.path, "t": time.time()})
+                    status = rec.statuses.pop(0) if rec.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def of_type(self, typ=None):
+        """Requests received so far, optionally only those of one event type."""
+        with self.lock:
+            reqs = list(self.requests)
+        return [r for r in reqs if typ is None or json.loads(r["body"])["type"] == typ]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
