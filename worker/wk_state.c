@@ -26,6 +26,7 @@
 #include "wk_state_blob.h"
 #include "wk_state.h"
 #include "wk_state_io.h"
+#include "wk_stats.h"
 
 #include <errno.h>
 #include <lz4.h>
@@ -242,6 +243,7 @@ static void restore_done(uv_work_t *w, int status)
         wk_state_audit("state_load", wk_state_sid_of(op), wk_state_rid_of(op), "{s:s,s:I,s:I,s:f}",
                        "source", src, "size", (json_int_t)op->rawlen, "stored_size",
                        (json_int_t)op->bloblen, "ms", wk_state_ms_of(op));
+        wk_stats_incr(WK_STAT_STATE_BYTES_RESTORED, (int64_t)op->bloblen); /* /metrics */
         if (op->from_archive)
             warm_redis(op);
     }

@@ -8,6 +8,7 @@
 #include "ci_util.h"
 #include "st_store.h"
 #include "wk_state_io.h"
+#include "wk_stats.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -86,6 +87,7 @@ static void on_saved(redisAsyncContext *ac, void *reply, void *priv)
     wk_state_audit("state_save", wk_state_sid_of(op), wk_state_rid_of(op), "{s:I,s:I,s:f}", "size",
                    (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen, "ms",
                    wk_state_ms_of(op));
+    wk_stats_incr(WK_STAT_STATE_BYTES_SAVED, (int64_t)op->bloblen); /* /metrics */
     wk_state_op_finish(op, 0, NULL);
 }
 

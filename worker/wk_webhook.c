@@ -11,6 +11,7 @@
 #include "q_webhook.h"
 #include "wk_config.h"
 #include "wk_curl_uv.h"
+#include "wk_stats.h"
 #include "wk_webhook_body.h"
 #include "wk_webhook_guard.h"
 
@@ -150,6 +151,10 @@ static void wh_record(struct wh_delivery *d, const char *outcome, const char *er
     }
     log_info("webhooks: %s (%s %s) attempt %d: %s%s%s", d->wid, d->type, d->subject, d->attempts,
              outcome, error && *error ? ": " : "", error ? error : "");
+    wk_stats_incr(strcmp(outcome, "delivered") == 0 ? WK_STAT_WEBHOOK_DELIVERED
+                  : strcmp(outcome, "retry") == 0   ? WK_STAT_WEBHOOK_FAILED
+                                                    : WK_STAT_WEBHOOK_GAVE_UP,
+                  1); /* /metrics (wk_stats.h) */
     if (!wh->ac) {
         wh_delivery_free(d);
         return;

@@ -1,0 +1,229 @@
+"""Fault tests through real processes (issue 7): workers killed with SIGKILL
+and restarted, redis killed and restarted (AOF), webhook URL guard, SIGTERM
+draining.  Real ingress, workers, redis-server, dockerd and images; a webhook
+receiver on 127.0.0.1.
+
+Sizes are small for CI; FAULT_BATCH_N (default 200) sets the batch of
+batch_chaos, e.g. FAULT_BATCH_N=1000 for the full-size run of the issue.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from receiver import Receiver, signature_ok  # noqa: E402
+from stack import Stack, require_docker_image, run_cases, wait_for  # noqa: E402
+
+PY_IMAGE = "code-interpreter/py:latest"
+SECRET = "whsec_" + "ZmF1bHQtdGVzdHMtc2VjcmV0LTAxMjM0NTY3ODlhYmNk"
+HOOK_ENV = {"WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
+            "WEBHOOK_POLL_MS": "50", "WEBHOOK_RETRY_BASE_MS": "200"}
+
+
+def restart_worker(s, i, gen):
+    """Starts worker i again under a fresh consumer name (as a new process would be)."""
+    s.env["WORKER_ID"] = "worker-%d-%d" % (i, gen)
+    s._spawn("worker-%d" % i, [os.environ["CI_WORKER"]])
+
+
+def job(s, jid):
+    return s.get("/jobs/" + jid, key=s.KEY).json()
+
+
+def case_batch_chaos():
+    """N-job batch while two of three workers are SIGKILLed and restarted at random."""
+    require_docker_image(PY_IMAGE)
+    n = int(os.environ.get("FAULT_BATCH_N", "200"))
+    rx = Receiver()
+    env = dict(HOOK_ENV, LEASE_MS="2000", MAX_ATTEMPTS="50", WORKER_CONCURRENCY="2",
+               LOG_LEVEL="info", MAX_BATCH_JOBS=str(max(n, 1000)))
+    try:
+        with Stack(env=env, workers=3) as s:
+            t0 = time.time()
+            jobs = [{"lang": "py", "code": "print(%d)" % i, "entity_id": "chaos"} for i in range(n)]
+            r = s.post("/jobs/batch", {"jobs": jobs, "callback_url": rx.url()})
+            assert r.status == 202, r.body
+            b = r.json()
+            path = "/jobs/batch/" + b["batch_id"]
+            done = lambda: s.get(path, key=s.KEY).json()["status"] == "completed"  # noqa: E731
+            kills, gen, rnd = 0, 0, random.Random(os.environ.get("FAULT_SEED"))
+            deadline = time.time() + float(os.environ.get("FAULT_BUDGET_S", "170"))
+            while not done():
+                assert time.time() < deadline, s.get(path, key=s.KEY).body
+                time.sleep(rnd.uniform(0.7, 2.0))
+                if done():
+                    break
+                victim = rnd.choice([2, 3])
+                s.kill("worker-%d" % victim, signal.SIGKILL)
+                kills += 1
+                time.sleep(rnd.uniform(0.1, 0.8))
+                gen += 1
+                restart_worker(s, victim, gen)
+            elapsed = time.time() - t0
+            g = s.get(path, key=s.KEY).json()
+            assert g["total"] == n and g["done"] == n, g
+            assert g["counts"]["completed"] == n, g["counts"]
+            assert s.redis("SCARD", "ci:batch:%s:done" % b["batch_id"]) == (":%d\r\n" % n).encode()
+            attempts = 0
+            for i, jid in enumerate(b["job_ids"]):
+                j = job(s, jid)
+                assert j["status"] == "completed", j
+                assert j["result"]["stdout"] == "%d\n" % i, j
+                assert j["attempts"] >= 1, j
+                attempts += j["attempts"]
+            wait_for(lambda: len(rx.of_type("batch.completed")) >= 1, 30, "batch.completed")
+            time.sleep(1.5)
+            hooks = rx.of_type("batch.completed")
+            assert len(hooks) == 1, [h["headers"] for h in hooks]
+            assert signature_ok(SECRET, hooks[0]["headers"], hooks[0]["body"])
+            data = json.loads(hooks[0]["body"])["data"]
+            assert data["counts"]["completed"] == n and data["total"] == n, data
+            assert kills >= 2, kills
+            print("batch_chaos: %d jobs, %d kills, %d attempts in all, %.1f s, "
+                  "batch webhook delivered once" % (n, kills, attempts, elapsed))
+    finally:
+        rx.close()
+
+
+def case_kill_running():
+    """SIGKILL of the worker running a job: another worker completes it; one result."""
+    require_docker_image(PY_IMAGE)
+    env = {"LEASE_MS": "2000", "WORKER_CONCURRENCY": "1"}
+    with Stack(env=env, workers=2) as s:
+        jid = s.post("/jobs", {"lang": "py", "code": "import time\ntime.sleep(3)\nprint('done')"}
+                     ).json()["job_id"]
+        wait_for(lambda: job(s, jid)["status"] == "running", 60, "running")
+        owner = s.redis("HGET", "ci:job:" + jid, "worker").split(b"\r\n")[1].decode()
+        s.kill(owner, signal.SIGKILL)  # WORKER_ID == process name in the stack
+        g = s.get("/jobs/%s?wait=60" % jid, key=s.KEY).json()
+        assert g["status"] == "completed", g
+        assert g["result"]["stdout"] == "done\n", g
+        assert g["attempts"] == 2, g
+        other = s.redis("HGET", "ci:job:" + jid, "worker").split(b"\r\n")[1].decode()
+        assert other != owner, (owner, other)
+        time.sleep(0.5)
+        assert s.redis("XLEN", "ci:jobs") == b":0\r\n"  # acknowledged, nothing left behind
+        assert s.redis("HLEN", "ci:job:" + jid) != b":0\r\n"
+
+
+def case_redis_restart():
+    """redis SIGKILLed and restarted (AOF) under load: every accepted job ends terminal."""
+    require_docker_image(PY_IMAGE)
+    total = int(os.environ.get("FAULT_REDIS_N", "40"))
+    with Stack(workers=1, env={"LOG_LEVEL": "info"}) as s:
+        accepted, refused = [], [0]
+
+        def submit():
+            i = 0
+            while len(accepted) < total:
+                try:
+                    r = s.post("/jobs", {"lang": "py", "code": "print(%d)" % i, "entity_id": "r"},
+                               timeout=10)
+                except OSError:
+                    r = None
+                if r is not None and r.status == 202:
+                    accepted.append((r.json()["job_id"], i))
+                    i += 1
+                else:
+                    refused[0] += 1
+                    time.sleep(0.1)
+
+        t = threading.Thread(target=submit)
+        t.start()
+        wait_for(lambda: len(accepted) >= total // 3, 60, "some accepted jobs")
+        s.kill("redis", signal.SIGKILL)
+        time.sleep(1.0)
+        s.start_redis()
+        t.join(timeout=120)
+        assert not t.is_alive()
+        for jid, i in accepted:
+            g = s.get("/jobs/%s?wait=60" % jid, key=s.KEY, timeout=90).json()
+            assert g["status"] == "completed", g
+            assert g["result"]["stdout"] == "%d\n" % i, g
+        assert refused[0] > 0  # redis really was away for a while
+        print("redis_restart: %d accepted jobs all completed, %d submissions refused while "
+              "redis was down" % (len(accepted), refused[0]))
+
+
+def refused(s, jid):
+    w = job(s, jid).get("webhook", {})
+    return w.get("status") == "refused" and w.get("error")
+
+
+def case_url_guard():
+    """Callbacks to loopback / private / link-local are refused before connecting."""
+    rx = Receiver()
+    env = {"WEBHOOK_SECRET": SECRET, "WEBHOOK_POLL_MS": "50"}  # no allow-list
+    try:
+        with Stack(env=env, workers=0) as s:
+            def cancelled(url):
+                jid = s.post("/jobs", {"lang": "py", "code": "1", "callback_url": url}).json()["job_id"]
+                assert s.request("DELETE", "/jobs/" + jid, key=s.KEY).json()["status"] == "cancelled"
+                return jid
+
+            local = {"loopback": cancelled(rx.url()),
+                     "name": cancelled("http://localhost:%d/hook" % rx.port),
+                     "v6": cancelled("http://[::1]:%d/hook" % rx.port),
+                     "any": cancelled("http://0.0.0.0:%d/hook" % rx.port)}
+            s.start_worker(1)
+            for what, jid in local.items():
+                wait_for(lambda: refused(s, jid), 20, "refusal of " + what)
+            assert "loopback" in job(s, local["loopback"])["webhook"]["error"]
+            assert "unspecified" in job(s, local["any"])["webhook"]["error"]
+            assert rx.requests == []  # no connection reached the receiver
+            # Only now that the guard is proven to refuse before connecting: private and
+            # metadata addresses (used as URLs only; the guard refuses before connect()).
+            s.kill("worker-1", signal.SIGTERM)  # so the next jobs can be cancelled unrun
+            far = {"private": cancelled("http://10.1.2.3:8080/hook"),
+                   "metadata": cancelled("http://169.254.169.254/latest/meta-data/")}
+            s.start_worker(1)
+            for what, jid in far.items():
+                wait_for(lambda: refused(s, jid), 20, "refusal of " + what)
+            assert "private" in job(s, far["private"])["webhook"]["error"]
+            assert "link-local" in job(s, far["metadata"])["webhook"]["error"]
+            for jid in list(local.values()) + list(far.values()):
+                assert job(s, jid)["webhook"]["attempts"] == 1  # refused is final
+            log = open(os.path.join(s.tmp, "worker-1.log")).read()
+            assert "refused before connecting" in log
+    finally:
+        rx.close()
+
+
+def case_sigterm_drain():
+    """SIGTERM: the ingress stops accepting; the worker finishes its job, then exits 0."""
+    require_docker_image(PY_IMAGE)
+    with Stack(workers=1) as s:
+        jid = s.post("/jobs", {"lang": "py", "code": "import time\ntime.sleep(3)\nprint('done')"}
+                     ).json()["job_id"]
+        wait_for(lambda: job(s, jid)["status"] == "running", 60, "running")
+        ing, wk = s.procs["ingress"], s.procs["worker-1"]
+        os.killpg(ing.pid, signal.SIGTERM)
+        os.killpg(wk.pid, signal.SIGTERM)
+        assert ing.wait(timeout=30) == 0
+        try:
+            s.post("/jobs", {"lang": "py", "code": "print(1)"}, timeout=5)
+            raise AssertionError("the ingress still accepts after SIGTERM")
+        except OSError:
+            pass
+        assert wk.wait(timeout=60) == 0
+        st = s.redis("HGET", "ci:job:" + jid, "status")
+        assert b"completed" in st, st
+        log = open(os.path.join(s.tmp, "worker-1.log")).read()
+        assert "job %s: completed" % jid in log, log[-2000:]
+
+
+CASES = {
+    "batch_chaos": case_batch_chaos,
+    "kill_running": case_kill_running,
+    "redis_restart": case_redis_restart,
+    "url_guard": case_url_guard,
+    "sigterm_drain": case_sigterm_drain,
+}
+
+if __name__ == "__main__":
+    sys.exit(run_cases(CASES, sys.argv))
