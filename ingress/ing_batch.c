@@ -89,7 +89,8 @@ static int parse_items(const json_t *body, struct ing_batch *b, struct sch_error
         const char *u = json_string_value(cb);
         if (!u || strlen(u) > SCH_CALLBACK_URL_MAX ||
             (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
-            sch_errors_add(errs, "callback_url", "must be an http:// or https:// URL of <= %d bytes",
+            sch_errors_add(errs, "callback_url",
+                           "must be an http:// or https:// URL of <= %d bytes",
                            SCH_CALLBACK_URL_MAX);
             *status = 422;
         } else {
@@ -181,8 +182,7 @@ static enum MHD_Result unavailable(struct ing_request *req)
 {
     ing_redis_reset();
     return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                           "the queue is unreachable; try again shortly", NULL, req->request_id,
-                           5);
+                           "the queue is unreachable; try again shortly", NULL, req->request_id, 5);
 }
 
 static enum MHD_Result enqueue(struct ing_request *req, redisContext *c, struct ing_batch *b)
@@ -212,10 +212,9 @@ static enum MHD_Result enqueue(struct ing_request *req, redisContext *c, struct 
         rlog_error(req->request_id, "batch %s: enqueue failed (%d)", batch_id, rc);
         return unavailable(req);
     }
-    rlog_info(req->request_id, "batch %s queued: %zu job(s), owner %s", batch_id, b->n,
-              req->owner);
-    json_t *o = json_pack("{s:s,s:s,s:o}", "batch_id", batch_id, "status", "queued", "job_ids",
-                          ids);
+    rlog_info(req->request_id, "batch %s queued: %zu job(s), owner %s", batch_id, b->n, req->owner);
+    json_t *o =
+        json_pack("{s:s,s:s,s:o}", "batch_id", batch_id, "status", "queued", "job_ids", ids);
     return ing_reply_json(req->conn, MHD_HTTP_ACCEPTED, o, req->request_id);
 }
 
@@ -230,12 +229,12 @@ enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req)
 
     memset(&b, 0, sizeof b);
     sch_errors_init(&errs);
-    json_t *body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
-                              &jerr);
+    json_t *body =
+        json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!body) {
         char msg[256];
-        snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", jerr.text,
-                 jerr.line, jerr.column);
+        snprintf(msg, sizeof msg, "malformed JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
         return ing_reply_error(req->conn, MHD_HTTP_BAD_REQUEST, "validation_error", msg, NULL,
                                req->request_id, 0);
     }
@@ -257,8 +256,7 @@ enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req)
         goto out;
     }
     chosen = ci_xcalloc(b.n, sizeof *chosen);
-    if (chosen_sessions(c, req->owner, &b, chosen) != 0 ||
-        fresh_sessions(c, req->owner, &b) != 0) {
+    if (chosen_sessions(c, req->owner, &b, chosen) != 0 || fresh_sessions(c, req->owner, &b) != 0) {
         ret = unavailable(req);
         goto out;
     }
@@ -286,11 +284,11 @@ static json_t *batch_json(const char *id, const struct q_batch_info *bi)
                             json_integer(bi->counts[s]));
     for (size_t i = 0; i < bi->njobs; i++)
         json_array_append_new(ids, json_string(bi->job_ids[i]));
-    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "batch_id", id, "status",
-                          bi->completed_at > 0 ? "completed" : "running", "total",
-                          (json_int_t)bi->total, "done", (json_int_t)bi->done, "counts", counts,
-                          "job_ids", ids, "created_at", iso_or_null(bi->created_at),
-                          "completed_at", iso_or_null(bi->completed_at));
+    json_t *o =
+        json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "batch_id", id, "status",
+                  bi->completed_at > 0 ? "completed" : "running", "total", (json_int_t)bi->total,
+                  "done", (json_int_t)bi->done, "counts", counts, "job_ids", ids, "created_at",
+                  iso_or_null(bi->created_at), "completed_at", iso_or_null(bi->completed_at));
     if (bi->webhook_status[0])
         json_object_set_new(o, "webhook",
                             json_pack("{s:s,s:i,s:s?}", "status", bi->webhook_status, "attempts",

@@ -4,8 +4,8 @@
 #include "ci_util.h"
 #include "ing_config.h"
 #include "ing_keys_cache.h"
+#include "q_consumer_int.h" /* q_uv_attach: hiredis 0.14's libuv adapter hangs on a refused reconnect */
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -220,7 +220,11 @@ static void connect_redis(void)
         schedule_retry();
         return;
     }
-    redisLibuvAttach(ac, &W.loop);
+    if (q_uv_attach(ac, &W.loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_retry();
+        return;
+    }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     if (ing_cfg.redis_password[0])

@@ -31,8 +31,8 @@ enum MHD_Result ing_h_webhooks_secret(struct ing_request *req)
     if (!c || q_webhook_secret_set(c, req->owner, secret) != 0) {
         ing_redis_reset();
         return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                               "the store is unreachable; try again shortly", NULL,
-                               req->request_id, 5);
+                               "the store is unreachable; try again shortly", NULL, req->request_id,
+                               5);
     }
     rlog_info(req->request_id, "webhook secret replaced for owner %s", req->owner);
     json_t *o = json_pack("{s:s,s:s}", "secret", secret, "note",

@@ -41,8 +41,8 @@ struct q_batch_spec {
  * record `batch` (may be NULL: then exactly q_enqueue_batch()).  Each job's
  * hash records the batch id.  Returns 0, -EEXIST when the batch id is taken
  * (then no job was enqueued), or the first job's error. */
-int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_t n,
-                       int64_t ttl_s, const struct q_batch_spec *batch, int *rcs);
+int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                       const struct q_batch_spec *batch, int *rcs);
 
 /* A batch as read back (GET /jobs/batch/{id}).  Release with
  * q_batch_info_release(). */
@@ -53,7 +53,7 @@ struct q_batch_info {
     int64_t counts[SCH_STATUS_COUNT]; /* current status of each job */
     char **job_ids;                   /* heap, njobs entries */
     size_t njobs;
-    char webhook_status[16];          /* "" when the batch has no callback */
+    char webhook_status[16]; /* "" when the batch has no callback */
     int webhook_attempts;
     char webhook_error[256];
 };

@@ -30,7 +30,7 @@
     "    'created_at', now, 'attempts', 0, 'status', 'pending')\n"                                 \
     "  redis.call('EXPIRE', w, ttl)\n"                                                             \
     "  redis.call('ZADD', 'ci:webhooks:due', now, wid)\n"                                          \
-    "  redis.call('HSET', mirror, 'webhook_id', wid, 'webhook_status', 'pending',\n"              \
+    "  redis.call('HSET', mirror, 'webhook_id', wid, 'webhook_status', 'pending',\n"               \
     "    'webhook_attempts', 0)\n"                                                                 \
     "end\n"                                                                                        \
     "local function on_terminal(h, id, st, now, ttl)\n"                                            \

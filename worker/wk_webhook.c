@@ -169,8 +169,9 @@ static void wh_record(struct wh_delivery *d, const char *outcome, const char *er
     snprintf(ttl, sizeof ttl, "%" PRId64, wh->cfg.ttl_s);
     if (http_status > 0)
         snprintf(status, sizeof status, "%ld", http_status);
-    const char *argv[] = {"EVAL", q_webhook_finish_script(), "3", due_key, wkey, skey,
-                          d->wid, d->token, outcome, nexts, error ? error : "", status, nows, ttl};
+    const char *argv[] = {
+        "EVAL", q_webhook_finish_script(), "3",    due_key, wkey, skey, d->wid, d->token, outcome,
+        nexts,  error ? error : "",        status, nows,    ttl};
     if (redisAsyncCommandArgv(wh->ac, on_finished, d, (int)(sizeof argv / sizeof argv[0]), argv,
                               NULL) != REDIS_OK)
         wh_delivery_free(d);
@@ -244,7 +245,7 @@ static const char *str_of(const redisReply *r)
 
 static int64_t int_of(const redisReply *r)
 {
-    return !r ? 0
+    return !r                               ? 0
            : r->type == REDIS_REPLY_INTEGER ? r->integer
            : r->type == REDIS_REPLY_STRING  ? strtoll(r->str, NULL, 10)
                                             : 0;
@@ -347,8 +348,8 @@ static void wh_claim(struct wk_webhook *wh)
     snprintf(lease, sizeof lease, "%" PRId64, wh->cfg.lease_ms);
     snprintf(max, sizeof max, "%d", room);
     snprintf(token, 160, "%s:%" PRIu64, wk_cfg.worker_id, ++wh->seq);
-    const char *argv[8 + Q_JOB_NFIELDS] = {"EVAL", q_webhook_claim_script(), "1", Q_WEBHOOK_DUE,
-                                           now, lease, max, token};
+    const char *argv[8 + Q_JOB_NFIELDS] = {
+        "EVAL", q_webhook_claim_script(), "1", Q_WEBHOOK_DUE, now, lease, max, token};
     for (int i = 0; i < nfields; i++)
         argv[8 + i] = fields[i];
     if (redisAsyncCommandArgv(wh->ac, on_claimed, token, 8 + nfields, argv, NULL) == REDIS_OK)

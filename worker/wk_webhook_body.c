@@ -34,13 +34,13 @@ static const char *str_of(const redisReply *r)
 
 static int64_t int_of(const redisReply *r)
 {
-    return r && (r->type == REDIS_REPLY_STRING) ? strtoll(r->str, NULL, 10)
+    return r && (r->type == REDIS_REPLY_STRING)  ? strtoll(r->str, NULL, 10)
            : r && r->type == REDIS_REPLY_INTEGER ? r->integer
                                                  : 0;
 }
 
-static json_t *job_data(const char *job_id, const redisReply *fields, int64_t *event_ms,
-                        char *why, size_t whysz)
+static json_t *job_data(const char *job_id, const redisReply *fields, int64_t *event_ms, char *why,
+                        size_t whysz)
 {
     struct q_job_info info;
     if (fields->type != REDIS_REPLY_ARRAY ||
@@ -102,8 +102,8 @@ char *wk_webhook_body(const redisReply *e, size_t *len, char *why, size_t whysz)
         return NULL;
     if (event_ms <= 0)
         event_ms = int_of(e->element[4]);
-    json_t *o = json_pack("{s:s,s:o,s:o}", "type", type, "timestamp", iso_or_null(event_ms),
-                          "data", data);
+    json_t *o =
+        json_pack("{s:s,s:o,s:o}", "type", type, "timestamp", iso_or_null(event_ms), "data", data);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text) {

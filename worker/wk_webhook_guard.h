@@ -38,8 +38,8 @@ int wk_guard_check(const struct sockaddr *sa, char *why, size_t whysz);
 
 /* What the open-socket callback records for one transfer (its clientp). */
 struct wk_guard_note {
-    int refused;     /* at least one address was refused */
-    char why[128];   /* the last refusal */
+    int refused;   /* at least one address was refused */
+    char why[128]; /* the last refusal */
 };
 
 /* CURLOPT_OPENSOCKETFUNCTION; clientp is a struct wk_guard_note *. */
