@@ -185,6 +185,11 @@ int ing_keys_set_status(redisContext *c, const char *id, enum ing_key_status st,
     freeReplyObject(r);
     if (!ok)
         return -EIO;
+    r = redisCommand(c, "INCR " ING_KEYS_EPOCH);
+    ok = r && r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+    if (!ok)
+        return -EIO;
     r = redisCommand(c, "PUBLISH " ING_KEYS_CHANNEL " %s", info.hash);
     ok = r && r->type == REDIS_REPLY_INTEGER;
     if (ok && receivers)

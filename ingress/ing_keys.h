@@ -30,6 +30,10 @@
 #define ING_KEY_HASH_PREFIX "ci:key:"
 #define ING_KEYS_INDEX "ci:keys"
 #define ING_KEYS_CHANNEL "ci:keys:revoked"
+/* Bumped (INCR) by every status change before it is published: an ingress
+ * compares it on each cache hit, so a change is effective on the very next
+ * request everywhere, even before the pub/sub message arrives. */
+#define ING_KEYS_EPOCH "ci:keys:epoch"
 #define ING_KEY_HEX_LEN 64
 
 enum ing_key_status { ING_KEY_ACTIVE = 0, ING_KEY_DISABLED, ING_KEY_REVOKED, ING_KEY_UNKNOWN };

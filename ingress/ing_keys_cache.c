@@ -22,6 +22,7 @@ static struct {
     struct entry *bucket[NBUCKETS];
     size_t n;
     uint64_t generation; /* bumped by every drop and live change */
+    long long epoch;     /* ci:keys:epoch the cached records were read under */
     int live;
 } K = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -64,12 +65,30 @@ static void drop_locked(const char *hash, size_t len)
     }
 }
 
-static int cached(const char *hash, struct ing_key_info *info, uint64_t *gen)
+/* The current status-change epoch, or -1 when Redis cannot say. */
+static long long read_epoch(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "GET " ING_KEYS_EPOCH);
+    long long e = -1;
+    if (r && r->type == REDIS_REPLY_NIL)
+        e = 0;
+    else if (r && r->type == REDIS_REPLY_STRING)
+        e = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return e;
+}
+
+static int cached(const char *hash, long long epoch, struct ing_key_info *info, uint64_t *gen)
 {
     int64_t now = ci_mono_us() / 1000;
     size_t len = strlen(hash);
     int found = 0;
     pthread_mutex_lock(&K.lock);
+    if (K.epoch != epoch) { /* a status changed somewhere: start over */
+        clear_locked();
+        K.generation++;
+        K.epoch = epoch;
+    }
     *gen = K.generation;
     for (struct entry *e = K.bucket[bucket_of(hash, len)]; e; e = e->next) {
         if (strcmp(e->info.hash, hash) != 0)
@@ -108,11 +127,16 @@ static void insert(const struct ing_key_info *info, uint64_t gen)
 int ing_keys_validate(const char *hash, struct ing_key_info *info)
 {
     uint64_t gen;
-    if (cached(hash, info, &gen))
-        return 1;
     redisContext *c = ing_redis();
     if (!c)
         return -EIO;
+    long long epoch = read_epoch(c);
+    if (epoch < 0) {
+        ing_redis_reset();
+        return -EIO;
+    }
+    if (cached(hash, epoch, info, &gen))
+        return 1;
     int rc = ing_keys_get_by_hash(c, hash, info);
     if (rc == -EIO) {
         ing_redis_reset();

@@ -6,8 +6,10 @@
  * ING_KEYS_CACHE_MS (5 minutes).  Only active keys are cached, so a key
  * created elsewhere works at once.
  *
- * Revocation is immediate everywhere: every status change is published on
- * ci:keys:revoked, and the ingress notifier thread (ing_wait.c) calls
+ * Revocation is immediate everywhere: every status change bumps
+ * ci:keys:epoch (ING_KEYS_EPOCH), which each cache hit compares with one
+ * GET (a changed epoch empties the cache), and is published on
+ * ci:keys:revoked; the ingress notifier thread (ing_wait.c) calls
  * ing_keys_cache_drop() for each message.  A generation counter makes a
  * lookup that raced with a drop not re-insert the stale record.  While the
  * subscription is down (ing_keys_cache_set_live(0)), nothing is cached and
