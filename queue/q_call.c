@@ -144,7 +144,12 @@ void q_call_send(struct q_call *call)
                                    (const char **)call->argv, call->lens);
     call->argv[2] = NULL; /* num is on this stack frame; hiredis copied it */
     if (rc != REDIS_OK) {
-        log_warn("queue: cannot send script call");
+        /* hiredis refuses commands only while the connection goes down: treat
+         * it as down now, so that callbacks reacting to this failure do not
+         * send again (and recurse) before the disconnect callback runs; the
+         * reconnect pumps again (q_consumer_conn_up). */
+        log_warn("queue: cannot send script call; command connection going down");
+        conn->up = 0;
         if (call->replay)
             q_call_park(call);
         else

@@ -179,7 +179,7 @@ static void q_start_reply(struct q_call *call, redisReply *r)
     for (size_t i = 0; i < n && !c->stopping; i++)
         if (hs[i])
             c->cb.on_job(c->arg, &hs[i]->d);
-    if (!c->stopping) {
+    if (!c->stopping && r) { /* lost connection: the reconnect pumps again */
         q_pump(c);
         q_read_maybe(c);
     }

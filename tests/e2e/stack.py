@@ -20,9 +20,9 @@ import time
 SKIP = 77
 
 
-def free_port():
+def free_port(host="127.0.0.1"):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -52,15 +52,21 @@ class Stack:
     KEY = "test-key-0123456789abcdef"
     OTHER_KEY = "other-key-fedcba9876543210"
 
-    def __init__(self, env=None, workers=1, start=True):
+    def __init__(self, env=None, workers=1, start=True, redis_host="127.0.0.1",
+                 redis_password=None):
+        # redis_host: the address redis-server binds and every process uses
+        # (test_scaleout.py: a bridge address that network namespaces reach;
+        # Redis refuses non-loopback clients without a password)
         self.tmp = tempfile.mkdtemp(prefix="ci-e2e-")
-        self.redis_port = free_port()
+        self.redis_host = redis_host
+        self.redis_password = redis_password
+        self.redis_port = free_port(redis_host)
         self.port = free_port()
         self.procs = {}
         self.env = dict(os.environ)
         self.env.update({
             "API_KEYS": self.KEY + "," + self.OTHER_KEY,
-            "REDIS_HOST": "127.0.0.1",
+            "REDIS_HOST": redis_host,
             "REDIS_PORT": str(self.redis_port),
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
@@ -71,33 +77,40 @@ class Stack:
             "LOG_LEVEL": "debug",
         })
         self.env.pop("API_KEY", None)
+        if redis_password:
+            self.env["REDIS_PASSWORD"] = redis_password
         self.env.update(env or {})
         self.nworkers = workers
         if start:
             self.start()
 
     # -- processes -------------------------------------------------------
-    def _spawn(self, name, argv):
+    def _spawn(self, name, argv, env=None):
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
-        self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log,
+        self.procs[name] = subprocess.Popen(argv, env=env or self.env, stdout=log, stderr=log,
                                             start_new_session=True)
 
     def start_redis(self):
         d = os.path.join(self.tmp, "redis")
         os.makedirs(d, exist_ok=True)
         self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind",
-                              "127.0.0.1", "--dir", d, "--appendonly", "yes",
-                              "--save", ""])
+                              self.redis_host, "--dir", d, "--appendonly", "yes",
+                              "--save", ""] +
+                    (["--requirepass", self.redis_password] if self.redis_password else []))
         wait_for(lambda: self.redis("PING") == b"+PONG\r\n", 10, "redis")
 
     def start_ingress(self):
         self._spawn("ingress", [os.environ["CI_INGRESS"]])
         wait_for(lambda: self.get("/health").status == 200, 15, "ingress")
 
-    def start_worker(self, i=1):
-        env_id = "worker-%d" % i
+    def start_worker(self, i=1, env=None, prefix=()):
+        """env: extra variables for this worker only; prefix: argv words put
+        before the binary (e.g. ["ip", "netns", "exec", ns])."""
+        env_id = "worker-%s" % i
         self.env["WORKER_ID"] = env_id
-        self._spawn(env_id, [os.environ["CI_WORKER"]])
+        wenv = dict(self.env)
+        wenv.update(env or {})
+        self._spawn(env_id, list(prefix) + [os.environ["CI_WORKER"]], env=wenv)
 
     def start(self):
         self.start_redis()
@@ -142,7 +155,10 @@ class Stack:
     # -- clients ---------------------------------------------------------
     def redis(self, *args):
         """One raw RESP command; returns the raw reply bytes."""
-        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=5) as s:
+        with socket.create_connection((self.redis_host, self.redis_port), timeout=5) as s:
+            if self.redis_password:
+                s.sendall(("AUTH %s\r\n" % self.redis_password).encode())
+                assert s.recv(64) == b"+OK\r\n"
             cmd = "*%d\r\n" % len(args) + "".join(
                 "$%d\r\n%s\r\n" % (len(a.encode()), a) for a in args)
             s.sendall(cmd.encode())
