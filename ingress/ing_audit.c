@@ -3,6 +3,7 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
+#include "ing_pipe.h"
 #include "ing_redis.h"
 #include "ing_request.h"
 
@@ -46,6 +47,10 @@ static void keep_in_redis(const char *line, const char *event_type, int success)
         redisAppendCommand(c, "LPUSH %s %s", ING_AUDIT_RECENT_KEY, line);
         redisAppendCommand(c, "LTRIM %s 0 %d", ING_AUDIT_RECENT_KEY, ING_AUDIT_RECENT_MAX - 1);
         n = 3;
+    }
+    if (ing_pipe_active()) { /* read with the enqueue's reply: ing_pipe.h */
+        ing_pipe_add(n);
+        return;
     }
     for (int i = 0; i < n; i++) {
         redisReply *r = NULL;

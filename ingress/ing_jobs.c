@@ -13,6 +13,7 @@
 #include "ci_util.h"
 #include "ing_admission.h"
 #include "ing_config.h"
+#include "ing_pipe.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
 #include "ing_sec.h"
@@ -131,11 +132,14 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
     if (rc != 0)
         goto out;
     rc = -1;
-    if (ing_session_choose(c, req->owner, job.user_id, job.entity_id, job.session_id,
-                           req->session_id) != 0) {
+    /* the session's and the audit's writes ride with the enqueue: ing_pipe.h */
+    int npend = 0, pre_bad = 0;
+    if (ing_session_choose_piped(c, req->owner, job.user_id, job.entity_id, job.session_id,
+                                 req->session_id, &npend) != 0) {
         *ret = redis_down(req);
         goto fail_idem;
     }
+    ing_pipe_begin();
     ing_sec_session_chosen(req, job.session_id); /* audits another caller's session */
     free(job.session_id);
     job.session_id = ci_xstrdup(req->session_id);
@@ -144,10 +148,14 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
     job.request_id = ci_xstrdup(req->request_id);
     job.created_ms = ci_now_ms();
     ing_sec_scan_job(req, &job); /* code-scan warnings onto the job, audited: ing_sec.h */
-    if (q_enqueue(c, &job, ing_cfg.job_ttl_s) != 0) {
+    npend += ing_pipe_end();
+    if (q_enqueue_after(c, &job, ing_cfg.job_ttl_s, npend, &pre_bad) != 0) {
         *ret = redis_down(req);
         goto fail_idem;
     }
+    if (pre_bad) /* the job is queued: answer for it, but say what was lost */
+        rlog_warn(req->request_id, "job %s: %d session/audit writes failed", req->job_id,
+                  pre_bad);
     req->enqueued = 1;
     req->deadline_ms = mono_ms() + job.timeout_ms + ing_cfg.exec_queue_wait_ms;
     rlog_info(req->request_id, "job %s queued (lang %s, session %s, owner %s)", req->job_id,

@@ -32,41 +32,44 @@ out:
     return rc;
 }
 
-static int touch(redisContext *c, const char *sid, const char *owner, const char *entity_id)
+/* Appends the writes that mark `sid` used now (last_used unless `stamped`
+ * already, TTL, the entity's pointer); returns how many, replies unread. */
+static int append_touch(redisContext *c, const char *sid, const char *owner,
+                        const char *entity_id, int stamped)
 {
-    long long ttl = ing_cfg.session_ttl_s, now = ci_now_ms();
-    redisAppendCommand(c, "HSET ci:sess:%s last_used %lld", sid, now);
+    long long ttl = ing_cfg.session_ttl_s;
+    int n = 0;
+    if (!stamped) {
+        redisAppendCommand(c, "HSET ci:sess:%s last_used %lld", sid, (long long)ci_now_ms());
+        n++;
+    }
     redisAppendCommand(c, "EXPIRE ci:sess:%s %lld", sid, ttl);
-    int n = 2;
+    n++;
     if (entity_id) {
         redisAppendCommand(c, "SET ci:ent:%s:%s %s EX %lld", owner, entity_id, sid, ttl);
         n++;
     }
-    int rc = 0;
-    for (int i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(c, (void **)&r) != REDIS_OK || reply_failed(r))
-            rc = -EIO;
-        freeReplyObject(r);
-    }
-    return rc;
+    return n;
 }
 
-static int create(redisContext *c, const char *owner, const char *user_id,
-                  const char *entity_id, char *out)
+/* Appends the writes recording a new session into out; count or -EIO. */
+static int append_create(redisContext *c, const char *owner, const char *user_id,
+                         const char *entity_id, char *out)
 {
     if (ci_random_id(out, ING_SESSION_ID_LEN) != 0)
         return -EIO;
-    redisReply *r = redisCommand(c, "HSET ci:sess:%s owner %s user_id %s entity_id %s created_at %lld",
-                                 out, owner, user_id ? user_id : "",
-                                 entity_id ? entity_id : "", (long long)ci_now_ms());
-    int bad = reply_failed(r);
-    freeReplyObject(r);
-    return bad ? -EIO : touch(c, out, owner, entity_id);
+    long long now = (long long)ci_now_ms();
+    redisAppendCommand(c,
+                       "HSET ci:sess:%s owner %s user_id %s entity_id %s created_at %lld "
+                       "last_used %lld",
+                       out, owner, user_id ? user_id : "", entity_id ? entity_id : "", now, now);
+    return 1 + append_touch(c, out, owner, entity_id, 1);
 }
 
-int ing_session_choose(redisContext *c, const char *owner, const char *user_id,
-                       const char *entity_id, const char *wanted, char *out)
+/* Picks as ing_session_choose() does; returns the count of appended,
+ * unread writes (>= 0) or -EIO. */
+static int choose(redisContext *c, const char *owner, const char *user_id,
+                  const char *entity_id, const char *wanted, char *out)
 {
     int rc;
     if (wanted) {
@@ -75,7 +78,7 @@ int ing_session_choose(redisContext *c, const char *owner, const char *user_id,
             return rc;
         if (rc == 1) {
             snprintf(out, 65, "%s", wanted);
-            return touch(c, out, owner, entity_id);
+            return append_touch(c, out, owner, entity_id, 0);
         }
     }
     if (entity_id) {
@@ -94,9 +97,32 @@ int ing_session_choose(redisContext *c, const char *owner, const char *user_id,
                 return rc;
             if (rc == 1) {
                 snprintf(out, 65, "%s", sid);
-                return touch(c, out, owner, entity_id);
+                return append_touch(c, out, owner, entity_id, 0);
             }
         }
     }
-    return create(c, owner, user_id, entity_id, out);
+    return append_create(c, owner, user_id, entity_id, out);
+}
+
+int ing_session_choose_piped(redisContext *c, const char *owner, const char *user_id,
+                             const char *entity_id, const char *wanted, char *out,
+                             int *pending)
+{
+    int n = choose(c, owner, user_id, entity_id, wanted, out);
+    *pending = n > 0 ? n : 0;
+    return n < 0 ? n : 0;
+}
+
+int ing_session_choose(redisContext *c, const char *owner, const char *user_id,
+                       const char *entity_id, const char *wanted, char *out)
+{
+    int n = choose(c, owner, user_id, entity_id, wanted, out);
+    int rc = n < 0 ? n : 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || reply_failed(r))
+            rc = -EIO;
+        freeReplyObject(r);
+    }
+    return rc;
 }

@@ -26,6 +26,15 @@
 int ing_session_choose(redisContext *c, const char *owner, const char *user_id,
                        const char *entity_id, const char *wanted, char *out);
 
+/* The same, but the session's writes (last_used, TTL, entity pointer; the
+ * record of a new one) are only appended to c: *pending gets the number of
+ * replies the caller must read (q_enqueue_after() does, ing_pipe.h).  Any
+ * lookups it needs are still separate round trips.  0 or -EIO (then
+ * nothing is pending). */
+int ing_session_choose_piped(redisContext *c, const char *owner, const char *user_id,
+                             const char *entity_id, const char *wanted, char *out,
+                             int *pending);
+
 /* 1 when `session_id` exists and belongs to owner (and user_id when the
  * session has one and user_id is given), 0 when not, -EIO on Redis failure. */
 int ing_session_owned(redisContext *c, const char *session_id, const char *owner,

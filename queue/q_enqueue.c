@@ -4,6 +4,8 @@
  * chunks pipelined in one round trip); see the enqueue script in q_script.c.
  * q_enqueue_batch_ex() puts a batch record (q_batch.h) first in the same
  * pipeline, so it exists before any of its jobs can finish.
+ * q_enqueue_after() reads replies of commands the caller appended first
+ * (the ingress's session and audit writes), so those share the round trip.
  */
 #include "q_job.h"
 
@@ -106,8 +108,24 @@ static int q_enq_reply(const struct q_enq_cmd *k, const redisReply *r, int *rc)
     return 0;
 }
 
-int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_t n,
-                       int64_t ttl_s, const struct q_batch_spec *batch, int *rcs)
+/* Reads the npre replies of commands appended before ours; errors counted
+ * into *bad.  -EIO on a connection failure. */
+static int q_enq_read_pre(redisContext *c, int npre, int *bad)
+{
+    int rc = 0;
+    for (int i = 0; i < npre; i++) {
+        redisReply *r = NULL;
+        if (rc == 0 && redisGetReply(c, (void **)&r) != REDIS_OK)
+            rc = -EIO;
+        if (r && r->type == REDIS_REPLY_ERROR)
+            (*bad)++;
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+static int q_enq_run(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                     const struct q_batch_spec *batch, int *rcs, int npre, int *pre_bad)
 {
     size_t nchunks = (n + Q_ENQ_CHUNK - 1) / Q_ENQ_CHUNK, used = 0;
     struct q_enq_job *e = ci_xcalloc(n ? n : 1, sizeof *e);
@@ -146,7 +164,11 @@ int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_
             k->m = 0; /* nothing sent: its jobs keep rc 1 and become -EIO */
         q_enq_cmd_clear(k);
     }
-    if (batch_sent)
+    int pre_rc = q_enq_read_pre(c, npre, pre_bad); /* sent first, so read first */
+    if (pre_rc != 0)
+        for (size_t ci = 0; ci < nchunks; ci++)
+            cmds[ci].m = 0; /* the connection failed: their jobs become -EIO */
+    if (batch_sent && pre_rc == 0)
         batch_rc = q_batch_read_create(c);
     for (size_t ci = 0; ci < nchunks; ci++) { /* then read every reply */
         struct q_enq_cmd *k = &cmds[ci];
@@ -182,6 +204,22 @@ int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_
     free(rc);
     free(e);
     return batch_rc < 0 ? batch_rc : first;
+}
+
+int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_t n,
+                       int64_t ttl_s, const struct q_batch_spec *batch, int *rcs)
+{
+    int bad = 0;
+    return q_enq_run(c, jobs, n, ttl_s, batch, rcs, 0, &bad);
+}
+
+int q_enqueue_after(redisContext *c, const struct sch_job *job, int64_t ttl_s, int npre,
+                    int *pre_errors)
+{
+    int rc = 0;
+    *pre_errors = 0;
+    q_enq_run(c, &job, 1, ttl_s, NULL, &rc, npre, pre_errors);
+    return rc;
 }
 
 int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,

@@ -40,6 +40,13 @@ int q_enqueue(redisContext *c, const struct sch_job *job, int64_t ttl_s);
 int q_enqueue_batch(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
                     int *rcs);
 
+/* q_enqueue() sharing its round trip with `npre` commands the caller has
+ * already appended to c and not read: their replies are read (and freed)
+ * first, then the job's.  *pre_errors gets how many of them were Redis
+ * error replies.  A connection failure fails the enqueue (-EIO). */
+int q_enqueue_after(redisContext *c, const struct sch_job *job, int64_t ttl_s, int npre,
+                    int *pre_errors);
+
 #define Q_OWNER_MAX 128
 #define Q_SESSION_MAX 128
 #define Q_WORKER_MAX 128

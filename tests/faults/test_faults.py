@@ -118,10 +118,13 @@ def case_redis_restart():
     total = int(os.environ.get("FAULT_REDIS_N", "40"))
     with Stack(workers=1, env={"LOG_LEVEL": "info"}) as s:
         accepted, refused = [], [0]
+        restarted = threading.Event()
 
         def submit():
             i = 0
-            while len(accepted) < total:
+            # on past the restart: a fast intake could otherwise accept all
+            # `total` before the kill below, and nothing would be refused
+            while len(accepted) < total or not restarted.is_set():
                 try:
                     r = s.post("/jobs", {"lang": "py", "code": "print(%d)" % i, "entity_id": "r"},
                                timeout=10)
@@ -140,6 +143,7 @@ def case_redis_restart():
         s.kill("redis", signal.SIGKILL)
         time.sleep(1.0)
         s.start_redis()
+        restarted.set()
         t.join(timeout=120)
         assert not t.is_alive()
         for jid, i in accepted:
