@@ -84,6 +84,7 @@ struct wk_state_op {
     int loaded;              /* stage-in: state.in written */
     int oversize;            /* stage-out: state.out > max */
     int none;                /* stage-out: no state.out */
+    int stored_sync;         /* stage-out: a large blob already SET by the work thread */
     int rc;                  /* work outcome */
     char msg[256];           /* rc < 0: what failed; or a user warning */
     int warn;                /* msg is a warning for the response */

@@ -155,6 +155,23 @@ def case_disabled():
         assert s.redis("KEYS", "ci:state:*") == b"*0\r\n"
 
 
+def case_large_state():
+    """A state over 1 MiB compressed (stored from the worker's thread pool over
+    a blocking connection) round-trips like a small one, across workers."""
+    require_docker_image(PY_IMAGE)
+    with new_stack() as s:
+        a, _ = run(s, "import hashlib, os\nblob = os.urandom(3 << 20)\n"
+                      "digest = hashlib.sha256(blob).hexdigest()\nprint(digest)")
+        assert a["status"] == "completed" and a["has_state"] is True, a
+        assert a["state_size"] > 3 << 20, a
+        stored = s.redis("STRLEN", "ci:state:" + a["session_id"])
+        assert int(stored[1:].strip()) > 3 << 20, stored
+        for _ in range(3):
+            b, _ = run(s, "import hashlib\nprint(hashlib.sha256(blob).hexdigest() == digest)",
+                       sid=a["session_id"])
+            assert b["stdout"] == "True\n", b
+
+
 def case_corrupt_blob():
     """A corrupt or hostile blob in Redis: a warning, a clean namespace, no
     crash; the session saves and restores again afterwards."""
@@ -179,6 +196,7 @@ def case_corrupt_blob():
 
 
 CASES = {
+    "large_state": case_large_state,
     "cross_worker": case_cross_worker,
     "archive": case_archive,
     "oversize": case_oversize,
