@@ -8,6 +8,13 @@
  * test stacks all call themselves worker-1).  Containers the pool itself
  * opened meanwhile (pool misses of early jobs) are recognised by their
  * token and kept.
+ *
+ * Also at start, every *exited* sandbox container of any worker on this
+ * dockerd (and every one created over 5 minutes ago but never started) is
+ * removed (only the container; host dirs only when they are in
+ * our own RUN_DIR): a sandbox serves one runner connection for its life, so
+ * an exited one is garbage that a killed worker (kill -9, a dockerd restart)
+ * left behind and that nobody else would ever collect.
  */
 #include "wk_pool_int.h"
 
@@ -156,6 +163,57 @@ static void on_listed(void *arg, int status, const char *body, size_t len)
     reap_done(p);
 }
 
+/* The exited sandboxes of any worker: remove the containers; their dirs
+ * too when they are ours. */
+static void on_listed_exited(void *arg, int status, const char *body, size_t len)
+{
+    struct wk_pool *p = arg;
+    json_t *list = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+    size_t i, n = 0;
+    json_t *c;
+    p->reap_inflight--;
+    json_array_foreach(list, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "Id"));
+        const char *state = json_string_value(json_object_get(c, "State"));
+        json_int_t created = json_integer_value(json_object_get(c, "Created"));
+        /* created but never started: a worker killed between create and
+         * start; leave young ones to the worker that may be starting them */
+        if (state && strcmp(state, "created") == 0 && ci_now_ms() / 1000 - created < 300)
+            continue;
+        struct reap_item *it = ci_xcalloc(1, sizeof *it);
+        it->p = p;
+        it->work.data = it;
+        token_of(c, it->token, sizeof it->token);
+        if (it->token[0] && (!in_our_run_dir(c, it->token) || ours(p, it->token)))
+            it->token[0] = '\0'; /* not our dirs: leave them alone */
+        if (!id || wk_docker_remove(p->docker, id, on_removed, it) != 0) {
+            free(it);
+            continue;
+        }
+        p->reap_inflight++;
+        n++;
+    }
+    json_decref(list);
+    if (n)
+        log_info("reap: removing %zu exited sandbox container(s)", n);
+    reap_done(p);
+}
+
+static void reap_exited(struct wk_pool *p)
+{
+    char path[512];
+    char *esc = curl_easy_escape(
+        NULL, "{\"label\":[\"com.code-interpreter.managed=true\"],\"status\":[\"exited\",\"dead\",\"created\"]}",
+        0);
+    if (!esc)
+        return;
+    snprintf(path, sizeof path, "/containers/json?all=1&filters=%s", esc);
+    curl_free(esc);
+    if (wk_docker_request(p->docker, "GET", path, NULL, on_listed_exited, p) == 0)
+        p->reap_inflight++;
+}
+
 void wk_pool__reap(struct wk_pool *p)
 {
     char path[1024];
@@ -174,6 +232,7 @@ void wk_pool__reap(struct wk_pool *p)
         p->reap_inflight++;
     else
         log_warn("reap: cannot ask docker for old containers (%d)", rc);
+    reap_exited(p);
     curl_free(esc);
     free(fs);
     json_decref(filters);

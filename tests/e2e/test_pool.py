@@ -141,7 +141,7 @@ def reap():
     st = Stack(env={"POOL_SIZE_PY": "1"}, start=False)
     made = []
 
-    def create(worker, token, run_dir):
+    def create(worker, token, run_dir, entry=("sleep", "600")):
         os.makedirs(os.path.join(run_dir, token), exist_ok=True)
         made.append(subprocess.run(
             ["docker", "create", "--name", "ci-" + token,
@@ -149,7 +149,7 @@ def reap():
              "--label", "com.code-interpreter.worker=" + worker,
              "--label", "com.code-interpreter.session=old", "--network", "none",
              "-v", os.path.join(run_dir, token) + ":/run/ci",
-             "--entrypoint", "sleep", IMAGE, "600"],
+             "--entrypoint", entry[0], IMAGE] + list(entry[1:]),
             capture_output=True, text=True, check=True).stdout.strip())
         return made[-1]
 
@@ -160,9 +160,19 @@ def reap():
         other = create("another-worker", os.urandom(12).hex(), run_dir)
         # same worker id, another RUN_DIR: another stack's, not ours
         foreign = create(WORKER, os.urandom(12).hex(), os.path.join(st.tmp, "elsewhere"))
+        # an exited sandbox of some other (killed) worker: garbage for anyone
+        exited = create("killed-worker", os.urandom(12).hex(), os.path.join(st.tmp, "gone"),
+                        entry=("true",))
+        subprocess.run(["docker", "start", "-a", exited], capture_output=True, timeout=60)
+        state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", exited],
+                               capture_output=True, text=True).stdout.strip()
+        assert state == "exited", state
         with st:
             st.start()
             wait_for(lambda: stale not in docker_ps(st), 60, "the stale container to go")
+            wait_for(lambda: subprocess.run(["docker", "inspect", exited],
+                                            capture_output=True).returncode != 0,
+                     60, "the exited container to go")
             wait_for(lambda: len(warm_ids(st) - {foreign}) == 1, 60, "the pool to fill")
             assert not os.path.exists(os.path.join(run_dir, tok)), "its run dir is left"
             for keep in (other, foreign):
