@@ -258,11 +258,10 @@ static enum MHD_Result exec_finish(struct ing_request *req, int rc, struct q_job
         return ing_reply_error(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
                                "the job record vanished", NULL, req->request_id, 0);
     if (rc == 0) {
-        struct sch_errors e = {.n = 1};
-        snprintf(e.item[0].field, sizeof e.item[0].field, "job_id");
-        snprintf(e.item[0].message, sizeof e.item[0].message,
-                 "%s (still %s; poll GET /jobs/%s)", req->job_id,
-                 sch_status_name(info->status), req->job_id);
+        struct sch_errors e;
+        sch_errors_init(&e);
+        sch_errors_add(&e, "job_id", "%s (still %s; poll GET /jobs/%s)", req->job_id,
+                       sch_status_name(info->status), req->job_id);
         return ing_reply_error(req->conn, MHD_HTTP_GATEWAY_TIMEOUT, "queue_timeout",
                                "the job did not finish in time", &e, req->request_id, 0);
     }
@@ -372,10 +371,9 @@ enum MHD_Result ing_h_jobs_get(struct ing_request *req)
             char *end;
             double v = strtod(w, &end);
             if (*w == '\0' || *end != '\0' || !(v >= 0)) {
-                struct sch_errors e = {.n = 1};
-                snprintf(e.item[0].field, sizeof e.item[0].field, "wait");
-                snprintf(e.item[0].message, sizeof e.item[0].message,
-                         "must be a number of seconds >= 0");
+                struct sch_errors e;
+                sch_errors_init(&e);
+                sch_errors_add(&e, "wait", "must be a number of seconds >= 0");
                 return ing_reply_error(req->conn, MHD_HTTP_BAD_REQUEST, "validation_error",
                                        "invalid query parameter", &e, req->request_id, 0);
             }

@@ -264,12 +264,7 @@ static void in_done(uv_work_t *w, int status)
         rlog_warn(ctx->job->request_id, "job %s: stage-in: %s", ctx->job->id, op->msg);
     }
     wk_files_seen_free(op->seen);
-    wk_stage_cb cb = op->cb;
-    void *arg = op->arg;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", op->msg);
-    free(op);
-    cb(arg, rc, msg[0] ? msg : NULL);
+    wk_stage_end(op, op->cb, op->arg, rc, op->msg);
 }
 
 void wk_files_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)

@@ -196,13 +196,7 @@ static void out_done(uv_work_t *w, int status)
         res->nfiles += op->nfiles;
     }
     free(op->files);
-    int rc = status < 0 ? status : op->rc;
-    wk_stage_cb cb = op->cb;
-    void *arg = op->arg;
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s", op->msg);
-    free(op);
-    cb(arg, rc, msg[0] ? msg : NULL);
+    wk_stage_end(op, op->cb, op->arg, status < 0 ? status : op->rc, op->msg);
 }
 
 void wk_files_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)

@@ -5,6 +5,7 @@
 
 #include "ci_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 struct chain {
@@ -60,4 +61,12 @@ void wk_stage_release(struct wk_job_ctx *ctx)
 {
     wk_files_release(ctx);
     wk_state_release(ctx);
+}
+
+void wk_stage_end(void *op, wk_stage_cb cb, void *arg, int rc, const char *msg)
+{
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", msg ? msg : "");
+    free(op);
+    cb(arg, rc, copy[0] ? copy : NULL);
 }

@@ -47,6 +47,10 @@ void wk_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg);
  * when the job ends early). */
 void wk_stage_release(struct wk_job_ctx *ctx);
 
+/* Ends a step: frees `op` (a step's own allocation, which may hold `msg`),
+ * then calls cb(arg, rc, msg) with msg copied first (NULL or "" -> NULL). */
+void wk_stage_end(void *op, wk_stage_cb cb, void *arg, int rc, const char *msg);
+
 /* The steps (wk_files.c, wk_state.c). */
 void wk_files_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg);
 void wk_files_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg);

@@ -112,13 +112,8 @@ struct wk_state_op *wk_state_op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void
 
 void wk_state_op_finish(struct wk_state_op *op, int rc, const char *msg)
 {
-    wk_stage_cb cb = op->cb;
-    void *arg = op->arg;
-    char m[sizeof op->msg];
-    snprintf(m, sizeof m, "%s", msg ? msg : "");
     free(op->blob);
-    free(op);
-    cb(arg, rc, msg ? m : NULL);
+    wk_stage_end(op, op->cb, op->arg, rc, msg);
 }
 
 double wk_state_ms_of(const struct wk_state_op *op)
