@@ -10,6 +10,7 @@ Only loopback addresses are used (DESIGN.md section 7).
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,9 +22,21 @@ SKIP = 77
 
 
 def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port that binds now, drawn at random below the kernel's ephemeral
+    range (32768+): a port from bind(0) is ephemeral, and any outgoing
+    connection on the machine (parallel tests open thousands) may take it
+    before the server that was meant to get it binds. Callers that spawn a
+    server still retry on a lost race (Stack._spawn_server)."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port on " + host)
 
 
 def wait_for(pred, timeout, what):
@@ -90,18 +103,53 @@ class Stack:
         self.procs[name] = subprocess.Popen(argv, env=env or self.env, stdout=log, stderr=log,
                                             start_new_session=True)
 
+    def _spawn_server(self, name, spawn, ready, timeout, repick):
+        """Starts a listening server and waits until ready() holds. If the
+        process exits first (its port was taken between free_port and its
+        bind), picks a new port with repick() and tries again; on failure
+        raises with the process's log so the cause is in the test output."""
+        for attempt in range(3):
+            spawn()
+            p = self.procs[name]
+            end = time.time() + timeout
+            while time.time() < end and p.poll() is None:
+                try:
+                    if ready():
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            if p.poll() is None:
+                break
+            repick()
+        print(self.logs())
+        raise AssertionError("timed out waiting for " + name)
+
     def start_redis(self):
         d = os.path.join(self.tmp, "redis")
         os.makedirs(d, exist_ok=True)
-        self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind",
-                              self.redis_host, "--dir", d, "--appendonly", "yes",
-                              "--save", ""] +
-                    (["--requirepass", self.redis_password] if self.redis_password else []))
-        wait_for(lambda: self.redis("PING") == b"+PONG\r\n", 10, "redis")
+
+        def spawn():
+            self._spawn("redis", ["redis-server", "--port", str(self.redis_port), "--bind",
+                                  self.redis_host, "--dir", d, "--appendonly", "yes",
+                                  "--save", ""] +
+                        (["--requirepass", self.redis_password] if self.redis_password
+                         else []))
+
+        def repick():
+            self.redis_port = free_port(self.redis_host)
+            self.env["REDIS_PORT"] = str(self.redis_port)
+
+        self._spawn_server("redis", spawn, lambda: self.redis("PING") == b"+PONG\r\n", 10,
+                           repick)
 
     def start_ingress(self):
-        self._spawn("ingress", [os.environ["CI_INGRESS"]])
-        wait_for(lambda: self.get("/health").status == 200, 15, "ingress")
+        def repick():
+            self.port = free_port()
+            self.env["PORT"] = str(self.port)
+
+        self._spawn_server("ingress", lambda: self._spawn("ingress", [os.environ["CI_INGRESS"]]),
+                           lambda: self.get("/health").status == 200, 20, repick)
 
     def start_worker(self, i=1, env=None, prefix=()):
         """env: extra variables for this worker only; prefix: argv words put
