@@ -79,6 +79,12 @@ void ing_sec_denied(struct ing_request *req, const char *resource, const char *i
 void ing_sec_file_event(struct ing_request *req, const char *event_type, const char *session_id,
                         const char *file_id, size_t nfiles);
 
+/* Audits an upload that was refused (bad file name, type, size, count or
+ * form): event_type file_upload, success false, with the error type, the
+ * offending field when known and the message sent to the caller. */
+void ing_sec_upload_refused(struct ing_request *req, const char *error_type, const char *field,
+                            const char *message);
+
 /* Audits when the request named a session it cannot use (another caller's
  * or gone) and got a fresh one instead. */
 void ing_sec_session_chosen(struct ing_request *req, const char *given);

@@ -56,6 +56,15 @@ void ing_sec_file_event(struct ing_request *req, const char *event_type, const c
     ing_audit_event(req, event_type, 1, o);
 }
 
+void ing_sec_upload_refused(struct ing_request *req, const char *error_type, const char *field,
+                            const char *message)
+{
+    json_t *o = json_pack("{s:s,s:s}", "error", error_type, "reason", message);
+    if (field)
+        json_object_set_new(o, "field", json_string(field));
+    ing_audit_event(req, "file_upload", 0, o);
+}
+
 void ing_sec_session_chosen(struct ing_request *req, const char *given)
 {
     if (!given || !*given || strcmp(given, req->session_id) == 0)

@@ -271,9 +271,12 @@ enum MHD_Result ing_h_upload(struct ing_request *req)
     if (!u->status && (u->entity_too_long || (entity && !sch_valid_id(entity, SCH_ENTITY_ID_MAX))))
         refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "entity_id",
                "must be at most 40 of [A-Za-z0-9_-]");
-    if (u->status)
+    if (u->status) {
+        ing_sec_upload_refused(req, u->error_type, u->errs.n ? u->errs.item[0].field : NULL,
+                               u->message); /* audit */
         return ing_reply_error(req->conn, u->status, u->error_type, u->message,
                                u->errs.n ? &u->errs : NULL, req->request_id, 0);
+    }
     struct st_store *st = ing_storage();
     redisContext *c = ing_redis();
     if (!st || !c || ing_session_choose(c, req->owner, NULL, entity, NULL, sid) != 0) {

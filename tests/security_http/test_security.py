@@ -256,8 +256,14 @@ def case_cross_caller_files_audited():
         assert [e["id"] for e in denied].count(sid) == 3, denied
         assert all(e["api_key_prefix"] == s.OTHER_KEY[:6] + "..." for e in denied), denied
         for etype in ("file_upload", "file_download", "file_delete"):
-            ev = events(s, etype)
-            assert len(ev) == 1 and ev[0]["session_id"] == sid and ev[0]["success"], (etype, ev)
+            ev = [e for e in events(s, etype) if e["success"]]
+            assert len(ev) == 1 and ev[0]["session_id"] == sid, (etype, ev)
+        # every refused name was audited too, with the reason the caller got
+        bad = [e for e in events(s, "file_upload") if not e["success"]]
+        assert len(bad) == 5, bad
+        assert sorted(e["error"] for e in bad) == ["unsupported_file_type"] + \
+            ["validation_error"] * 4, bad
+        assert all(e["reason"] and e["api_key_prefix"] == s.KEY[:6] + "..." for e in bad), bad
 
 
 # -- code scan and the audit log ------------------------------------------------
