@@ -38,10 +38,15 @@ static int q_batch_id_ok(const char *id)
     return 1;
 }
 
+int q_batch_check(const struct q_batch_spec *b, size_t n)
+{
+    return b && q_batch_id_ok(b->id) && n > 0 ? 0 : -EINVAL;
+}
+
 int q_batch_append_create(redisContext *c, const struct q_batch_spec *b,
                           const struct sch_job *const *jobs, size_t n, int64_t ttl_s)
 {
-    if (!q_batch_id_ok(b->id) || n == 0)
+    if (q_batch_check(b, n) != 0)
         return -EINVAL;
     char hkey[sizeof Q_BATCH_KEY_PREFIX + Q_BATCH_ID_MAX], lkey[sizeof hkey + 8],
         dkey[sizeof hkey + 8], ttl[24], created[24], total[24];
@@ -72,16 +77,6 @@ int q_batch_append_create(redisContext *c, const struct q_batch_spec *b,
     int rc = redisAppendCommandArgv(c, (int)argc, av, al) == REDIS_OK ? 0 : -EIO;
     free(av);
     free(al);
-    return rc;
-}
-
-int q_batch_read_create(redisContext *c)
-{
-    redisReply *r = NULL;
-    if (redisGetReply(c, (void **)&r) != REDIS_OK)
-        return -EIO;
-    int rc = !r || r->type != REDIS_REPLY_INTEGER ? -EIO : r->integer == 1 ? 0 : -EEXIST;
-    freeReplyObject(r);
     return rc;
 }
 

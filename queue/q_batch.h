@@ -39,8 +39,12 @@ struct q_batch_spec {
 
 /* q_enqueue_batch() whose pipeline starts with the creation of the batch
  * record `batch` (may be NULL: then exactly q_enqueue_batch()).  Each job's
- * hash records the batch id.  Returns 0, -EEXIST when the batch id is taken
- * (then no job was enqueued), or the first job's error. */
+ * hash records the batch id.  With a batch it is one MULTI/EXEC
+ * transaction: all of it is applied or none (a connection or Redis failure
+ * midway leaves nothing queued).  Returns 0, -EIO (nothing queued), or
+ * -EEXIST when the batch id or a job id was taken.  Batch ids are 128-bit
+ * random values; should one ever be taken, its jobs were still queued
+ * (a script cannot undo its transaction's earlier commands). */
 int q_enqueue_batch_ex(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
                        const struct q_batch_spec *batch, int *rcs);
 
@@ -63,10 +67,11 @@ struct q_batch_info {
 int q_batch_get(redisContext *c, const char *batch_id, struct q_batch_info *out);
 void q_batch_info_release(struct q_batch_info *info);
 
-/* Internal to ci_queue (q_enqueue.c): append the create command to c's
- * output buffer / read its reply (0, -EEXIST, -EIO). */
+/* Internal to ci_queue (q_enqueue.c): 0 when the spec and job count are
+ * acceptable (else -EINVAL); append the create command (an EVAL, so it can
+ * sit in MULTI/EXEC) to c's output buffer. */
+int q_batch_check(const struct q_batch_spec *b, size_t n);
 int q_batch_append_create(redisContext *c, const struct q_batch_spec *b,
                           const struct sch_job *const *jobs, size_t n, int64_t ttl_s);
-int q_batch_read_create(redisContext *c);
 
 #endif

@@ -3,7 +3,8 @@
  * script calls of up to Q_ENQ_CHUNK jobs each (one EVALSHA per chunk, all
  * chunks pipelined in one round trip); see the enqueue script in q_script.c.
  * q_enqueue_batch_ex() puts a batch record (q_batch.h) first in the same
- * pipeline, so it exists before any of its jobs can finish.
+ * pipeline, so it exists before any of its jobs can finish, and wraps it
+ * all in MULTI/EXEC: a batch is queued whole or not at all.
  * q_enqueue_after() reads replies of commands the caller appended first
  * (the ingress's session and audit writes), so those share the round trip.
  */
@@ -124,53 +125,12 @@ static int q_enq_read_pre(redisContext *c, int npre, int *bad)
     return rc;
 }
 
-static int q_enq_run(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
-                     const struct q_batch_spec *batch, int *rcs, int npre, int *pre_bad)
+/* Reads the replies of a plain pipeline, one per chunk; chunks that met
+ * NOSCRIPT are sent again as EVAL. */
+static void q_enq_read_plain(redisContext *c, struct q_enq_cmd *cmds, size_t nchunks,
+                             const struct q_enq_job *e, int *rc)
 {
-    size_t nchunks = (n + Q_ENQ_CHUNK - 1) / Q_ENQ_CHUNK, used = 0;
-    struct q_enq_job *e = ci_xcalloc(n ? n : 1, sizeof *e);
-    int *rc = ci_xcalloc(n ? n : 1, sizeof *rc);
-    size_t *idx = ci_xcalloc(n ? n : 1, sizeof *idx);
-    struct q_enq_cmd *cmds = ci_xcalloc(nchunks ? nchunks : 1, sizeof *cmds);
-    int first = 0;
-    int64_t ttl = ttl_s > 0 ? ttl_s : q_job_ttl_default();
-
-    for (size_t i = 0; i < n; i++) {
-        rc[i] = q_enq_prepare(&e[i], jobs[i]);
-        if (rc[i] == 0)
-            idx[used++] = i;
-    }
-    int batch_rc = 0, batch_sent = 0;
-    if (batch) {
-        batch_rc = q_batch_append_create(c, batch, jobs, n, ttl);
-        batch_sent = batch_rc == 0;
-        if (!batch_sent) { /* no record: enqueue none of its jobs */
-            for (size_t i = 0; i < used; i++)
-                rc[idx[i]] = batch_rc;
-            used = 0;
-        }
-    }
-    nchunks = 0;
-    for (size_t at = 0; at < used; at += Q_ENQ_CHUNK) { /* send every chunk */
-        struct q_enq_cmd *k = &cmds[nchunks++];
-        k->idx = idx + at;
-        k->m = used - at < Q_ENQ_CHUNK ? used - at : Q_ENQ_CHUNK;
-        snprintf(k->ttl, sizeof k->ttl, "%" PRId64, ttl);
-        k->batch_id = batch && batch->id ? batch->id : "";
-        q_enq_cmd_build(k, e, 0);
-        for (size_t i = 0; i < k->m; i++)
-            rc[k->idx[i]] = Q_ENQ_PENDING;
-        if (redisAppendCommandArgv(c, (int)k->n, k->av, k->al) != REDIS_OK)
-            k->m = 0; /* nothing sent: its jobs keep rc 1 and become -EIO */
-        q_enq_cmd_clear(k);
-    }
-    int pre_rc = q_enq_read_pre(c, npre, pre_bad); /* sent first, so read first */
-    if (pre_rc != 0)
-        for (size_t ci = 0; ci < nchunks; ci++)
-            cmds[ci].m = 0; /* the connection failed: their jobs become -EIO */
-    if (batch_sent && pre_rc == 0)
-        batch_rc = q_batch_read_create(c);
-    for (size_t ci = 0; ci < nchunks; ci++) { /* then read every reply */
+    for (size_t ci = 0; ci < nchunks; ci++) {
         struct q_enq_cmd *k = &cmds[ci];
         redisReply *r = NULL;
         if (k->m == 0)
@@ -190,9 +150,117 @@ static int q_enq_run(redisContext *c, const struct sch_job *const *jobs, size_t 
         q_enq_reply(k, r, rc);
         freeReplyObject(r);
     }
+}
+
+/* Reads the replies of a MULTI/EXEC pipeline: +OK, one +QUEUED per queued
+ * command (the batch record and each sent chunk), then EXEC's array.  When
+ * anything was refused, the connection broke or DISCARD was sent instead,
+ * nothing ran (or never arrived): every job stays -EIO and so does the
+ * batch.  The chunks were
+ * sent as EVAL, so NOSCRIPT cannot split the transaction. */
+static void q_enq_read_tx(redisContext *c, struct q_enq_cmd *cmds, size_t nchunks, size_t queued,
+                          int *rc, int *batch_rc)
+{
+    redisReply *r = NULL;
+    *batch_rc = -EIO;
+    for (size_t i = 0; i < 1 + queued; i++) { /* MULTI's +OK, then a +QUEUED each */
+        if (redisGetReply(c, (void **)&r) != REDIS_OK)
+            return;
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("queue: batch enqueue refused: %s", r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (redisGetReply(c, (void **)&r) != REDIS_OK)
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != queued) { /* DISCARD: +OK */
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("queue: batch enqueue: %s", r->str);
+        goto out;
+    }
+    const redisReply *b = r->element[0];
+    *batch_rc = b->type != REDIS_REPLY_INTEGER ? -EIO : b->integer == 1 ? 0 : -EEXIST;
+    for (size_t ci = 0, at = 1; ci < nchunks; ci++)
+        if (cmds[ci].m > 0)
+            q_enq_reply(&cmds[ci], r->element[at++], rc);
+out:
+    freeReplyObject(r);
+}
+
+/*
+ * The one enqueue path.  Without a batch, a plain pipeline: jobs are
+ * independent, so one taken id or failed chunk does not stop the others
+ * (rcs tells).  With a batch, MULTI ... EXEC around the batch record and
+ * every chunk: Redis applies all of it or none, also when the connection
+ * or Redis dies midway (an unfinished transaction is discarded, also from
+ * the AOF), so a refused batch never leaves some of its jobs queued.
+ */
+static int q_enq_run(redisContext *c, const struct sch_job *const *jobs, size_t n, int64_t ttl_s,
+                     const struct q_batch_spec *batch, int *rcs, int npre, int *pre_bad)
+{
+    size_t nchunks = (n + Q_ENQ_CHUNK - 1) / Q_ENQ_CHUNK, used = 0;
+    struct q_enq_job *e = ci_xcalloc(n ? n : 1, sizeof *e);
+    int *rc = ci_xcalloc(n ? n : 1, sizeof *rc);
+    size_t *idx = ci_xcalloc(n ? n : 1, sizeof *idx);
+    struct q_enq_cmd *cmds = ci_xcalloc(nchunks ? nchunks : 1, sizeof *cmds);
+    int first = 0, tx = batch != NULL;
+    int64_t ttl = ttl_s > 0 ? ttl_s : q_job_ttl_default();
+
+    for (size_t i = 0; i < n; i++) {
+        rc[i] = q_enq_prepare(&e[i], jobs[i]);
+        if (rc[i] == 0)
+            idx[used++] = i;
+    }
+    int batch_rc = 0, batch_sent = 0, torn = 0;
+    size_t queued = 0; /* commands appended between MULTI and EXEC */
+    if (tx) {
+        batch_rc = q_batch_check(batch, n);
+        if (batch_rc == 0)
+            batch_rc = redisAppendCommand(c, "MULTI") == REDIS_OK ? 0 : -EIO;
+        if (batch_rc == 0) {
+            torn = q_batch_append_create(c, batch, jobs, n, ttl) != 0;
+            queued += !torn;
+        }
+        batch_sent = batch_rc == 0;
+        if (!batch_sent) { /* no record: enqueue none of its jobs */
+            for (size_t i = 0; i < used; i++)
+                rc[idx[i]] = batch_rc;
+            used = 0;
+        }
+    }
+    nchunks = 0;
+    for (size_t at = 0; at < used; at += Q_ENQ_CHUNK) { /* send every chunk */
+        struct q_enq_cmd *k = &cmds[nchunks++];
+        k->idx = idx + at;
+        k->m = used - at < Q_ENQ_CHUNK ? used - at : Q_ENQ_CHUNK;
+        snprintf(k->ttl, sizeof k->ttl, "%" PRId64, ttl);
+        k->batch_id = batch && batch->id ? batch->id : "";
+        q_enq_cmd_build(k, e, tx);
+        for (size_t i = 0; i < k->m; i++)
+            rc[k->idx[i]] = Q_ENQ_PENDING;
+        if (redisAppendCommandArgv(c, (int)k->n, k->av, k->al) != REDIS_OK) {
+            k->m = 0; /* nothing sent: its jobs keep rc 1 and become -EIO */
+            torn = 1;
+        } else {
+            queued++;
+        }
+        q_enq_cmd_clear(k);
+    }
+    /* a part of the transaction could not be appended: DISCARD it whole */
+    if (batch_sent && redisAppendCommand(c, torn ? "DISCARD" : "EXEC") != REDIS_OK)
+        batch_sent = 0; /* never read: the caller's reconnect discards the MULTI */
+    int pre_rc = q_enq_read_pre(c, npre, pre_bad); /* sent first, so read first */
+    if (pre_rc == 0 && tx && batch_sent)
+        q_enq_read_tx(c, cmds, nchunks, queued, rc, &batch_rc);
+    else if (pre_rc == 0 && !tx)
+        q_enq_read_plain(c, cmds, nchunks, e, rc);
+    else if (tx && batch_rc == 0)
+        batch_rc = -EIO;
     for (size_t i = 0; i < n; i++) {
         if (rc[i] == Q_ENQ_PENDING)
             rc[i] = -EIO;
+        if (tx && batch_rc < 0 && rc[i] == 0)
+            rc[i] = batch_rc; /* the transaction did not run */
         if (rc[i] < 0 && first == 0)
             first = rc[i];
         if (rcs)

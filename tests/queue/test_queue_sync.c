@@ -5,6 +5,8 @@
 #include "ci_test.h"
 #include "qt_util.h"
 
+#include "ci_util.h"
+#include "q_batch.h"
 #include "q_keys.h"
 
 #include <errno.h>
@@ -72,6 +74,64 @@ TEST(enqueue_get_and_errors)
         sch_job_release(&more[i]);
     sch_job_release(&job);
     teardown(c);
+}
+
+/* n fresh jobs; the last one's code is `last_code_len` bytes when > 0. */
+static const struct sch_job **batch_jobs(struct sch_job *jobs, size_t n, size_t last_code_len)
+{
+    const struct sch_job **ptrs = ci_xcalloc(n, sizeof *ptrs);
+    for (size_t i = 0; i < n; i++) {
+        qt_job_init(&jobs[i], 0);
+        ptrs[i] = &jobs[i];
+    }
+    if (last_code_len) {
+        free(jobs[n - 1].code);
+        jobs[n - 1].code = ci_xmalloc(last_code_len + 1);
+        memset(jobs[n - 1].code, '#', last_code_len);
+        jobs[n - 1].code[last_code_len] = '\0';
+        jobs[n - 1].code_len = last_code_len;
+    }
+    return ptrs;
+}
+
+TEST(batch_all_or_nothing)
+{
+    /* proto-max-bulk-len 1mb: Redis drops the connection at the 2 MB job,
+     * which sits in the third of three chunks (128 jobs each) */
+    redisContext *c = qt_redis_up(&s_redis, "proto-max-bulk-len 1mb");
+    enum { N = 300 };
+    struct sch_job jobs[N];
+    int rcs[N];
+    const struct sch_job **ptrs = batch_jobs(jobs, N, 2u << 20);
+    struct q_batch_spec spec = {.id = "0123456789abcdef0123456789abcdef", .owner = "owner-1",
+                                .created_ms = ci_now_ms()};
+    ASSERT_EQ(q_enqueue_batch_ex(c, ptrs, N, 60, &spec, rcs), -EIO);
+    for (size_t i = 0; i < N; i++)
+        ASSERT_EQ(rcs[i], -EIO);
+    redisFree(c);
+    c = ci_redis_connect(&s_redis);
+    ASSERT(c != NULL);
+    /* nothing of it reached Redis: no stream entry, job record or batch */
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 0);
+    ASSERT_EQ(qt_int(c, "EXISTS %s%s", Q_JOB_KEY_PREFIX, jobs[0].id), 0);
+    ASSERT_EQ(qt_int(c, "EXISTS %s%s", Q_BATCH_KEY_PREFIX, spec.id), 0);
+    for (size_t i = 0; i < N; i++)
+        sch_job_release(&jobs[i]);
+    free(ptrs);
+
+    /* the same shape without the oversized job is queued whole */
+    ptrs = batch_jobs(jobs, N, 0);
+    ASSERT_EQ(q_enqueue_batch_ex(c, ptrs, N, 60, &spec, rcs), 0);
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), N);
+    ASSERT_EQ(qt_int(c, "LLEN %s%s:jobs", Q_BATCH_KEY_PREFIX, spec.id), N);
+    ASSERT_EQ(qt_int(c, "EXISTS %s%s", Q_JOB_KEY_PREFIX, jobs[N - 1].id), 1);
+    /* the id is taken now: -EEXIST */
+    ASSERT_EQ(q_enqueue_batch_ex(c, ptrs, 1, 60, &spec, rcs), -EEXIST);
+    for (size_t i = 0; i < N; i++)
+        sch_job_release(&jobs[i]);
+    free(ptrs);
+    redisFree(c);
+    ci_redis_cleanup(&s_redis);
 }
 
 TEST(cancel_queued_never_runs)
@@ -186,5 +246,5 @@ TEST(stats_numbers)
     teardown(c);
 }
 
-TEST_MAIN(enqueue_get_and_errors, cancel_queued_never_runs, cancel_running_notifies_worker,
+TEST_MAIN(enqueue_get_and_errors, batch_all_or_nothing, cancel_queued_never_runs, cancel_running_notifies_worker,
           stats_numbers)
