@@ -14,7 +14,8 @@
  * entry read goes through the start script (skipped if cancelled or already
  * terminal, dead-lettered past max_attempts, else RUNNING with attempts+1)
  * and then reaches cb->on_job.  The worker ends every delivery with exactly
- * one of q_consumer_complete(), q_consumer_fail() or q_consumer_release().
+ * one of q_consumer_complete(), q_consumer_fail(), q_consumer_defer() or
+ * q_consumer_release().
  * Completions posted in the same loop turn are sent as one script call.
  * Leases and their heartbeats are described in q_keys.h.
  *
@@ -91,6 +92,15 @@ int q_consumer_complete(struct q_consumer *c, struct q_delivery *d, const struct
  * error as for complete. */
 int q_consumer_fail(struct q_consumer *c, struct q_delivery *d, const char *error,
                     void (*done)(void *arg, int rc), void *arg);
+
+/* The job could not run for a reason that is not its own (the worker's
+ * Docker engine does not answer): it goes back to QUEUED at once with a
+ * fresh entry and its attempt given back, never to DEAD.  The caller must
+ * stop asking for jobs while the cause lasts (q_consumer_want(c, 0)), or
+ * it would take the job straight back.  Takes `d`; done as for fail (1
+ * requeued). */
+int q_consumer_defer(struct q_consumer *c, struct q_delivery *d, const char *reason,
+                     void (*done)(void *arg, int rc), void *arg);
 
 /* Gives `d` back untouched: the consumer stops heart-beating it and the
  * lease expiry returns it to the queue (counts as an attempt). */

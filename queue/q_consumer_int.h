@@ -154,8 +154,10 @@ void q_pump(struct q_consumer *c);
 void q_read_maybe(struct q_consumer *c);
 
 /* q_consumer_ops.c */
+/* What the fail script does (its ARGV mode). */
+enum q_fail_mode { Q_FAIL_RETRY = 0, Q_FAIL_DEAD = 1, Q_FAIL_DEFER = 2 };
 /* Sends the fail script for h now (state FINISHING); done/arg from h. */
-void q_fail_send(struct q_held *h, int force_dead);
+void q_fail_send(struct q_held *h, enum q_fail_mode mode);
 void q_complete_flush(struct q_consumer *c);
 void q_heartbeat_cb(uv_timer_t *t);
 void q_autoclaim_cb(uv_timer_t *t);

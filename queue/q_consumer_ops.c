@@ -153,7 +153,7 @@ static void q_fail_reply(struct q_call *call, redisReply *r)
     free(fx);
 }
 
-void q_fail_send(struct q_held *h, int force_dead)
+void q_fail_send(struct q_held *h, enum q_fail_mode mode)
 {
     struct q_consumer *c = h->c;
     struct q_fail_ctx *fx = ci_xcalloc(1, sizeof *fx);
@@ -180,14 +180,14 @@ void q_fail_send(struct q_held *h, int force_dead)
     q_call_addint(call, c->cfg.max_attempts);
     q_call_addint(call, ci_now_ms());
     q_call_addint(call, c->cfg.job_ttl_s);
-    q_call_addstr(call, force_dead ? "1" : "0");
+    q_call_addint(call, (int64_t)mode);
     call->priv = fx;
     q_call_send(call);
 }
 
 static void q_fail_timer_cb(uv_timer_t *t)
 {
-    q_fail_send(t->data, 0);
+    q_fail_send(t->data, Q_FAIL_RETRY);
 }
 
 int q_consumer_fail(struct q_consumer *c, struct q_delivery *d, const char *error,
@@ -200,7 +200,7 @@ int q_consumer_fail(struct q_consumer *c, struct q_delivery *d, const char *erro
     h->done_arg = arg;
     h->state = Q_HELD_BACKOFF;
     if (d->attempts >= c->cfg.max_attempts) {
-        q_fail_send(h, 0); /* going dead: no reason to wait */
+        q_fail_send(h, Q_FAIL_RETRY); /* going dead: no reason to wait */
         return 0;
     }
     int64_t delay = c->cfg.retry_base_ms;
@@ -215,6 +215,19 @@ int q_consumer_fail(struct q_consumer *c, struct q_delivery *d, const char *erro
         c->open_handles++;
     }
     uv_timer_start(&h->timer, q_fail_timer_cb, (uint64_t)delay, 0);
+    return 0;
+}
+
+int q_consumer_defer(struct q_consumer *c, struct q_delivery *d, const char *reason,
+                     void (*done)(void *arg, int rc), void *arg)
+{
+    struct q_held *h = (struct q_held *)d;
+    (void)c;
+    free(h->fail_error);
+    h->fail_error = ci_xstrdup(reason && *reason ? reason : "deferred");
+    h->done = done;
+    h->done_arg = arg;
+    q_fail_send(h, Q_FAIL_DEFER);
     return 0;
 }
 

@@ -226,7 +226,7 @@ void q_pump(struct q_consumer *c)
             while (n < room && c->prefetched[s]) {
                 struct q_held *h = q_prefetch_pop(c, s);
                 if (h->bad_job)
-                    q_fail_send(h, 1);
+                    q_fail_send(h, Q_FAIL_DEAD);
                 else
                     hs[n++] = h;
             }

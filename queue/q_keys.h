@@ -60,7 +60,9 @@
  * the entries of a consumer that stopped heart-beating move to a live one and
  * are started again (attempts counts up; past max_attempts they go DEAD).
  * An infrastructure failure (q_consumer_fail) waits a backoff, then moves the
- * job back to QUEUED with a fresh entry, or to DEAD.  Delivery is therefore
+ * job back to QUEUED with a fresh entry, or to DEAD; a deferral
+ * (q_consumer_defer: the engine, not the job, failed) moves it back to
+ * QUEUED at once and gives the attempt back.  Delivery is therefore
  * at-least-once; the result write is first-write-wins, so a job never gets
  * two results.
  */

@@ -132,9 +132,11 @@ static const char s_complete[] = Q_LUA_ON_TERMINAL
     "end\n"
     "return out\n";
 
-/* Infrastructure failure of one delivery: retry or dead-letter.
+/* Infrastructure failure of one delivery: retry, dead-letter or defer.
  * KEYS: stream, ci:dead, hash.
- * ARGV: group, worker, entry, id, error, max_attempts, now, ttl, force_dead.
+ * ARGV: group, worker, entry, id, error, max_attempts, now, ttl, mode
+ * (0 retry until max_attempts then dead, 1 dead now, 2 defer: requeue and
+ * give the attempt back - the failure was not the job's).
  * Returns 1 requeued, 2 dead, 0 nothing to do (terminal, or already
  * handled: idempotent on replay), -2 lease lost (another worker runs it). */
 static const char s_fail[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
@@ -151,7 +153,11 @@ static const char s_fail[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
     "local a = tonumber(redis.call('HGET', h, 'attempts') or '0')\n"
     "redis.call('XACK', s, g, entry)\n"
     "redis.call('XDEL', s, entry)\n"
-    "if ARGV[9] ~= '1' and a < tonumber(ARGV[6]) then\n"
+    "if ARGV[9] == '2' and a > 0 then\n"
+    "  a = a - 1\n"
+    "  redis.call('HSET', h, 'attempts', a)\n"
+    "end\n"
+    "if ARGV[9] == '2' or (ARGV[9] ~= '1' and a < tonumber(ARGV[6])) then\n"
     "  redis.call('HSET', h, 'status', 'queued', 'error', ARGV[5])\n"
     "  redis.call('XADD', s, '*', 'id', id, 'job', job)\n"
     "  return 1\n"

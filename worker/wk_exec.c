@@ -22,6 +22,8 @@ struct wk_slot {
     struct sch_result res;
     int cancel_requested;
     int clean_run; /* the sandbox may be reused for the same session */
+    int failing;   /* an infrastructure failure waits for the engine check */
+    char fail_msg[256];
 };
 
 struct wk_exec {
@@ -36,7 +38,18 @@ struct wk_exec {
     int stopping;
     void (*stop_done)(void *arg);
     void *stop_arg;
+    /* Engine outage: while the Docker engine does not answer, the worker
+     * takes no jobs and pings it every ENGINE_PROBE_MS on `probe`. */
+    int engine_down;
+    int64_t pause_ms; /* last pause; doubles while troubles repeat, 0 after a start */
+    uv_timer_t probe;
+    int probe_inflight;
+    int probe_closed;
 };
+
+#define ENGINE_PROBE_MS 1000
+#define ENGINE_PAUSE_MIN_MS 1000
+#define ENGINE_PAUSE_MAX_MS 30000
 
 static void maybe_finish_stop(struct wk_exec *ex);
 
@@ -58,10 +71,11 @@ static void slot_release(struct wk_slot *s)
     s->d = NULL;
     s->cancel_requested = 0;
     s->clean_run = 0;
+    s->failing = 0;
     ex->busy--;
     if (ex->stopping)
         maybe_finish_stop(ex);
-    else
+    else if (!ex->engine_down)
         q_consumer_want(ex->qc, ex->nslots - ex->busy);
 }
 
@@ -76,16 +90,95 @@ static void on_posted(void *arg, int rc)
         maybe_finish_stop(ex);
 }
 
-static void infra_failure(struct wk_slot *s, const char *what, int rc)
+/* ---- engine outage -------------------------------------------------- */
+
+static void on_probe(void *arg, int status, const char *body, size_t len)
 {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s (%s)", what, strerror(rc < 0 ? -rc : rc));
-    rlog_warn(rid(s), "job %s: %s (attempt %d)", s->d->job.id, msg, s->d->attempts);
-    s->ex->posting++;
-    if (q_consumer_fail(s->ex->qc, s->d, msg, on_posted, s->ex) < 0)
-        s->ex->posting--;
+    struct wk_exec *ex = arg;
+    (void)body;
+    (void)len;
+    ex->probe_inflight = 0;
+    if (ex->stopping) {
+        maybe_finish_stop(ex);
+        return;
+    }
+    if (status != 200 || !ex->engine_down)
+        return;
+    ex->engine_down = 0;
+    uv_timer_stop(&ex->probe);
+    log_warn("docker engine answers again: taking jobs");
+    q_consumer_want(ex->qc, ex->nslots - ex->busy);
+}
+
+static void on_probe_tick(uv_timer_t *t)
+{
+    struct wk_exec *ex = t->data;
+    if (!ex->probe_inflight && !ex->stopping && wk_docker_ping(ex->docker, on_probe, ex) == 0)
+        ex->probe_inflight = 1;
+}
+
+/* Pauses intake: no jobs for pause_ms (1 s, doubling up to 30 s while the
+ * troubles repeat without a sandbox starting in between), then until a
+ * ping answers. */
+static void engine_down(struct wk_exec *ex, const char *why)
+{
+    if (ex->engine_down || ex->stopping)
+        return;
+    ex->engine_down = 1;
+    ex->pause_ms = ex->pause_ms ? ex->pause_ms * 2 : ENGINE_PAUSE_MIN_MS;
+    if (ex->pause_ms > ENGINE_PAUSE_MAX_MS)
+        ex->pause_ms = ENGINE_PAUSE_MAX_MS;
+    log_warn("docker engine %s: taking no jobs for %lld ms, then until it answers", why,
+             (long long)ex->pause_ms);
+    q_consumer_want(ex->qc, 0);
+    uv_timer_start(&ex->probe, on_probe_tick, (uint64_t)ex->pause_ms, ENGINE_PROBE_MS);
+}
+
+/* Ends an infrastructure failure.  engine_why: NULL when the engine is
+ * fine (the failure is an attempt), else what is wrong with it. */
+static void infra_decide(struct wk_slot *s, const char *engine_why)
+{
+    struct wk_exec *ex = s->ex;
+    int rc;
+    ex->posting++;
+    if (!engine_why) {
+        rlog_warn(rid(s), "job %s: %s (attempt %d)", s->d->job.id, s->fail_msg,
+                  s->d->attempts);
+        rc = q_consumer_fail(ex->qc, s->d, s->fail_msg, on_posted, ex);
+    } else {
+        rlog_warn(rid(s), "job %s: %s; the docker engine %s: requeued, attempt %d given back",
+                  s->d->job.id, s->fail_msg, engine_why, s->d->attempts);
+        rc = q_consumer_defer(ex->qc, s->d, s->fail_msg, on_posted, ex);
+        engine_down(ex, engine_why);
+    }
+    if (rc < 0)
+        ex->posting--;
     s->d = NULL; /* the consumer owns it again */
     slot_release(s);
+}
+
+static void on_fail_ping(void *arg, int status, const char *body, size_t len)
+{
+    (void)body;
+    (void)len;
+    infra_decide(arg, status == 200 ? NULL : "does not answer");
+}
+
+/* An infrastructure failure.  When the Docker engine itself is at fault -
+ * it does not answer /_ping (stopped, restarting, crashed) or it answered
+ * the sandbox's create/start with a 5xx (-EAGAIN: e.g. its containerd is
+ * away) - the job is not: it goes back to the queue with its attempt given
+ * back, and the worker pauses its intake (engine_down).  Otherwise it is an
+ * attempt (retry with backoff, dead after MAX_ATTEMPTS).  The slot stays
+ * busy for the check. */
+static void infra_failure(struct wk_slot *s, const char *what, int rc)
+{
+    snprintf(s->fail_msg, sizeof s->fail_msg, "%s (%s)", what, strerror(rc < 0 ? -rc : rc));
+    s->failing = 1;
+    if (rc == -EAGAIN)
+        infra_decide(s, "cannot start containers");
+    else if (wk_docker_ping(s->ex->docker, on_fail_ping, s) != 0)
+        infra_decide(s, "does not answer");
 }
 
 /* Replaces a raw stream with its sanitized, capped form. */
@@ -214,6 +307,7 @@ static void on_ready(void *arg, struct wk_sandbox *sb, int status)
         }
         return;
     }
+    s->ex->pause_ms = 0; /* the engine starts containers: troubles are over */
     s->ctx.loop = s->ex->loop;
     s->ctx.job = &s->d->job;
     s->ctx.sb = sb;
@@ -250,7 +344,7 @@ static void on_cancel(void *arg, const char *job_id)
     struct wk_exec *ex = arg;
     for (int i = 0; i < ex->nslots; i++) {
         struct wk_slot *s = &ex->slots[i];
-        if (s->d && s->sb && strcmp(s->d->job.id, job_id) == 0) {
+        if (s->d && s->sb && !s->failing && strcmp(s->d->job.id, job_id) == 0) {
             rlog_info(rid(s), "job %s: cancel requested; killing its sandbox", job_id);
             s->cancel_requested = 1;
             wk_sandbox_kill(s->sb);
@@ -287,6 +381,8 @@ int wk_exec_start(uv_loop_t *loop, struct wk_docker *docker, struct wk_exec **ou
         free(ex);
         return rc;
     }
+    uv_timer_init(loop, &ex->probe);
+    ex->probe.data = ex;
     q_consumer_want(ex->qc, ex->nslots);
     *out = ex;
     return 0;
@@ -309,9 +405,16 @@ static void consumer_closed(void *arg)
     wk_pool_close(ex->pool, pool_closed, ex);
 }
 
+static void probe_closed(uv_handle_t *h)
+{
+    struct wk_exec *ex = h->data;
+    ex->probe_closed = 1;
+    maybe_finish_stop(ex);
+}
+
 static void maybe_finish_stop(struct wk_exec *ex)
 {
-    if (ex->busy > 0 || ex->posting > 0 || !ex->qc)
+    if (ex->busy > 0 || ex->posting > 0 || !ex->qc || !ex->probe_closed || ex->probe_inflight)
         return;
     struct q_consumer *qc = ex->qc;
     ex->qc = NULL;
@@ -320,6 +423,8 @@ static void maybe_finish_stop(struct wk_exec *ex)
 
 void wk_exec_stop(struct wk_exec *ex, void (*done)(void *arg), void *arg)
 {
+    if (!ex->stopping)
+        uv_close((uv_handle_t *)&ex->probe, probe_closed);
     ex->stopping = 1;
     ex->stop_done = done;
     ex->stop_arg = arg;

@@ -14,7 +14,11 @@
  *
  * A sandbox that cannot start or breaks mid-run is an infrastructure
  * failure: the job goes back to the queue with backoff (q_consumer_fail),
- * and is dead-lettered after MAX_ATTEMPTS.  A program that fails, times out
+ * and is dead-lettered after MAX_ATTEMPTS.  Unless the Docker engine itself
+ * does not answer /_ping at that moment (stopped, restarting): then the job
+ * is requeued with its attempt given back (q_consumer_defer) and the
+ * worker takes no jobs until a ping, every second, succeeds again - an
+ * engine outage never kills jobs, and other workers take them meanwhile.  A program that fails, times out
  * or runs out of memory is a result, never a retry.
  *
  * Everything runs on the worker's one uv loop.

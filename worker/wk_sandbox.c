@@ -123,6 +123,8 @@ static int docker_err(int status)
 {
     if (status < 0)
         return status;
+    if (status >= 500)
+        return -EAGAIN; /* the engine failed, not the request (e.g. containerd away) */
     return status == 404 ? -ENOENT : status == 409 ? -EEXIST : -EIO;
 }
 

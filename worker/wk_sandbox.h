@@ -87,6 +87,7 @@ json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const ch
 
 /* status 0: READY.  Else a negative errno: -ETIMEDOUT (no hello within
  * start_timeout_ms), -EIO/-ENOENT... (docker refused: e.g. missing image),
+ * -EAGAIN (the engine answered 5xx: its own failure, e.g. while restarting),
  * -EPIPE (runner went away), -ECANCELED (wk_sandbox_kill). */
 typedef void (*wk_sandbox_ready_cb)(void *arg, struct wk_sandbox *sb, int status);
 

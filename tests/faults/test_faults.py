@@ -1,11 +1,13 @@
 """Fault tests through real processes (issue 7): workers killed with SIGKILL
 and restarted, redis killed and restarted (AOF), webhook URL guard, SIGTERM
-draining.  Real ingress, workers, redis-server, dockerd and images; a webhook
+draining, dockerd stopped and started again.  Real ingress, workers, redis-server, dockerd and images; a webhook
 receiver on 127.0.0.1.
 
 FAULT_BATCH_N (default 1000, the issue's size; about 30 s here) sets the
 batch of batch_chaos; FAULT_REDIS_N (40) the jobs of redis_restart;
-FAULT_SEED fixes the kill schedule.
+FAULT_SEED fixes the kill schedule; FAULT_DOCKERD_N (30) the jobs of
+dockerd_restart, which stops the machine's dockerd and so runs alone
+(RUN_SERIAL in CMakeLists.txt).
 """
 import json
 import os
@@ -18,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from receiver import Receiver, signature_ok  # noqa: E402
-from stack import Stack, require_docker_image, run_cases, wait_for  # noqa: E402
+from stack import SKIP, Stack, require_docker_image, run_cases, wait_for  # noqa: E402
 
 PY_IMAGE = "code-interpreter/py:latest"
 SECRET = "whsec_" + "ZmF1bHQtdGVzdHMtc2VjcmV0LTAxMjM0NTY3ODlhYmNk"
@@ -222,12 +224,86 @@ def case_sigterm_drain():
         assert "job %s: completed" % jid in log, log[-2000:]
 
 
+def dockerd_pid():
+    """The pid of the dockerd serving /var/run/docker.sock (its pid file)."""
+    with open("/var/run/docker.pid") as f:
+        return int(f.read().strip())
+
+
+def restart_dockerd(down_s):
+    """Stops the machine's dockerd (SIGTERM, as an upgrade or a crash-restart
+    would), keeps it down for down_s, then starts it with ops/start-deps.sh."""
+    pid = dockerd_pid()
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), 60, "dockerd to stop")
+    time.sleep(down_s)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    subprocess.run(["bash", os.path.join(root, "ops", "start-deps.sh"), "--docker-only"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def case_dockerd_restart():
+    """dockerd stopped and started under load (its containers die with it): every
+    accepted job ends completed; the worker rebuilds its pool on its own."""
+    require_docker_image(PY_IMAGE)
+    if not os.path.exists("/var/run/docker.pid") or os.geteuid() != 0:
+        print("SKIP: needs root and the machine's dockerd pid file")
+        raise SystemExit(SKIP)
+    total = int(os.environ.get("FAULT_DOCKERD_N", "30"))
+    env = {"LOG_LEVEL": "info", "POOL_SIZE_PY": "2", "WORKER_CONCURRENCY": "2"}
+    with Stack(workers=1, env=env) as s:
+        first = s.post("/exec", {"lang": "py", "code": "print('before')"}).json()
+        assert first["stdout"] == "before\n", first
+        accepted = []
+        stop = threading.Event()
+
+        def submit():
+            i = 0
+            while not stop.is_set() and len(accepted) < total:
+                r = s.post("/jobs", {"lang": "py", "code": "print(%d)" % i}, timeout=10)
+                assert r.status == 202, (r.status, r.body)  # intake never needs docker
+                accepted.append((r.json()["job_id"], i))
+                i += 1
+                time.sleep(0.1)
+
+        # one job is mid-run when the engine goes: its container dies with it
+        slow = s.post("/jobs", {"lang": "py", "code": "import time\ntime.sleep(4)\nprint('slow')"}
+                      ).json()["job_id"]
+        wait_for(lambda: job(s, slow)["status"] == "running", 60, "the slow job running")
+        t = threading.Thread(target=submit)
+        t.start()
+        wait_for(lambda: len(accepted) >= 5, 60, "some accepted jobs")
+        restart_dockerd(2.0)
+        t.join(timeout=120)
+        assert not t.is_alive()
+        stop.set()
+        for jid, i in accepted:
+            g = s.get("/jobs/%s?wait=90" % jid, key=s.KEY, timeout=120).json()
+            assert g["status"] == "completed", g
+            assert g["result"]["stdout"] == "%d\n" % i, g
+        g = s.get("/jobs/%s?wait=90" % slow, key=s.KEY, timeout=120).json()
+        assert g["status"] == "completed" and g["result"]["stdout"] == "slow\n", g
+        after = s.post("/exec", {"lang": "py", "code": "print('after')"}).json()
+        assert after["stdout"] == "after\n", after
+        log = open(os.path.join(s.tmp, "worker-1.log")).read()
+        # the outage was seen as the engine's, not the jobs': paused, then resumed
+        assert "then until it answers" in log, log[-3000:]
+        assert "docker engine answers again: taking jobs" in log, log[-3000:]
+        for line in log.splitlines():
+            if "attempt" in line and "starting" not in line:
+                print(line)
+        retried = sum(1 for jid, _ in accepted if job(s, jid).get("attempts", 1) > 1)
+        print("dockerd_restart: %d accepted jobs all completed (%d needed another attempt)"
+              % (len(accepted), retried))
+
+
 CASES = {
     "batch_chaos": case_batch_chaos,
     "kill_running": case_kill_running,
     "redis_restart": case_redis_restart,
     "url_guard": case_url_guard,
     "sigterm_drain": case_sigterm_drain,
+    "dockerd_restart": case_dockerd_restart,
 }
 
 if __name__ == "__main__":

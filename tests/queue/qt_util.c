@@ -76,6 +76,9 @@ static void qt_on_job(void *arg, struct q_delivery *d)
     } else if (w->mode == QT_FAIL) {
         w->held[i] = NULL;
         ASSERT_EQ(q_consumer_fail(w->qc, d, "sandbox unavailable", qt_done, w), 0);
+    } else if (w->mode == QT_DEFER) {
+        w->held[i] = NULL;
+        ASSERT_EQ(q_consumer_defer(w->qc, d, "engine away", qt_done, w), 0);
     }
 }
 

@@ -19,7 +19,7 @@
 #define QT_MAX 64
 
 /* What the worker does with each job it gets. */
-enum qt_mode { QT_KEEP = 0, QT_COMPLETE, QT_FAIL };
+enum qt_mode { QT_KEEP = 0, QT_COMPLETE, QT_FAIL, QT_DEFER };
 
 struct qt_worker {
     uv_loop_t *loop;

@@ -266,6 +266,36 @@ TEST(fail_retries_then_dead_letters)
     teardown(c);
 }
 
+TEST(defer_gives_the_attempt_back)
+{
+    /* max_attempts 2, deferred 5 times: never dead, always attempt 1 */
+    redisContext *c = setup();
+    char id[65];
+    struct qt_worker w;
+    struct q_job_info info;
+    qt_enqueue(c, 1, id);
+    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 2, QT_DEFER);
+    w.refill = 1;
+    q_consumer_want(w.qc, 1);
+    ASSERT(qt_run_until(&s_loop, &w.ndone, 5, 10000));
+    for (int i = 0; i < 5; i++) {
+        ASSERT_STR_EQ(w.ids[i], id);
+        ASSERT_EQ(w.attempts[i], 1);
+        ASSERT_EQ(w.done_rc[i], 1); /* requeued */
+    }
+    w.mode = QT_COMPLETE; /* the engine is back */
+    int got = w.ngot;
+    ASSERT(qt_run_until(&s_loop, &w.ngot, got + 1, 10000));
+    qt_run_for(&s_loop, 200);
+    ASSERT_EQ(q_job_get(c, id, &info), 0);
+    ASSERT_EQ(info.status, SCH_STATUS_COMPLETED);
+    ASSERT_EQ(info.attempts, 1);
+    q_job_info_release(&info);
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_DEAD_STREAM), 0);
+    qt_worker_stop(&w);
+    teardown(c);
+}
+
 TEST_MAIN(complete_roundtrip, duplicate_completion_keeps_first, priority_high_first,
           lease_expiry_redelivers_after_stop, lease_expiry_of_frozen_worker,
-          fail_retries_then_dead_letters)
+          fail_retries_then_dead_letters, defer_gives_the_attempt_back)
