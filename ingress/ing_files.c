@@ -227,20 +227,23 @@ enum MHD_Result ing_h_files_download(struct ing_request *req)
     if (!st || !ing_files_owned(req, &ret))
         return ret;
     struct st_file_meta m;
-    char key[160], *data = NULL;
-    size_t len = 0;
+    char key[160];
+    int fd = -1;
+    int64_t size = 0;
     if (st_meta_get(st, req->params[0], req->params[1], &m) != 0 ||
         st_file_key(key, sizeof key, req->params[0], req->params[1], 0) != 0)
         return not_found(req, "file not found");
-    size_t max = ((size_t)ing_cfg.limits.max_file_size_mb << 20) + 1;
-    int rc = st_get(st, key, max, &data, &len);
+    int64_t max = ((int64_t)ing_cfg.limits.max_file_size_mb << 20) + 1;
+    /* streamed from an fd (sendfile where MHD can): memory stays flat
+     * however large the file and however many downloads run at once */
+    int rc = st_open_read(st, key, max, &fd, &size);
     if (rc == -ENOENT)
         return not_found(req, "file not found");
     if (rc != 0)
         return unavailable(req, "file storage failed; try again shortly");
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)size, fd); /* owns fd */
     if (!r) {
-        free(data);
+        close(fd);
         return MHD_NO;
     }
     char cd[1200];

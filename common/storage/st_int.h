@@ -22,6 +22,9 @@ struct st_ops {
     int (*get)(struct st_store *st, const char *key, size_t max, char **data, size_t *len);
     /* Writes the object to the open fd; -EFBIG past max. */
     int (*get_to_fd)(struct st_store *st, const char *key, int fd, int64_t max);
+    /* Optional: a read-only fd on the object itself (st_open_read); NULL
+     * makes st_open_read spool through get_to_fd. */
+    int (*open_read)(struct st_store *st, const char *key, int64_t max, int *fd, int64_t *size);
     int (*head)(struct st_store *st, const char *key, struct st_object_info *info);
     int (*del)(struct st_store *st, const char *key);
     /* Appends keys under prefix to the growing array (st__list_add). */

@@ -229,6 +229,22 @@ static int l_get_to_fd(struct st_store *st, const char *key, int out, int64_t ma
     return rc;
 }
 
+static int l_open_read(struct st_store *st, const char *key, int64_t max, int *out,
+                       int64_t *size)
+{
+    struct stat sb;
+    int fd = open_obj(st, key, &sb);
+    if (fd < 0)
+        return fd;
+    if (max >= 0 && sb.st_size > max) {
+        close(fd);
+        return -EFBIG;
+    }
+    *out = fd;
+    *size = sb.st_size;
+    return 0;
+}
+
 static int l_head(struct st_store *st, const char *key, struct st_object_info *info)
 {
     struct stat sb;
@@ -316,6 +332,7 @@ static const struct st_ops local_ops = {
     .put_file = l_put_file,
     .get = l_get,
     .get_to_fd = l_get_to_fd,
+    .open_read = l_open_read,
     .head = l_head,
     .del = l_del,
     .list = l_list,

@@ -10,9 +10,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ST_KEY_MAX 512
@@ -111,6 +114,50 @@ int st_get_to_file(struct st_store *st, const char *key, const char *path, int64
     if (rc != 0)
         unlink(path);
     return rc;
+}
+
+/* An anonymous file under TMPDIR (gone once closed). */
+static int st_tmpfile(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[PATH_MAX];
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd >= 0 ? fd : -errno;
+    snprintf(path, sizeof path, "%s/ci-st-XXXXXX", dir); /* no O_TMPFILE here */
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    unlink(path);
+    return fd;
+}
+
+int st_open_read(struct st_store *st, const char *key, int64_t max, int *fd, int64_t *size)
+{
+    struct stat sb;
+    *fd = -1;
+    *size = 0;
+    if (!st_key_valid(key))
+        return -EINVAL;
+    if (st->ops->open_read)
+        return st->ops->open_read(st, key, max, fd, size);
+    int tmp = st_tmpfile();
+    if (tmp < 0) {
+        log_error("storage: no temporary file for %s: %s", key, strerror(-tmp));
+        return -EIO;
+    }
+    int rc = st->ops->get_to_fd(st, key, tmp, max);
+    if (rc == 0 && (lseek(tmp, 0, SEEK_SET) != 0 || fstat(tmp, &sb) != 0))
+        rc = -EIO;
+    if (rc != 0) {
+        close(tmp);
+        return rc;
+    }
+    *fd = tmp;
+    *size = sb.st_size;
+    return 0;
 }
 
 int st_head(struct st_store *st, const char *key, struct st_object_info *info)

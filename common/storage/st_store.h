@@ -60,6 +60,13 @@ int st_get(struct st_store *st, const char *key, size_t max, char **data, size_t
 /* Streams the object into a new file at path (mode 0644, O_EXCL); -EFBIG
  * past max (the partial file is removed). */
 int st_get_to_file(struct st_store *st, const char *key, const char *path, int64_t max);
+/* A read-only fd positioned at the start of the object's bytes, and their
+ * size, for streaming (e.g. to an HTTP response) without holding them in
+ * memory: local opens the object file itself (objects are replaced by
+ * rename, so the fd keeps the version it opened); s3 downloads into an
+ * unlinked temporary file under TMPDIR first.  The caller closes *fd.
+ * -EFBIG past max. */
+int st_open_read(struct st_store *st, const char *key, int64_t max, int *fd, int64_t *size);
 
 int st_head(struct st_store *st, const char *key, struct st_object_info *info);
 /* Deleting a missing object is not an error. */

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -305,7 +306,48 @@ def case_expiry():
         assert r.body == b"b"
 
 
+def vm_hwm_kb(pid):
+    """Peak resident memory of a process (VmHWM, kB)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def case_download_streams():
+    """Downloads stream from the stored file: 4 concurrent downloads of a 48 MB
+    file leave the ingress's peak memory where the upload left it."""
+    size = 48 << 20
+    with Stack(workers=0, env={"MAX_FILE_SIZE_MB": "64"}) as s:
+        blob = os.urandom(1 << 20) * 48
+        r = upload(s, [("file", "big.csv", blob)])
+        assert r.status == 200, r.body
+        sid, fid = r.json()["session_id"], r.json()["files"][0]["fileId"]
+        pid = s.procs["ingress"].pid
+        before = vm_hwm_kb(pid)
+        digests = []
+
+        def fetch():
+            g = s.get("/download/%s/%s" % (sid, fid), key=s.KEY)
+            assert g.status == 200 and int(g.headers["content-length"]) == size, g.headers
+            digests.append(sha(g.body))
+
+        ts = [threading.Thread(target=fetch) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert digests == [sha(blob)] * 4, digests
+        grown = vm_hwm_kb(pid) - before
+        # held in memory, 4 x 48 MB would have been needed at once
+        assert grown < 24 * 1024, "peak memory grew by %d kB" % grown
+        print("download_streams: peak RSS %d kB before, +%d kB after 4 x 48 MB downloads"
+              % (before, grown))
+
+
 CASES = {
+    "download_streams": case_download_streams,
     "flow_local": case_flow_local,
     "flow_s3": case_flow_s3,
     "limits": case_limits,

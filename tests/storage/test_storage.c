@@ -133,6 +133,23 @@ static void contract(struct st_store *st)
     /* too large: -EFBIG and no partial file */
     ASSERT_EQ(st_get_to_file(st, "files/s1/big", dst2, 1000), -EFBIG);
     ASSERT_NE(access(dst2, F_OK), 0);
+    /* a read fd for streaming: the same bytes from offset 0, size told */
+    int fd = -1;
+    int64_t fsize = 0;
+    ASSERT_EQ(st_open_read(st, "files/s1/big", (int64_t)big, &fd, &fsize), 0);
+    ASSERT_EQ(fsize, (int64_t)big);
+    back = ci_xmalloc(big + 1);
+    size_t got = 0;
+    for (ssize_t r; got <= big && (r = read(fd, back + got, big + 1 - got)) > 0;)
+        got += (size_t)r;
+    ASSERT_EQ(got, big);
+    ASSERT(memcmp(back, rnd, big) == 0);
+    free(back);
+    close(fd);
+    ASSERT_EQ(st_open_read(st, "files/s1/big", 1000, &fd, &fsize), -EFBIG);
+    ASSERT_EQ(fd, -1);
+    ASSERT_EQ(st_open_read(st, "files/s1/nope", 1000, &fd, &fsize), -ENOENT);
+    ASSERT_EQ(st_open_read(st, "../x", 1000, &fd, &fsize), -EINVAL);
     free(rnd);
 
     /* missing objects */
