@@ -55,29 +55,30 @@ static int can_connect(int port)
     return ok;
 }
 
-int s3rver_start(struct s3rver *s, const char *bucket)
+/* Forks argv (argv[0] looked up in PATH) with "@PORT@" replaced by a free
+ * port, waits until it accepts connections, then points the S3_*
+ * variables at it. */
+static int spawn_server(struct s3rver *s, const char *bucket, char **argv)
 {
-    char bin[512], port[16];
-    snprintf(bin, sizeof bin, "%s/ops/s3/node_modules/.bin/s3rver", CI_SOURCE_DIR);
-    if (access(bin, X_OK) != 0) {
-        fprintf(stderr, "s3rver is not installed: run bash ops/s3/install.sh\n");
-        return -ENOENT;
-    }
+    char port[16];
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/ci-s3rver-XXXXXX");
     if (!mkdtemp(s->dir))
         return -errno;
     s->port = free_port();
     snprintf(port, sizeof port, "%d", s->port);
+    for (int i = 0; argv[i]; i++) {
+        if (strcmp(argv[i], "@PORT@") == 0)
+            argv[i] = port;
+        else if (strcmp(argv[i], "@DIR@") == 0)
+            argv[i] = s->dir;
+    }
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* s3rver encrypts continuation tokens with a cipher OpenSSL 3 keeps in
-         * its legacy provider */
-        execlp("node", "node", "--openssl-legacy-provider", bin, "-d", s->dir, "-a", "127.0.0.1",
-               "-p", port, "-s", "--configure-bucket", bucket, (char *)NULL);
+        execvp(argv[0], argv);
         _exit(127);
     }
     s->pid = s_child = pid;
@@ -98,6 +99,30 @@ int s3rver_start(struct s3rver *s, const char *bucket)
     setenv("S3_SECRET_KEY", "S3RVER", 1);
     setenv("S3_REGION", "us-east-1", 1);
     return 0;
+}
+
+int s3rver_start(struct s3rver *s, const char *bucket)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/ops/s3/node_modules/.bin/s3rver", CI_SOURCE_DIR);
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "s3rver is not installed: run bash ops/s3/install.sh\n");
+        return -ENOENT;
+    }
+    /* s3rver encrypts continuation tokens with a cipher OpenSSL 3 keeps in
+     * its legacy provider */
+    char *argv[] = {"node", "--openssl-legacy-provider", bin, "-d", "@DIR@", "-a", "127.0.0.1",
+                    "-p", "@PORT@", "-s", "--configure-bucket", (char *)bucket, NULL};
+    return spawn_server(s, bucket, argv);
+}
+
+int s3_sigv4_start(struct s3rver *s, const char *bucket)
+{
+    char script[512];
+    snprintf(script, sizeof script, "%s/tests/storage/sigv4_s3.py", CI_SOURCE_DIR);
+    char *argv[] = {"python3", script, "@PORT@", (char *)bucket, "S3RVER", "S3RVER", "us-east-1",
+                    NULL};
+    return spawn_server(s, bucket, argv);
 }
 
 void s3rver_stop(struct s3rver *s)

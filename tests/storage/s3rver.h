@@ -22,6 +22,10 @@ struct s3rver {
 
 /* 0, -ENOENT when s3rver is not installed, or another negative errno. */
 int s3rver_start(struct s3rver *s, const char *bucket);
+/* The same environment, served by tests/storage/sigv4_s3.py instead: an
+ * in-memory S3 that recomputes every request's SigV4 signature and answers
+ * 403 when it differs (s3rver checks only the access key of V4 requests). */
+int s3_sigv4_start(struct s3rver *s, const char *bucket);
 void s3rver_stop(struct s3rver *s);
 
 #endif
