@@ -23,6 +23,7 @@ struct wk_slot {
     int cancel_requested;
     int clean_run; /* the sandbox may be reused for the same session */
     int failing;   /* an infrastructure failure waits for the engine check */
+    int posted;    /* the result is out; the slot waits for ctx.tails */
     char fail_msg[256];
 };
 
@@ -72,6 +73,7 @@ static void slot_release(struct wk_slot *s)
     s->cancel_requested = 0;
     s->clean_run = 0;
     s->failing = 0;
+    s->posted = 0;
     ex->busy--;
     if (ex->stopping)
         maybe_finish_stop(ex);
@@ -206,7 +208,18 @@ static void post_result(struct wk_slot *s)
     if (q_consumer_complete(s->ex->qc, s->d, res, on_posted, s->ex) < 0)
         s->ex->posting--;
     s->d = NULL;
+    if (s->ctx.tails > 0) { /* the state store goes on: keep slot and sandbox */
+        s->posted = 1;
+        return;
+    }
     slot_release(s);
+}
+
+static void on_tail_done(void *arg)
+{
+    struct wk_slot *s = arg;
+    if (s->ctx.tails == 0 && s->posted)
+        slot_release(s);
 }
 
 /* Ends the job as FAILED with `msg` as its stderr (the caller's fault). */
@@ -312,6 +325,8 @@ static void on_ready(void *arg, struct wk_sandbox *sb, int status)
     s->ctx.job = &s->d->job;
     s->ctx.sb = sb;
     s->ctx.res = &s->res;
+    s->ctx.tail_done = on_tail_done;
+    s->ctx.tail_arg = s;
     wk_stage_in(&s->ctx, on_staged_in, s);
 }
 
@@ -320,7 +335,7 @@ static void on_job(void *arg, struct q_delivery *d)
     struct wk_exec *ex = arg;
     struct wk_slot *s = NULL;
     for (int i = 0; i < ex->nslots && !s; i++)
-        if (!ex->slots[i].d)
+        if (!ex->slots[i].d && !ex->slots[i].posted)
             s = &ex->slots[i];
     if (!s) { /* the consumer never delivers more than asked; hand it back */
         q_consumer_release(ex->qc, d);

@@ -7,8 +7,9 @@
  *               Python state written to <run dir>/state.in)
  *   run      :  wk_sandbox_run() (wk_exec.c)
  *   stage out:  files (new or changed files under /mnt/data stored and listed
- *               in res->files)  ->  state (<run dir>/state.out compressed and
- *               stored; res->has_state/state_size)
+ *               in res->files)  ->  state (<run dir>/state.out compressed,
+ *               res->has_state/state_size; stored in Redis by a tail after
+ *               the result is out, behind a fence other workers wait on)
  *
  * Every step is asynchronous on the worker's loop and ends by calling its
  * callback exactly once (possibly before the step function returns).  The
@@ -36,6 +37,14 @@ struct wk_job_ctx {
     int state_out;          /* set by stage-in: ask the runner to write state.out */
     void *files_priv;       /* private to wk_files.c (e.g. the input listing) */
     void *state_priv;       /* private to wk_state.c */
+    /* Work a step leaves running after its callback (the state store after
+     * the result is posted, wk_state_save.c): the slot, and so its sandbox,
+     * stays busy while tails > 0; each tail, when over, decrements tails
+     * and calls tail_done(tail_arg).  tail_done is set by wk_exec.c; a tail
+     * never reads job or res (the job may be handed back already). */
+    int tails;
+    void (*tail_done)(void *arg);
+    void *tail_arg;
 };
 
 typedef void (*wk_stage_cb)(void *arg, int rc, const char *msg);

@@ -51,6 +51,7 @@ void wk_state_init(uv_loop_t *loop)
     c->save_on_error = ci_env_bool("STATE_SAVE_ON_ERROR", 0);
     c->archive_after_s = ci_env_int("STATE_ARCHIVE_AFTER_SECONDS", 600, 0, 365LL * 86400);
     c->archive_ttl_days = ci_env_int("STATE_ARCHIVE_TTL_DAYS", 7, 1, 3650);
+    c->fence_ms = ci_env_int("STATE_FENCE_MS", 30000, 100, 3600000);
     if (!c->enabled) {
         log_info("state: persistence disabled (STATE_PERSISTENCE_ENABLED=false)");
         return;
@@ -104,6 +105,9 @@ struct wk_state_op *wk_state_op_new(struct wk_job_ctx *ctx, wk_stage_cb cb, void
     op->work.data = op;
     op->t0_us = ci_mono_us();
     snprintf(op->key, sizeof op->key, WK_STATE_KEY_PREFIX "%s", job->session_id);
+    snprintf(op->fence, sizeof op->fence, "%s" WK_STATE_FENCE_SUFFIX, op->key);
+    snprintf(op->sid, sizeof op->sid, "%s", job->session_id);
+    snprintf(op->rid, sizeof op->rid, "%s", job->request_id ? job->request_id : "");
     snprintf(op->archive, sizeof op->archive, WK_STATE_ARCHIVE_PREFIX "%s", job->session_id);
     snprintf(op->path, sizeof op->path, "%s/%s", wk_sandbox_run_dir(ctx->sb), file);
     wk_state_binding(job->session_id, job->owner, job->user_id, op->binding);
@@ -123,12 +127,12 @@ double wk_state_ms_of(const struct wk_state_op *op)
 
 const char *wk_state_rid_of(const struct wk_state_op *op)
 {
-    return op->ctx->job->request_id;
+    return op->rid[0] ? op->rid : NULL;
 }
 
 const char *wk_state_sid_of(const struct wk_state_op *op)
 {
-    return op->ctx->job->session_id;
+    return op->sid;
 }
 
 /* ---- stage-in -------------------------------------------------------- */
@@ -245,6 +249,54 @@ static void restore_done(uv_work_t *w, int status)
     wk_state_op_finish(op, 0, NULL);
 }
 
+static void restore_begin(struct wk_state_op *op);
+
+static void free_timer(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_fence_wait(uv_timer_t *t)
+{
+    struct wk_state_op *op = t->data;
+    uv_close((uv_handle_t *)t, free_timer);
+    restore_begin(op);
+}
+
+/* A save of this session is in flight (its result was posted, its blob is
+ * on the way): try again shortly, until the fence is gone or has outlived
+ * its lifetime (its worker died: the last stored version is all there is).
+ * 1 when waiting (the reply is not to be used), else 0. */
+static int fence_wait(struct wk_state_op *op)
+{
+    if (!op->fenced)
+        return 0;
+    int64_t now = ci_now_ms();
+    if (!op->wait_until_ms) {
+        op->wait_until_ms = now + wk_state_g.cfg.fence_ms;
+        log_debug("state: %s: waiting for a save in flight (fence)", op->sid);
+    }
+    if (now >= op->wait_until_ms || wk_state_g.closing) {
+        log_warn("state: %s: a save still fenced after %lld ms; restoring what is stored",
+                 op->sid, (long long)wk_state_g.cfg.fence_ms);
+        op->wait_until_ms = -1; /* no more fence checks */
+        op->fenced = 0;
+        return 0;
+    }
+    uv_timer_t *t = ci_xcalloc(1, sizeof *t);
+    uv_timer_init(wk_state_g.loop, t);
+    t->data = op;
+    uv_timer_start(t, on_fence_wait, 5, 0);
+    return 1;
+}
+
+static void on_fence(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct wk_state_op *op = priv;
+    redisReply *r = reply;
+    op->fenced = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+}
+
 static void on_get(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct wk_state_op *op = priv;
@@ -253,6 +305,8 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
         wk_state_op_finish(op, -EIO, "cannot read the session's state from redis");
         return;
     }
+    if (op->fenced && fence_wait(op))
+        return;
     size_t max = WK_STATE_BLOB_HDR + (size_t)LZ4_COMPRESSBOUND(wk_state_g.cfg.max_raw);
     if (r->type == REDIS_REPLY_STRING && (size_t)r->len > max) {
         sch_result_add_warning(op->ctx->res, "state: the saved state could not be restored "
@@ -273,10 +327,21 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
     wk_state_queue_work(&op->work, restore_work, restore_done);
 }
 
+/* Sends EXISTS <fence> (unless the wait is over) right before the read:
+ * both go in one round trip and on_fence runs first. */
+static int send_fence_check(struct wk_state_op *op)
+{
+    const char *argv[] = {"EXISTS", op->fence};
+    op->fenced = 0;
+    if (op->wait_until_ms < 0)
+        return 0;
+    return wk_state_redis_argv(on_fence, op, 2, argv, NULL);
+}
+
 static void get_full(struct wk_state_op *op)
 {
     const char *argv[] = {"GET", op->key};
-    if (wk_state_redis_argv(on_get, op, 2, argv, NULL) < 0)
+    if (send_fence_check(op) < 0 || wk_state_redis_argv(on_get, op, 2, argv, NULL) < 0)
         wk_state_op_finish(op, -EIO, "cannot reach redis for the session's state");
 }
 
@@ -291,6 +356,8 @@ static void on_peek(redisAsyncContext *ac, void *reply, void *priv)
         wk_state_op_finish(op, -EIO, "cannot read the session's state from redis");
         return;
     }
+    if (op->fenced && fence_wait(op))
+        return;
     if (r->type == REDIS_REPLY_STRING &&
         wk_state_blob_peek(r->str, (size_t)r->len, wk_state_g.cfg.max_raw, &h) == 0 &&
         h.saved_ms == op->hdr.saved_ms && h.comp_size == op->hdr.comp_size &&
@@ -317,10 +384,16 @@ void wk_state_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
         return;
     }
     ctx->state_out = 1;
-    struct wk_state_op *op = wk_state_op_new(ctx, cb, arg, "state.in");
-    if (wk_state_local_get(wk_sandbox_run_dir(ctx->sb), wk_state_sid_of(op), &op->hdr) == 0) {
+    restore_begin(wk_state_op_new(ctx, cb, arg, "state.in"));
+}
+
+/* The sandbox's own state.in when it holds the stored version (a 64-byte
+ * peek), else the whole blob; either behind the fence check. */
+static void restore_begin(struct wk_state_op *op)
+{
+    if (wk_state_local_get(wk_sandbox_run_dir(op->ctx->sb), op->sid, &op->hdr) == 0) {
         const char *argv[] = {"GETRANGE", op->key, "0", "63"};
-        if (wk_state_redis_argv(on_peek, op, 4, argv, NULL) < 0)
+        if (send_fence_check(op) < 0 || wk_state_redis_argv(on_peek, op, 4, argv, NULL) < 0)
             wk_state_op_finish(op, -EIO, "cannot reach redis for the session's state");
         return;
     }

@@ -11,6 +11,10 @@
  *
  * Redis keys (besides the queue's, queue/q_keys.h):
  *   ci:state:<session_id>  string, the blob (wk_state_blob.h), EX STATE_TTL_SECONDS
+ *   ci:state:<session_id>:saving  string, a save's token, PX STATE_FENCE_MS:
+ *                          set before the result of a job that saves state
+ *                          is posted, deleted (if still its token) once the
+ *                          blob is stored; a restore waits while it exists
  *   ci:state:due           zset, member session_id, score = ms of the first
  *                          save not yet archived (ZADD NX); the sweep archives
  *                          members older than STATE_ARCHIVE_AFTER_SECONDS and
@@ -36,6 +40,7 @@
 #include <uv.h>
 
 #define WK_STATE_KEY_PREFIX "ci:state:"
+#define WK_STATE_FENCE_SUFFIX ":saving"
 #define WK_STATE_DUE_KEY "ci:state:due"
 #define WK_STATE_EXPIRY_LOCK "ci:state:expiry_lock"
 #define WK_STATE_ARCHIVE_PREFIX "state/"
@@ -50,6 +55,7 @@ struct wk_state_cfg {
     int save_on_error;        /* STATE_SAVE_ON_ERROR, default 0 */
     int64_t archive_after_s;  /* STATE_ARCHIVE_AFTER_SECONDS, default 600; 0 = never */
     int64_t archive_ttl_days; /* STATE_ARCHIVE_TTL_DAYS, default 7 */
+    int64_t fence_ms;         /* STATE_FENCE_MS, default 30000: a save's fence lifetime */
 };
 
 /* Module globals, owned by wk_state.c, loop thread only. */
@@ -74,6 +80,10 @@ struct wk_state_op {
     wk_stage_cb cb;
     void *arg;
     char key[160];             /* ci:state:<sid> */
+    char fence[176];           /* ci:state:<sid>:saving */
+    char token[33];            /* stage-out: this save's fence value */
+    char sid[128];             /* copies: a tail outlives the job */
+    char rid[72];
     char archive[160];         /* state/<sid> */
     char path[512];            /* state.in or state.out */
     unsigned char binding[32]; /* WK_STATE_BINDING_LEN */
@@ -84,7 +94,10 @@ struct wk_state_op {
     int loaded;              /* stage-in: state.in written */
     int oversize;            /* stage-out: state.out > max */
     int none;                /* stage-out: no state.out */
-    int stored_sync;         /* stage-out: a large blob already SET by the work thread */
+    int stored_sync;         /* stage-out tail: a large blob SET by the work thread */
+    int store_failed;        /* stage-out tail: the blob did not reach Redis */
+    int fenced;              /* stage-in: a save of this session is in flight */
+    int64_t wait_until_ms;   /* stage-in: stop waiting for fences then */
     int rc;                  /* work outcome */
     char msg[256];           /* rc < 0: what failed; or a user warning */
     int warn;                /* msg is a warning for the response */

@@ -1,6 +1,7 @@
 /*
- * wk_state_save.c - stage-out: the run's state.out compressed and stored
- * (see wk_state.c and docs/state.md).
+ * wk_state_save.c - stage-out: the run's state.out compressed, fenced, the
+ * result released, then stored (see wk_state_stage_out below, wk_state.c
+ * and docs/state.md).
  */
 #include "wk_state_int.h"
 
@@ -25,8 +26,13 @@
  * command (measured: ~60 ms for 10 MB); a blocking write sends it whole. */
 #define SYNC_SET_MIN (1u << 20)
 
-/* work thread: SET the blob with its TTL; 1 stored, 0 not (the loop then
- * tries the async connection). */
+/* KEYS: fence.  ARGV: token.  Deletes the fence if it is still ours. */
+static const char s_fence_del[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n";
+
+/* work thread: SET the blob with its TTL, then drop the fence, pipelined on
+ * one blocking connection; 1 stored, 0 not. */
 static int set_blocking(struct wk_state_op *op)
 {
     struct timeval tv = {5, 0};
@@ -41,10 +47,19 @@ static int set_blocking(struct wk_state_op *op)
         if (!r || r->type == REDIS_REPLY_ERROR)
             goto out;
         freeReplyObject(r);
+        r = NULL;
     }
-    r = redisCommand(c, "SET %s %b EX %lld", op->key, op->blob, op->bloblen,
-                     (long long)wk_state_g.cfg.ttl_s);
+    if (redisAppendCommand(c, "SET %s %b EX %lld", op->key, op->blob, op->bloblen,
+                           (long long)wk_state_g.cfg.ttl_s) != REDIS_OK ||
+        redisAppendCommand(c, "EVAL %s 1 %s %s", s_fence_del, op->fence, op->token) !=
+            REDIS_OK ||
+        redisGetReply(c, (void **)&r) != REDIS_OK)
+        goto out;
     ok = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    r = NULL;
+    if (redisGetReply(c, (void **)&r) != REDIS_OK) /* the fence: expires anyway */
+        r = NULL;
 out:
     freeReplyObject(r);
     redisFree(c);
@@ -88,10 +103,7 @@ static void save_work(uv_work_t *w)
         wk_state_io_unlink(op->path);
         op->rc = rc;
         snprintf(op->msg, sizeof op->msg, "state not saved: compression failed");
-        return;
     }
-    if (op->bloblen >= SYNC_SET_MIN)
-        op->stored_sync = set_blocking(op);
 }
 
 /* After a save: state.out becomes the sandbox's next state.in (the same
@@ -103,42 +115,93 @@ static void keep_local(struct wk_state_op *op, int saved)
     snprintf(in, sizeof in, "%s/state.in", run_dir);
     wk_state_local_forget(run_dir);
     if (saved && rename(op->path, in) == 0)
-        wk_state_local_set(run_dir, wk_state_sid_of(op), &op->hdr);
+        wk_state_local_set(run_dir, op->sid, &op->hdr);
     else
         wk_state_io_unlink(op->path);
 }
 
-static void saved(struct wk_state_op *op)
+/* ---- the tail: after the result is out -------------------------------- */
+
+/* The store is over (stored or not): the sandbox may be released. */
+static void tail_end(struct wk_state_op *op)
 {
-    keep_local(op, 1);
-    op->ctx->res->has_state = 1;
-    op->ctx->res->state_size = (int64_t)op->rawlen;
-    wk_state_audit("state_save", wk_state_sid_of(op), wk_state_rid_of(op), "{s:I,s:I,s:f}", "size",
-                   (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen, "ms",
-                   wk_state_ms_of(op));
-    wk_stats_incr(WK_STAT_STATE_BYTES_SAVED, (int64_t)op->bloblen); /* /metrics */
-    wk_state_op_finish(op, 0, NULL);
+    struct wk_job_ctx *ctx = op->ctx;
+    keep_local(op, !op->store_failed);
+    if (op->store_failed) {
+        log_error("state: %s: the state of a completed job could not be stored in redis; "
+                  "the session's next job gets the previous one",
+                  op->sid);
+        wk_state_audit("state_save_failed", op->sid, wk_state_rid_of(op), "{s:I,s:s}", "size",
+                       (json_int_t)op->rawlen, "reason", "redis unavailable");
+    } else {
+        wk_state_audit("state_save", op->sid, wk_state_rid_of(op), "{s:I,s:I,s:f}", "size",
+                       (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen, "ms",
+                       wk_state_ms_of(op));
+        wk_stats_incr(WK_STAT_STATE_BYTES_SAVED, (int64_t)op->bloblen); /* /metrics */
+        if (wk_state_g.store && wk_state_g.cfg.archive_after_s > 0) {
+            char now[32];
+            snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
+            const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, op->sid};
+            wk_state_redis_argv(NULL, NULL, 5, zadd, NULL);
+        }
+    }
+    free(op->blob);
+    free(op);
+    ctx->tails--;
+    if (ctx->tail_done)
+        ctx->tail_done(ctx->tail_arg);
 }
 
-static void on_saved(redisAsyncContext *ac, void *reply, void *priv)
+static void store_sync_done(uv_work_t *w, int status)
+{
+    struct wk_state_op *op = w->data;
+    wk_state_work_done();
+    op->store_failed = !op->stored_sync;
+    tail_end(op);
+}
+
+static void store_sync_work(uv_work_t *w)
+{
+    struct wk_state_op *op = w->data;
+    op->stored_sync = set_blocking(op);
+}
+
+static void on_tail_set(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct wk_state_op *op = priv;
     redisReply *r = reply;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        keep_local(op, 0);
-        wk_state_op_finish(op, -EIO, "state not saved: redis unavailable");
-        return;
-    }
-    saved(op);
+    op->store_failed = !r || r->type == REDIS_REPLY_ERROR;
 }
 
-/* A reply nobody waits for (priv NULL), or the end of an op. */
-static void on_dropped(redisAsyncContext *ac, void *reply, void *priv)
+static void on_tail_fence(redisAsyncContext *ac, void *reply, void *priv)
 {
-    struct wk_state_op *op = priv;
-    if (op)
-        wk_state_op_finish(op, 0, NULL);
+    tail_end(priv); /* the fence reply comes after the SET's: both are known */
 }
+
+static void tail_start(struct wk_state_op *op)
+{
+    if (op->bloblen >= SYNC_SET_MIN) {
+        wk_state_queue_work(&op->work, store_sync_work, store_sync_done);
+        return;
+    }
+    char ttl[32];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)wk_state_g.cfg.ttl_s);
+    const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
+    size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
+    const char *del[] = {"EVAL", s_fence_del, "1", op->fence, op->token};
+    if (wk_state_redis_argv(on_tail_set, op, 5, set, lens) < 0) {
+        op->store_failed = 1;
+        tail_end(op);
+        return;
+    }
+    /* on the same connection right after the SET (hiredis refuses a second
+     * command only while the context is being torn down: then the SET's
+     * callback is already failing, and the fence expires by itself) */
+    if (wk_state_redis_argv(on_tail_fence, op, 5, del, NULL) < 0)
+        log_warn("state: %s: fence left to expire", op->sid);
+}
+
+/* ---- before the result ------------------------------------------------- */
 
 static void save_oversize(struct wk_state_op *op)
 {
@@ -146,21 +209,41 @@ static void save_oversize(struct wk_state_op *op)
     snprintf(w, sizeof w, "state not saved: %.1f MB exceeds STATE_MAX_SIZE_MB=%lld",
              (double)op->rawlen / (1024.0 * 1024.0), (long long)wk_state_g.cfg.max_mb);
     sch_result_add_warning(op->ctx->res, w);
-    wk_state_audit("state_size_limit_exceeded", wk_state_sid_of(op), wk_state_rid_of(op),
-                   "{s:I,s:I}", "size", (json_int_t)op->rawlen, "limit",
-                   (json_int_t)wk_state_g.cfg.max_raw);
+    wk_state_audit("state_size_limit_exceeded", op->sid, wk_state_rid_of(op), "{s:I,s:I}",
+                   "size", (json_int_t)op->rawlen, "limit", (json_int_t)wk_state_g.cfg.max_raw);
     const char *del[] = {"DEL", op->key};
-    const char *zrem[] = {"ZREM", WK_STATE_DUE_KEY, wk_state_sid_of(op)};
-    wk_state_redis_argv(on_dropped, NULL, 3, zrem, NULL);
-    if (wk_state_redis_argv(on_dropped, op, 2, del, NULL) < 0)
-        wk_state_op_finish(op, 0, NULL);
+    const char *zrem[] = {"ZREM", WK_STATE_DUE_KEY, op->sid};
+    wk_state_redis_argv(NULL, NULL, 3, zrem, NULL);
+    wk_state_redis_argv(NULL, NULL, 2, del, NULL);
+    wk_state_op_finish(op, 0, NULL);
+}
+
+/* The fence is up: the result may go out; the store continues as a tail. */
+static void on_fence_set(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct wk_state_op *op = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_STATUS) {
+        keep_local(op, 0);
+        wk_state_op_finish(op, -EIO, "state not saved: redis unavailable");
+        return;
+    }
+    struct wk_job_ctx *ctx = op->ctx;
+    ctx->res->has_state = 1;
+    ctx->res->state_size = (int64_t)op->rawlen;
+    ctx->tails++;
+    wk_stage_cb cb = op->cb;
+    void *arg = op->arg;
+    op->cb = NULL;
+    tail_start(op); /* may end at once; the slot waits for tails == 0 */
+    cb(arg, 0, NULL);
 }
 
 static void save_done(uv_work_t *w, int status)
 {
     struct wk_state_op *op = w->data;
     wk_state_work_done();
-    log_debug("state: %s: state.out read and compressed in %.1f ms", wk_state_sid_of(op),
+    log_debug("state: %s: state.out read and compressed in %.1f ms", op->sid,
               wk_state_ms_of(op));
     if (op->rc < 0) {
         wk_state_op_finish(op, op->rc, op->msg);
@@ -174,28 +257,34 @@ static void save_done(uv_work_t *w, int status)
         save_oversize(op);
         return;
     }
-    char ttl[32], now[32];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)wk_state_g.cfg.ttl_s);
-    snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
-    const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, wk_state_sid_of(op)};
-    const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
-    size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
-    int archive = wk_state_g.store && wk_state_g.cfg.archive_after_s > 0;
-    if (op->stored_sync) {
-        if (archive)
-            wk_state_redis_argv(on_dropped, NULL, 5, zadd, NULL);
-        saved(op);
-        return;
-    }
-    if (wk_state_redis_argv(on_saved, op, 5, set, lens) < 0) {
+    char ms[32];
+    snprintf(ms, sizeof ms, "%lld", (long long)wk_state_g.cfg.fence_ms);
+    if (ci_random_hex(op->token, 16) != 0)
+        snprintf(op->token, sizeof op->token, "%llx", (unsigned long long)ci_mono_us());
+    const char *set[] = {"SET", op->fence, op->token, "PX", ms};
+    if (wk_state_redis_argv(on_fence_set, op, 5, set, NULL) < 0) {
         keep_local(op, 0);
         wk_state_op_finish(op, -EIO, "state not saved: redis unavailable");
-        return;
     }
-    if (archive)
-        wk_state_redis_argv(on_dropped, NULL, 5, zadd, NULL);
 }
 
+/*
+ * Stage-out of the state, in two halves around the posting of the result:
+ *   before: state.out read and compressed (work thread); a fence
+ *     ci:state:<sid>:saving is SET (awaited: it is in Redis before anyone
+ *     can see the result); has_state/state_size are set; the stage
+ *     callback runs, so the result goes out now.
+ *   after (a tail, ctx->tails; the slot and sandbox stay busy): SET of the
+ *     blob, then the fence deleted if still ours; ZADD of the archive due
+ *     set; state.out renamed to the sandbox's state.in; audit.
+ * A restore anywhere waits while the fence exists (wk_state.c), so the
+ * session's next job sees this state even when another worker runs it
+ * before the store has finished; the caller does not wait for Redis to
+ * take a 10 MB blob.  If the store fails after the result went out, the
+ * session's next job gets the previous state (logged, audited
+ * state_save_failed); the fence expires after STATE_FENCE_MS if this worker
+ * dies meanwhile.
+ */
 void wk_state_stage_out(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
 {
     struct sch_result *res = ctx->res;

@@ -8,6 +8,7 @@ backend in the stack's temp dir.
 import json
 import os
 import sys
+import threading
 import time
 
 from stack import Stack, require_docker_image, run_cases, wait_for
@@ -160,16 +161,21 @@ def case_large_state():
     a blocking connection) round-trips like a small one, across workers."""
     require_docker_image(PY_IMAGE)
     with new_stack() as s:
-        a, _ = run(s, "import hashlib, os\nblob = os.urandom(3 << 20)\n"
+        a, _ = run(s, "import hashlib, os\nblob = os.urandom(3 << 20)\nn = 0\n"
                       "digest = hashlib.sha256(blob).hexdigest()\nprint(digest)")
         assert a["status"] == "completed" and a["has_state"] is True, a
         assert a["state_size"] > 3 << 20, a
-        stored = s.redis("STRLEN", "ci:state:" + a["session_id"])
-        assert int(stored[1:].strip()) > 3 << 20, stored
-        for _ in range(3):
-            b, _ = run(s, "import hashlib\nprint(hashlib.sha256(blob).hexdigest() == digest)",
+        key = "ci:state:" + a["session_id"]
+        # the blob is stored after the result went out (behind a fence)
+        wait_for(lambda: int(s.redis("STRLEN", key)[1:].strip()) > 3 << 20, 10, "stored blob")
+        wait_for(lambda: s.redis("EXISTS", key + ":saving") == b":0\r\n", 10, "fence gone")
+        # back to back, on whichever worker: each call sees the previous one's
+        # state although its store may still be in flight (the fence is waited on)
+        for i in range(1, 5):
+            b, _ = run(s, "import hashlib\nn += 1\n"
+                          "print(n, hashlib.sha256(blob).hexdigest() == digest)",
                        sid=a["session_id"])
-            assert b["stdout"] == "True\n", b
+            assert b["stdout"] == "%d True\n" % i, b
 
 
 def case_corrupt_blob():
@@ -195,8 +201,40 @@ def case_corrupt_blob():
             assert s.procs[name].poll() is None, name + " died"
 
 
+def case_fence():
+    """A restore waits while a save of its session is in flight (the fence a
+    saving worker sets before its result goes out), and not past the fence's
+    lifetime when that worker died."""
+    require_docker_image(PY_IMAGE)
+    with new_stack(STATE_FENCE_MS="1500") as s:
+        a, _ = run(s, "x = 1")
+        key = "ci:state:" + a["session_id"]
+        wait_for(lambda: s.redis("EXISTS", key + ":saving") == b":0\r\n", 10, "fence gone")
+        # a save "in flight": the call must not run until the fence is gone
+        s.redis("SET", key + ":saving", "other-worker", "PX", "60000")
+        out = {}
+        t = threading.Thread(target=lambda: out.update(b=run(s, "print(x)",
+                                                             sid=a["session_id"])[0]))
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), out
+        s.redis("DEL", key + ":saving")
+        t.join(60)
+        assert out["b"]["stdout"] == "1\n", out
+        # a fence whose worker died (never deleted): waited on for STATE_FENCE_MS,
+        # then the stored state is used
+        s.redis("SET", key + ":saving", "dead-worker", "PX", "600000")
+        t0 = time.time()
+        c, _ = run(s, "print(x + 1)", sid=a["session_id"])
+        assert c["stdout"] == "2\n", c
+        assert time.time() - t0 >= 1.4, time.time() - t0
+        logs = s.logs()
+        assert "a save still fenced after 1500 ms" in logs, logs[-3000:]
+
+
 CASES = {
     "large_state": case_large_state,
+    "fence": case_fence,
     "cross_worker": case_cross_worker,
     "archive": case_archive,
     "oversize": case_oversize,

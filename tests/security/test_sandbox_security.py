@@ -87,13 +87,13 @@ def case_resource_limits():
         j = run(s, "while True: pass")
         assert j["status"] == "timeout" and j["exit_code"] != 0, j
         served(s)
-        # 100 MB of stdout: capped, and done well within the 4 s limit
+        # 100 MB of stdout: capped, and done within the 4 s limit ("completed",
+        # not "timeout": no wall-clock assertion, the machine may be loaded)
         j = run(s, FLOOD)
         assert j["status"] == "completed", j
         assert len(j["stdout"].encode()) <= 65536 + 200, len(j["stdout"])
         assert "[output truncated" in j["stdout"], j["stdout"][-200:]
         assert j["stderr"] == "done\n", j["stderr"]
-        assert j["duration_ms"] < 4000, j["duration_ms"]
         served(s)
 
 
