@@ -11,11 +11,12 @@
 # whose label already matches its recipe is not rebuilt, so a second run does
 # nothing.  Hashes chain: base = sha256(base recipe files, codename, arch);
 # <lang>-tools = sha256(base hash, <lang>/Dockerfile);
-# <lang> = sha256(<lang>-tools hash, runner-layer/Dockerfile, runner.py).
+# <lang> = sha256(<lang>-tools hash, runner-layer/Dockerfile, runner.py,
+# ci_runner/*.py).
 # The rootfs tarball is kept in var/cache/images/ so a lost base image is
 # re-imported without running mmdebstrap again.
 #
-# Env: RUNNER_PY (default ops/runner/runner.py), JOBS (parallel language
+# Env: RUNNER_PY (default ops/runner/runner.py; its ci_runner/ beside it), JOBS (parallel language
 # builds, default 2), FORCE=1 (ignore the cache).  Logs: var/log/images/.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -119,11 +120,16 @@ fi
 docker tag "$base_ref" code-interpreter/base:latest
 
 # ---- 2. languages: toolchain, then runner layer ---------------------------
-runner_sum="$( (sha <"$RUNNER_PY"; cat "$IMG_DIR/runner-layer/Dockerfile") | sha)"
+RUNNER_PKG="$(dirname "$RUNNER_PY")/ci_runner"
+[ -d "$RUNNER_PKG" ] || ci_die "runner modules not found: $RUNNER_PKG"
+runner_sum="$( (sha <"$RUNNER_PY"; for f in "$RUNNER_PKG"/*.py; do basename "$f"; sha <"$f"; done
+    cat "$IMG_DIR/runner-layer/Dockerfile") | sha)"
 ctx="$CACHE/ctx-runner-layer"
 rm -rf "$ctx"
 mkdir -p "$ctx"
 install -m 0644 "$RUNNER_PY" "$ctx/runner.py"
+install -d "$ctx/ci_runner"
+install -m 0644 "$RUNNER_PKG"/*.py "$ctx/ci_runner/"
 cp "$IMG_DIR/runner-layer/Dockerfile" "$ctx/Dockerfile"
 
 # build_image REF HASH LOG DOCKER-BUILD-ARGS...: builds REF unless its label

@@ -84,6 +84,8 @@ def case_cross_worker():
         assert a["status"] == "completed", a
         assert a["has_state"] is True and a["state_size"] > 100, a
         sid = a["session_id"]
+        # stored (and audited) right after the result went out
+        wait_for(lambda: audits(s, "state_save", sid), 10, "the state_save audit line")
         stored = bulk(s.redis("GET", "ci:state:" + sid))
         assert stored and stored[:4] == b"CIST", stored[:16]
         save = audits(s, "state_save", sid)

@@ -8,11 +8,10 @@ accepts the runner's connection and speaks frames.
 Usage: test_runner.py <case>      (exit 0 pass, 1 fail, 77 image missing)
        test_runner.py bench       (prints startup and print(1) round trip)
 
-Images: $CI_TEST_IMAGE_PY, else code-interpreter/py:latest, else
-code-interpreter/py:dev.  Other languages: $CI_TEST_IMAGE_<LANG>, else
-code-interpreter/<lang>:latest.  $CI_TEST_RUNNER_MOUNT=/path/runner.py
-bind-mounts that file over /opt/ci/runner.py (test a runner without
-rebuilding the images).
+Images: $CI_TEST_IMAGE_<LANG>, else code-interpreter/<lang>:latest.
+$CI_TEST_RUNNER_MOUNT=/path/runner.py bind-mounts that file over
+/opt/ci/runner.py and its ci_runner/ beside it over /opt/ci/ci_runner (test
+a runner without rebuilding the images).
 """
 
 import json
@@ -47,8 +46,6 @@ def image_exists(name):
 def find_image(lang):
     env = os.environ.get("CI_TEST_IMAGE_" + lang.upper())
     cands = [env] if env else ["code-interpreter/%s:latest" % lang]
-    if lang == "py" and not env:
-        cands.append("code-interpreter/py:dev")
     for c in cands:
         if image_exists(c):
             return c
@@ -89,8 +86,9 @@ class Session:
                "--user", "%d:%d" % (UID, UID),
                "-v", self.run_dir + ":/run/ci", "-v", self.data_dir + ":/mnt/data",
                "-w", "/mnt/data"] + list(docker_args) + \
-              (["-v", os.environ["CI_TEST_RUNNER_MOUNT"] +
-                ":/opt/ci/runner.py:ro"]
+              (["-v", os.environ["CI_TEST_RUNNER_MOUNT"] + ":/opt/ci/runner.py:ro",
+                "-v", os.path.join(os.path.dirname(os.environ["CI_TEST_RUNNER_MOUNT"]),
+                                   "ci_runner") + ":/opt/ci/ci_runner:ro"]
                if os.environ.get("CI_TEST_RUNNER_MOUNT") else []) + \
               [image, "python3", "/opt/ci/runner.py"]
         p = subprocess.run(cmd, capture_output=True, text=True)
@@ -189,7 +187,7 @@ def case_exception(s):
     check('File "main.py", line 2, in f' in err and "return 1/0" in err,
           "tb frames", err)
     check("ZeroDivisionError: division by zero" in err, "tb msg", err)
-    check("runner.py" not in err, "runner frames leak into tb", err)
+    check("/opt/ci/" not in err, "runner frames leak into tb", err)
 
 
 def case_timeout(s):

@@ -1,0 +1,13 @@
+"""The resident runner's modules (entry point: ops/runner/runner.py).
+
+    config    language table, protocol limits, paths, log()
+    frames    length-prefixed JSON frames: read, write, validate run frames
+    procs     process supervision: pipes, deadlines, leftovers, OOM, status
+    pystate   the Python state file: load before a run, save after it
+    python    Python runs: a warm fork server (spare child per run)
+    compiled  every other language: write, compile, run in a build dir
+    server    the serve loop, environment, idle pre-imports, main()
+
+A package (not top-level modules) so a user's /mnt/data/frames.py can never
+shadow the runner's own, and everything is imported before the first fork.
+"""

@@ -1,0 +1,90 @@
+"""Every language but Python: the code is written to a private build
+directory /run/ci/build/<n>/, compiled if the language needs it (LANGS in
+config.py), run with cwd /mnt/data, and the directory removed."""
+
+import os
+import re
+import shutil
+import time
+
+from .config import BUILD_ROOT, LANGS, TS_FAST_JS
+from .frames import error_frame, result
+from .procs import Capture, classify, oom_kills, spawn
+
+_build_seq = 0
+
+
+def java_names(code):
+    """(source file stem, class to run) following Java's rules.
+
+    The file is named after the public top-level class (javac requires it),
+    else Main.  The class run is the one declaring `static void main`
+    (the nearest class declared before it), package-qualified.
+    """
+    pkg = re.search(r"^\s*package\s+([\w.]+)\s*;", code, re.M)
+    pub = re.search(r"\bpublic\s+(?:(?:final|abstract|strictfp)\s+)*"
+                    r"(?:class|interface|enum|record)\s+(\w+)", code)
+    stem = pub.group(1) if pub else "Main"
+    main_cls = stem
+    m = re.search(r"\bstatic\s+(?:final\s+)?void\s+main\s*\(", code) or \
+        re.search(r"\bvoid\s+main\s*\(", code)
+    if m:
+        decls = list(re.finditer(
+            r"\b(?:class|interface|enum|record)\s+(\w+)", code[:m.start()]))
+        if decls:
+            main_cls = decls[-1].group(1)
+    if pkg:
+        main_cls = pkg.group(1) + "." + main_cls
+    return stem, main_cls
+
+
+def run_compiled(req, ctl):
+    global _build_seq
+    spec = LANGS[req["lang"]]
+    _build_seq += 1
+    bdir = "%s/%d" % (BUILD_ROOT, _build_seq)
+    oom_before = oom_kills()
+    t0 = time.monotonic()
+    deadline = t0 + req["timeout_ms"] / 1000.0
+    cap = req["max_output"]
+    try:
+        os.makedirs(bdir, exist_ok=True)
+        subst = {"dir": bdir, "bin": bdir + "/main", "cls": "Main",
+                 "main": "Main"}
+        if req["lang"] == "java":
+            subst["cls"], subst["main"] = java_names(req["code"])
+        subst["src"] = bdir + "/" + spec["src"].format(**subst)
+        with open(subst["src"], "w", encoding="utf-8") as f:
+            f.write(req["code"])
+        env = dict(os.environ)
+        if req["lang"] == "ts":
+            with open(bdir + "/tsc-fast.js", "w") as f:
+                f.write(TS_FAST_JS)
+            tsc = shutil.which("tsc")
+            if tsc:
+                env["CI_TS_LIB"] = os.path.dirname(
+                    os.path.dirname(os.path.realpath(tsc)))
+    except OSError as e:
+        return error_frame(req["id"], "cannot prepare build dir: %s" % e), False
+    try:
+        if spec["compile"]:
+            cenv = dict(env, TMPDIR=bdir)
+            argv = [a.format(**subst) for a in spec["compile"]]
+            st_raw, to, closed, cout, cerr = spawn(
+                argv, cenv, deadline, cap, cap, ctl, merge_stdout=True)
+            if to or st_raw is None or not os.WIFEXITED(st_raw) or \
+                    os.WEXITSTATUS(st_raw) != 0:
+                st, rc = classify(st_raw, to, False, oom_before)
+                if st == "completed":
+                    st, rc = "failed", 1
+                dur = time.monotonic() - t0
+                return result(req, st, rc, Capture(cap), cerr, dur,
+                              [], 0), closed
+        argv = [a.format(**subst) for a in spec["run"]] + list(req["args"])
+        st_raw, to, closed, out, err = spawn(argv, env, deadline, cap, cap,
+                                             ctl)
+        st, rc = classify(st_raw, to, False, oom_before)
+        return result(req, st, rc, out, err, time.monotonic() - t0,
+                      [], 0), closed
+    finally:
+        shutil.rmtree(bdir, ignore_errors=True)

@@ -1,0 +1,338 @@
+"""Process supervision: every program runs in its own process group with
+stdout/stderr on pipes; the runner keeps at most a cap of each, enforces the
+deadline, kills what the program left behind and classifies the outcome."""
+
+import codecs
+import json
+import os
+import selectors
+import signal
+import socket
+import time
+
+from .config import DATA_DIR, DRAIN_GRACE_S
+
+
+class Capture:
+    """Keeps the first `cap` bytes of a stream, counts and drops the rest."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.buf = bytearray()
+        self.truncated = False
+
+    def feed(self, data):
+        room = self.cap - len(self.buf)
+        if room > 0:
+            self.buf += data[:room]
+        if len(data) > room:
+            self.truncated = True
+
+    def text(self):
+        dec = codecs.getincrementaldecoder("utf-8")("replace")
+        # When truncated, an incomplete trailing UTF-8 sequence is dropped.
+        return dec.decode(bytes(self.buf), final=not self.truncated)
+
+
+def kill_leftovers(pgid):
+    """Kill the program's group and every other process we are parent of.
+
+    As PID 1 (the container's init) kill(-1) reaches every other process in
+    the container; otherwise the runner is a child subreaper, so orphans of
+    the program are re-parented to it and found through /proc.
+    """
+    me = os.getpid()
+    for _ in range(50):
+        sent = False
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+            sent = True
+        except OSError:
+            pass
+        if me == 1:
+            try:
+                os.kill(-1, signal.SIGKILL)
+                sent = True
+            except OSError:
+                pass
+        else:
+            for pid in child_pids(me):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    sent = True
+                except OSError:
+                    pass
+        reap_all()
+        if not sent:
+            break
+        time.sleep(0.001)
+    reap_all()
+
+
+def child_pids(parent):
+    """Pids whose parent is `parent` (zombies included), from /proc."""
+    pids = []
+    try:
+        ents = os.listdir("/proc")
+    except OSError:
+        return pids
+    for ent in ents:
+        if not ent.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % ent, "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(b")") + 2:].split()
+            if int(fields[1]) == parent and fields[0] != b"Z":
+                pids.append(int(ent))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def reap_all():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def become_subreaper():
+    if os.getpid() == 1:
+        return
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+class Report:
+    """Collects the Python child's one-line JSON report (see py_child)."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.info = None
+
+    def feed(self, data):
+        if self.info is not None or len(self.buf) > (1 << 20):
+            return
+        self.buf += data
+        if b"\n" in self.buf:
+            try:
+                self.info = json.loads(self.buf[:self.buf.index(b"\n")])
+            except ValueError:
+                self.info = {}
+            if not isinstance(self.info, dict):
+                self.info = {}
+
+
+def drain_now(fd, cap):
+    """Read what is already in a non-blocking pipe, without waiting."""
+    while True:
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError:
+            return
+        if not data:
+            return
+        cap.feed(data)
+
+
+def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
+              rep_r=None, report=None):
+    """Pump the child's pipes until it is done; enforce the deadline.
+
+    "Done" is the child's exit, or (Python) its report line on rep_r: the
+    child writes it as its very last act, after closing stdout/stderr, so
+    the result does not wait for the child's address-space teardown.
+    Returns (wait_status or None, timed_out, peer_closed).  Closes the pipe
+    fds.  Leftover processes are NOT killed here: call kill_leftovers().
+    """
+    sel = selectors.DefaultSelector()
+    pipes = [(out_r, out_cap), (err_r, err_cap)]
+    if rep_r is not None:
+        pipes.append((rep_r, report))
+    for fd, sink in pipes:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ, sink)
+    pidfd = None
+    try:
+        pidfd = os.pidfd_open(pid)
+        sel.register(pidfd, selectors.EVENT_READ, "exit")
+    except (AttributeError, OSError):
+        pidfd = None
+    if ctl is not None:
+        sel.register(ctl.fileno(), selectors.EVENT_READ, "ctl")
+    status, timed_out, peer_closed = None, False, False
+    drain_until = None
+    while True:
+        open_pipes = sum(1 for k in sel.get_map().values()
+                         if k.data not in ("exit", "ctl"))
+        if report is not None and report.info is not None:
+            break
+        if status is not None and open_pipes == 0:
+            break
+        now = time.monotonic()
+        if status is None:
+            wait = max(0.0, deadline - now)
+            if timed_out:
+                wait = 0.005
+            elif pidfd is None:
+                wait = min(wait, 0.01)
+        else:
+            if drain_until is None:
+                kill_leftovers(pid)
+                drain_until = now + DRAIN_GRACE_S
+            wait = drain_until - now
+            if wait <= 0:
+                break
+        for key, _ in sel.select(wait):
+            tag = key.data
+            if tag == "exit":
+                sel.unregister(pidfd)
+            elif tag == "ctl":
+                try:
+                    peek = ctl.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    peek = b""
+                sel.unregister(key.fd)
+                if not peek:   # worker hung up: kill the program, exit
+                    peer_closed = timed_out = True
+                    kill_leftovers(pid)
+            else:
+                try:
+                    data = os.read(key.fd, 1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    tag.feed(data)
+                else:
+                    sel.unregister(key.fd)
+                    os.close(key.fd)
+        if status is None:
+            try:
+                wpid, st = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                wpid, st = pid, 0
+            if wpid == pid:
+                status = st
+            elif timed_out or time.monotonic() >= deadline:
+                timed_out = True
+                kill_leftovers(pid)
+    for key in list(sel.get_map().values()):
+        if key.data not in ("exit", "ctl"):
+            drain_now(key.fd, key.data)
+            os.close(key.fd)
+    sel.close()
+    if pidfd is not None:
+        os.close(pidfd)
+    return status, timed_out, peer_closed
+
+
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events",               # cgroup v2
+                "/sys/fs/cgroup/memory/memory.oom_control")   # cgroup v1
+
+
+def oom_kills():
+    """The container's memory-cgroup OOM-kill count, or None if unknown."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+def classify(status, timed_out, oom_flag=False, oom_before=None):
+    """Map a wait status to (status string, exit_code).
+
+    A SIGKILL we did not send is an OOM kill, unless the cgroup's OOM-kill
+    counter is readable and did not move (then someone else killed it).
+    """
+    if timed_out:
+        return "timeout", 137
+    if status is None:
+        return "failed", 1
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGKILL:
+            after = oom_kills() if oom_before is not None else None
+            if after is not None and after == oom_before:
+                return "failed", 128 + sig
+            return "oom", 128 + sig
+        return "failed", 128 + sig
+    code = os.WEXITSTATUS(status)
+    if oom_flag:
+        return "oom", code
+    return ("completed" if code == 0 else "failed"), code
+
+
+def child_setup(out_w, err_w, close_fds):
+    """In a fresh child: own group, stdio on the pipes, cwd /mnt/data."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:   # the OOM killer must pick the program, never the runner
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    for fd in {devnull, out_w, err_w}:
+        if fd > 2:
+            os.close(fd)
+    try:
+        os.chdir(DATA_DIR)
+    except OSError:
+        pass
+
+
+def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False):
+    """Run argv (exec) under supervision; returns supervise() tuple + captures."""
+    out = Capture(out_cap)
+    err = Capture(err_cap)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            extra = [out_w] if merge_stdout else []
+            child_setup(err_w if merge_stdout else out_w, err_w,
+                        [out_r, err_r, ctl.fileno()] + extra)
+            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(sig, signal.SIG_DFL)
+            os.execvpe(argv[0], argv, env)
+        except BaseException as e:
+            try:
+                os.write(2, ("exec %s: %s\n" % (argv[0], e)).encode())
+            finally:
+                os._exit(127)
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+    os.close(out_w)
+    os.close(err_w)
+    status, timed_out, closed = supervise(pid, out_r, err_r, deadline,
+                                          out, err, ctl)
+    kill_leftovers(pid)
+    return status, timed_out, closed, out, err

@@ -1,0 +1,161 @@
+"""The serve loop: hello, then one run frame at a time until the worker
+closes the connection; heavy Python modules imported while idle."""
+
+import gc
+import os
+import select
+import shutil
+import sys
+
+from .compiled import run_compiled
+from .config import BUILD_ROOT, HOME_DIR, LANGS, PROTO_VERSION, RUN_DIR, log
+from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_frame,
+                     send_frame)
+from .procs import become_subreaper, kill_leftovers
+from .python import Spare, run_python
+
+
+def setup_env():
+    home = HOME_DIR
+    try:
+        os.makedirs(home, exist_ok=True)
+        os.makedirs(BUILD_ROOT, exist_ok=True)
+    except OSError as e:
+        log("cannot create %s (%s); using /tmp/home" % (home, e))
+        home = "/tmp/home"
+        os.makedirs(home, exist_ok=True)
+    env = {
+        "HOME": home,
+        "XDG_CACHE_HOME": home + "/.cache",
+        "XDG_CONFIG_HOME": home + "/.config",
+        "GOCACHE": home + "/.cache/go-build",
+        "GOPATH": home + "/go",
+        "GO111MODULE": "off",
+        "GOFLAGS": "",
+        "GOPROXY": "off",
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "MPLBACKEND": "Agg",
+        "LANG": os.environ.get("LANG") or "C.UTF-8",
+        "TMPDIR": "/tmp",
+    }
+    os.environ.update(env)
+    os.makedirs("/tmp/matplotlib", exist_ok=True)
+
+
+def available_langs():
+    langs = ["py"]
+    for name, spec in LANGS.items():
+        if all(shutil.which(t) for t in spec["needs"]):
+            langs.append(name)
+    return langs
+
+
+def _import_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
+PREIMPORT_STEPS = [
+    lambda: __import__("cloudpickle"),
+    lambda: __import__("numpy"),
+    lambda: __import__("pandas"),
+    _import_matplotlib,
+]
+
+
+def preimport_while_idle(ctl, steps):
+    """Import heavy modules one by one until a frame is waiting.
+
+    Runs after `hello`, so the container is ready at once; a run that arrives
+    meanwhile waits for at most one step, and later runs fork from a process
+    that already has numpy/pandas/matplotlib loaded.
+    """
+    while steps:
+        r, _, _ = select.select([ctl], [], [], 0)
+        if r:
+            return
+        step = steps.pop(0)
+        try:
+            step()
+        except Exception:
+            pass
+        if not steps:
+            gc.collect()
+            gc.freeze()
+
+
+class Server:
+    """The serve loop: one request at a time, spare Python child kept warm."""
+
+    def __init__(self, ctl, langs):
+        self.ctl = ctl
+        self.langs = langs
+        self.steps = list(PREIMPORT_STEPS)
+        self.spare = None
+        self.py_seen = False
+
+    def want_spare(self):
+        # Pre-fork only in a Python image (numpy present) or once py was used.
+        if os.environ.get("CI_RUNNER_PREFORK", "1") == "0":
+            return False
+        return not self.steps and ("numpy" in sys.modules or self.py_seen)
+
+    def serve_one(self):
+        """Serve one frame; returns False when the runner should exit."""
+        preimport_while_idle(self.ctl, self.steps)
+        if self.spare is None and self.want_spare():
+            self.spare = Spare(self.ctl)
+        try:
+            payload = recv_frame(self.ctl)
+        except ProtocolError as e:
+            log(str(e))
+            return False
+        except OSError:
+            return False
+        if payload is None:
+            return False
+        leftover_pgid, closed = None, False
+        try:
+            req, reply = parse_frame(payload, self.langs)
+            if req is not None and req["lang"] == "py":
+                self.py_seen = True
+                spare, self.spare = self.spare, None
+                reply, closed, leftover_pgid = run_python(req, self.ctl, spare)
+            elif req is not None:
+                if self.spare is not None:
+                    self.spare.discard()
+                    self.spare = None
+                reply, closed = run_compiled(req, self.ctl)
+        except Exception as e:  # a runner bug must not kill the container
+            log("internal error: %r" % (e,))
+            reply = error_frame("", "runner internal error")
+        if closed:
+            return False
+        try:
+            send_frame(self.ctl, reply)
+        except OSError:
+            return False
+        if leftover_pgid is not None:
+            kill_leftovers(leftover_pgid)   # after the reply: off the hot path
+        return True
+
+
+def main():
+    path = os.environ.get("CI_CTL_SOCKET", RUN_DIR + "/ctl.sock")
+    setup_env()
+    become_subreaper()
+    langs = available_langs()
+    try:
+        ctl = connect(path)
+    except OSError as e:
+        log("cannot connect to %s: %s" % (path, e))
+        return 1
+    send_frame(ctl, {"type": "hello", "version": PROTO_VERSION,
+                     "pid": os.getpid(), "langs": langs})
+    server = Server(ctl, langs)
+    while server.serve_one():
+        pass
+    return 0
