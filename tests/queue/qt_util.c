@@ -18,6 +18,21 @@ redisContext *qt_redis_up(struct ci_redis *r, const char *extra_conf)
     return c;
 }
 
+redisContext *qt_case_up(struct qt_case *k)
+{
+    redisContext *c = qt_redis_up(&k->redis, NULL);
+    ASSERT_EQ(uv_loop_init(&k->loop), 0);
+    return c;
+}
+
+void qt_case_down(struct qt_case *k, redisContext *c)
+{
+    redisFree(c);
+    uv_run(&k->loop, UV_RUN_NOWAIT);
+    ASSERT_EQ(uv_loop_close(&k->loop), 0); /* every handle was closed */
+    ci_redis_cleanup(&k->redis);
+}
+
 void qt_job_init(struct sch_job *job, int priority)
 {
     char id[33];

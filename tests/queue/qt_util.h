@@ -37,6 +37,17 @@ struct qt_worker {
     int closed;
 };
 
+/* One case's fixture: its private redis and a uv loop. */
+struct qt_case {
+    struct ci_redis redis;
+    uv_loop_t loop;
+};
+/* qt_redis_up(&k->redis, NULL) and the loop initialised. */
+redisContext *qt_case_up(struct qt_case *k);
+/* Frees c, runs the loop once, closes it (asserting every handle was
+ * closed) and stops the redis. */
+void qt_case_down(struct qt_case *k, redisContext *c);
+
 /* Starts redis (extra config lines or NULL) and runs q_setup; aborts the
  * case on failure.  Returns a blocking context. */
 redisContext *qt_redis_up(struct ci_redis *r, const char *extra_conf);

@@ -11,23 +11,7 @@
 
 #include <string.h>
 
-static struct ci_redis s_redis;
-static uv_loop_t s_loop;
-
-static redisContext *setup(void)
-{
-    redisContext *c = qt_redis_up(&s_redis, NULL);
-    ASSERT_EQ(uv_loop_init(&s_loop), 0);
-    return c;
-}
-
-static void teardown(redisContext *c)
-{
-    redisFree(c);
-    uv_run(&s_loop, UV_RUN_NOWAIT);
-    ASSERT_EQ(uv_loop_close(&s_loop), 0); /* every handle was closed */
-    ci_redis_cleanup(&s_redis);
-}
+static struct qt_case s_case;
 
 /* Reads one message from a SUBSCRIBEd blocking context (1 s timeout). */
 static void expect_message(redisContext *sub, const char *payload)
@@ -42,7 +26,7 @@ static void expect_message(redisContext *sub, const char *payload)
 
 static redisContext *subscribe_done(void)
 {
-    redisContext *sub = ci_redis_connect(&s_redis);
+    redisContext *sub = ci_redis_connect(&s_case.redis);
     ASSERT_NOT_NULL(sub);
     redisReply *r = redisCommand(sub, "SUBSCRIBE %s", Q_CHAN_DONE);
     ASSERT_NOT_NULL(r);
@@ -52,15 +36,15 @@ static redisContext *subscribe_done(void)
 
 TEST(complete_roundtrip)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     redisContext *sub = subscribe_done();
     char id[65];
     struct qt_worker w;
     struct q_job_info info;
     qt_enqueue(c, 0, id);
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 0, QT_KEEP);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 0, QT_KEEP);
     q_consumer_want(w.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &w.ngot, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &w.ngot, 1, 5000));
     ASSERT_STR_EQ(w.ids[0], id);
     ASSERT_EQ(w.attempts[0], 1);
     ASSERT_STR_EQ(w.held[0]->job.code, "print(1)");
@@ -72,7 +56,7 @@ TEST(complete_roundtrip)
     q_job_info_release(&info);
 
     qt_worker_complete(&w, 0, "hi\n");
-    ASSERT(qt_run_until(&s_loop, &w.ndone, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &w.ndone, 1, 5000));
     ASSERT_EQ(w.done_rc[0], 0);
     expect_message(sub, id); /* ci:done after the result is stored */
     ASSERT_EQ(q_job_get(c, id, &info), 0);
@@ -91,31 +75,31 @@ TEST(complete_roundtrip)
     ASSERT_EQ(q_consumer_held(w.qc), 0);
     qt_worker_stop(&w);
     redisFree(sub);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(duplicate_completion_keeps_first)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char id[65];
     struct qt_worker a, b;
     struct q_job_info info;
     qt_enqueue(c, 0, id);
-    qt_worker_start(&a, &s_loop, s_redis.port, "slow-heartbeat", 60000, 5, QT_KEEP);
+    qt_worker_start(&a, &s_case.loop, s_case.redis.port, "slow-heartbeat", 60000, 5, QT_KEEP);
     q_consumer_want(a.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &a.ngot, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &a.ngot, 1, 5000));
     /* b's short lease reclaims the entry a does not heartbeat in time */
-    qt_worker_start(&b, &s_loop, s_redis.port, "reclaimer", 300, 5, QT_KEEP);
+    qt_worker_start(&b, &s_case.loop, s_case.redis.port, "reclaimer", 300, 5, QT_KEEP);
     q_consumer_want(b.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &b.ngot, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &b.ngot, 1, 5000));
     ASSERT_STR_EQ(b.ids[0], id);
     ASSERT_EQ(b.attempts[0], 2);
 
     qt_worker_complete(&a, 0, "first\n");
-    ASSERT(qt_run_until(&s_loop, &a.ndone, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &a.ndone, 1, 5000));
     ASSERT_EQ(a.done_rc[0], 0);
     qt_worker_complete(&b, 0, "second\n");
-    ASSERT(qt_run_until(&s_loop, &b.ndone, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &b.ndone, 1, 5000));
     ASSERT_EQ(b.done_rc[0], -EALREADY);
 
     ASSERT_EQ(q_job_get(c, id, &info), 0);
@@ -125,48 +109,48 @@ TEST(duplicate_completion_keeps_first)
     ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 0);
     qt_worker_stop(&a);
     qt_worker_stop(&b);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(priority_high_first)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char n1[65], n2[65], h1[65];
     struct qt_worker w;
     qt_enqueue(c, 0, n1);
     qt_enqueue(c, 0, n2);
     qt_enqueue(c, 1, h1);
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 0, QT_KEEP);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 0, QT_KEEP);
     for (int i = 0; i < 3; i++) {
         q_consumer_want(w.qc, 1);
-        ASSERT(qt_run_until(&s_loop, &w.ngot, i + 1, 5000));
-        qt_run_for(&s_loop, 50); /* nothing more arrives while no slot is free */
+        ASSERT(qt_run_until(&s_case.loop, &w.ngot, i + 1, 5000));
+        qt_run_for(&s_case.loop, 50); /* nothing more arrives while no slot is free */
         ASSERT_EQ(w.ngot, i + 1);
         qt_worker_complete(&w, i, "x");
-        ASSERT(qt_run_until(&s_loop, &w.ndone, i + 1, 5000));
+        ASSERT(qt_run_until(&s_case.loop, &w.ndone, i + 1, 5000));
     }
     ASSERT_STR_EQ(w.ids[0], h1);
     ASSERT_STR_EQ(w.ids[1], n1);
     ASSERT_STR_EQ(w.ids[2], n2);
     qt_worker_stop(&w);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(lease_expiry_redelivers_after_stop)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char id[65];
     struct qt_worker a, b;
     struct q_job_info info;
     qt_enqueue(c, 0, id);
-    qt_worker_start(&a, &s_loop, s_redis.port, "dies", 300, 3, QT_KEEP);
+    qt_worker_start(&a, &s_case.loop, s_case.redis.port, "dies", 300, 3, QT_KEEP);
     q_consumer_want(a.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &a.ngot, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &a.ngot, 1, 5000));
     qt_worker_stop(&a); /* gone without completing */
     int64_t t0 = ci_mono_us();
-    qt_worker_start(&b, &s_loop, s_redis.port, "survivor", 300, 3, QT_COMPLETE);
+    qt_worker_start(&b, &s_case.loop, s_case.redis.port, "survivor", 300, 3, QT_COMPLETE);
     q_consumer_want(b.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &b.ndone, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &b.ndone, 1, 5000));
     ASSERT_GE(ci_mono_us() - t0, 250 * 1000); /* not before the lease ran out */
     ASSERT_STR_EQ(b.ids[0], id);
     ASSERT_EQ(b.attempts[0], 2);
@@ -176,26 +160,26 @@ TEST(lease_expiry_redelivers_after_stop)
     ASSERT_STR_EQ(info.worker, "survivor");
     q_job_info_release(&info);
     qt_worker_stop(&b);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 /* A frozen worker (its loop never runs again) loses its job; with
  * max_attempts 1 the reclaim dead-letters it instead of running it twice. */
 TEST(lease_expiry_of_frozen_worker)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     uv_loop_t frozen;
     char id[65], id2[65];
     struct qt_worker a, b;
     struct q_job_info info;
     ASSERT_EQ(uv_loop_init(&frozen), 0);
     qt_enqueue(c, 0, id);
-    qt_worker_start(&a, &frozen, s_redis.port, "frozen", 300, 2, QT_KEEP);
+    qt_worker_start(&a, &frozen, s_case.redis.port, "frozen", 300, 2, QT_KEEP);
     q_consumer_want(a.qc, 1);
     ASSERT(qt_run_until(&frozen, &a.ngot, 1, 5000));
-    qt_worker_start(&b, &s_loop, s_redis.port, "live", 300, 2, QT_COMPLETE);
+    qt_worker_start(&b, &s_case.loop, s_case.redis.port, "live", 300, 2, QT_COMPLETE);
     q_consumer_want(b.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &b.ndone, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &b.ndone, 1, 5000));
     ASSERT_STR_EQ(b.ids[0], id);
     ASSERT_EQ(b.attempts[0], 2);
 
@@ -210,7 +194,7 @@ TEST(lease_expiry_of_frozen_worker)
     freeReplyObject(redisCommand(c, "HSET %s%s attempts 2", Q_JOB_KEY_PREFIX, id2));
     q_consumer_want(b.qc, 1);
     for (int i = 0; i < 100 && qt_int(c, "XLEN %s", Q_DEAD_STREAM) < 1; i++)
-        qt_run_for(&s_loop, 20);
+        qt_run_for(&s_case.loop, 20);
     ASSERT_EQ(qt_int(c, "XLEN %s", Q_DEAD_STREAM), 1);
     ASSERT_EQ(b.ngot, 1); /* never delivered a third time */
     ASSERT_EQ(q_job_get(c, id2, &info), 0);
@@ -221,21 +205,21 @@ TEST(lease_expiry_of_frozen_worker)
     qt_worker_stop(&a);
     uv_run(&frozen, UV_RUN_NOWAIT);
     ASSERT_EQ(uv_loop_close(&frozen), 0);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(fail_retries_then_dead_letters)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char id[65];
     struct qt_worker w;
     struct q_job_info info;
     qt_enqueue(c, 1, id);
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 3, QT_FAIL);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 3, QT_FAIL);
     w.refill = 1;
     q_consumer_want(w.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &w.ndone, 3, 10000));
-    qt_run_for(&s_loop, 300); /* no fourth delivery */
+    ASSERT(qt_run_until(&s_case.loop, &w.ndone, 3, 10000));
+    qt_run_for(&s_case.loop, 300); /* no fourth delivery */
     ASSERT_EQ(w.ngot, 3);
     for (int i = 0; i < 3; i++) {
         ASSERT_STR_EQ(w.ids[i], id);
@@ -263,21 +247,21 @@ TEST(fail_retries_then_dead_letters)
     freeReplyObject(r);
     ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_HIGH), 0);
     qt_worker_stop(&w);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(defer_gives_the_attempt_back)
 {
     /* max_attempts 2, deferred 5 times: never dead, always attempt 1 */
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char id[65];
     struct qt_worker w;
     struct q_job_info info;
     qt_enqueue(c, 1, id);
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 2, QT_DEFER);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 2, QT_DEFER);
     w.refill = 1;
     q_consumer_want(w.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &w.ndone, 5, 10000));
+    ASSERT(qt_run_until(&s_case.loop, &w.ndone, 5, 10000));
     for (int i = 0; i < 5; i++) {
         ASSERT_STR_EQ(w.ids[i], id);
         ASSERT_EQ(w.attempts[i], 1);
@@ -285,15 +269,15 @@ TEST(defer_gives_the_attempt_back)
     }
     w.mode = QT_COMPLETE; /* the engine is back */
     int got = w.ngot;
-    ASSERT(qt_run_until(&s_loop, &w.ngot, got + 1, 10000));
-    qt_run_for(&s_loop, 200);
+    ASSERT(qt_run_until(&s_case.loop, &w.ngot, got + 1, 10000));
+    qt_run_for(&s_case.loop, 200);
     ASSERT_EQ(q_job_get(c, id, &info), 0);
     ASSERT_EQ(info.status, SCH_STATUS_COMPLETED);
     ASSERT_EQ(info.attempts, 1);
     q_job_info_release(&info);
     ASSERT_EQ(qt_int(c, "XLEN %s", Q_DEAD_STREAM), 0);
     qt_worker_stop(&w);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST_MAIN(complete_roundtrip, duplicate_completion_keeps_first, priority_high_first,

@@ -13,27 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct ci_redis s_redis;
-static uv_loop_t s_loop;
-
-static redisContext *setup(void)
-{
-    redisContext *c = qt_redis_up(&s_redis, NULL);
-    ASSERT_EQ(uv_loop_init(&s_loop), 0);
-    return c;
-}
-
-static void teardown(redisContext *c)
-{
-    redisFree(c);
-    uv_run(&s_loop, UV_RUN_NOWAIT);
-    ASSERT_EQ(uv_loop_close(&s_loop), 0);
-    ci_redis_cleanup(&s_redis);
-}
+static struct qt_case s_case;
 
 TEST(enqueue_get_and_errors)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     struct sch_job job;
     struct q_job_info info;
     enum sch_status st;
@@ -73,7 +57,7 @@ TEST(enqueue_get_and_errors)
     for (int i = 0; i < 3; i++)
         sch_job_release(&more[i]);
     sch_job_release(&job);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 /* n fresh jobs; the last one's code is `last_code_len` bytes when > 0. */
@@ -98,7 +82,7 @@ TEST(batch_all_or_nothing)
 {
     /* proto-max-bulk-len 1mb: Redis drops the connection at the 2 MB job,
      * which sits in the third of three chunks (128 jobs each) */
-    redisContext *c = qt_redis_up(&s_redis, "proto-max-bulk-len 1mb");
+    redisContext *c = qt_redis_up(&s_case.redis, "proto-max-bulk-len 1mb");
     enum { N = 300 };
     struct sch_job jobs[N];
     int rcs[N];
@@ -109,7 +93,7 @@ TEST(batch_all_or_nothing)
     for (size_t i = 0; i < N; i++)
         ASSERT_EQ(rcs[i], -EIO);
     redisFree(c);
-    c = ci_redis_connect(&s_redis);
+    c = ci_redis_connect(&s_case.redis);
     ASSERT(c != NULL);
     /* nothing of it reached Redis: no stream entry, job record or batch */
     ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 0);
@@ -131,12 +115,12 @@ TEST(batch_all_or_nothing)
         sch_job_release(&jobs[i]);
     free(ptrs);
     redisFree(c);
-    ci_redis_cleanup(&s_redis);
+    ci_redis_cleanup(&s_case.redis);
 }
 
 TEST(cancel_queued_never_runs)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char a[65], b[65];
     enum sch_status st = SCH_STATUS_COUNT;
     struct q_job_info info;
@@ -147,10 +131,10 @@ TEST(cancel_queued_never_runs)
     ASSERT_EQ(st, SCH_STATUS_CANCELLED);
     ASSERT_EQ(q_cancel(c, a, &st), 0); /* terminal: unchanged */
     ASSERT_EQ(st, SCH_STATUS_CANCELLED);
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 0, QT_COMPLETE);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 0, QT_COMPLETE);
     q_consumer_want(w.qc, 5);
-    ASSERT(qt_run_until(&s_loop, &w.ndone, 1, 5000));
-    qt_run_for(&s_loop, 300);
+    ASSERT(qt_run_until(&s_case.loop, &w.ndone, 1, 5000));
+    qt_run_for(&s_case.loop, 300);
     ASSERT_EQ(w.ngot, 1);
     ASSERT_STR_EQ(w.ids[0], b);
     ASSERT_EQ(q_job_get(c, a, &info), 0);
@@ -164,24 +148,24 @@ TEST(cancel_queued_never_runs)
     ASSERT_EQ(s.pending, 0);
     ASSERT_EQ(s.depth, 0);
     qt_worker_stop(&w);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(cancel_running_notifies_worker)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char a[65];
     enum sch_status st = SCH_STATUS_COUNT;
     struct q_job_info info;
     struct qt_worker w;
     qt_enqueue(c, 0, a);
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 0, QT_KEEP);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 0, QT_KEEP);
     q_consumer_want(w.qc, 1);
-    ASSERT(qt_run_until(&s_loop, &w.ngot, 1, 5000));
-    qt_run_for(&s_loop, 100); /* the subscription is in place */
+    ASSERT(qt_run_until(&s_case.loop, &w.ngot, 1, 5000));
+    qt_run_for(&s_case.loop, 100); /* the subscription is in place */
     ASSERT_EQ(q_cancel(c, a, &st), 0);
     ASSERT_EQ(st, SCH_STATUS_RUNNING);
-    ASSERT(qt_run_until(&s_loop, &w.ncancel, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &w.ncancel, 1, 5000));
     ASSERT_STR_EQ(w.cancelled[0], a);
     ASSERT_EQ(q_job_get(c, a, &info), 0);
     ASSERT_EQ(info.cancel_requested, 1);
@@ -190,7 +174,7 @@ TEST(cancel_running_notifies_worker)
     struct sch_result res = {.status = SCH_STATUS_CANCELLED, .exit_code = 137};
     ASSERT_EQ(q_consumer_complete(w.qc, w.held[0], &res, NULL, NULL), 0);
     for (int i = 0; i < 100; i++) {
-        qt_run_for(&s_loop, 10);
+        qt_run_for(&s_case.loop, 10);
         ASSERT_EQ(q_job_get(c, a, &info), 0);
         st = info.status;
         q_job_info_release(&info);
@@ -199,12 +183,12 @@ TEST(cancel_running_notifies_worker)
     }
     ASSERT_EQ(st, SCH_STATUS_CANCELLED);
     qt_worker_stop(&w);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST(stats_numbers)
 {
-    redisContext *c = setup();
+    redisContext *c = qt_case_up(&s_case);
     char id[65];
     struct q_stats s;
     struct qt_worker w;
@@ -219,10 +203,10 @@ TEST(stats_numbers)
     ASSERT_EQ(s.oldest_pending_age_ms, 0);
     ASSERT_EQ(s.dead, 0);
 
-    qt_worker_start(&w, &s_loop, s_redis.port, "w1", 0, 1, QT_KEEP);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 1, QT_KEEP);
     q_consumer_want(w.qc, 2);
-    ASSERT(qt_run_until(&s_loop, &w.ngot, 2, 5000));
-    qt_run_for(&s_loop, 120);
+    ASSERT(qt_run_until(&s_case.loop, &w.ngot, 2, 5000));
+    qt_run_for(&s_case.loop, 120);
     ASSERT_EQ(q_stats(c, &s), 0);
     ASSERT_EQ(s.pending, 2);
     ASSERT_EQ(s.depth_high, 0); /* both high ones were taken first */
@@ -234,16 +218,16 @@ TEST(stats_numbers)
     ASSERT_EQ(q_consumer_fail(w.qc, w.held[0], "boom", NULL, NULL), 0);
     w.held[0] = NULL;
     qt_worker_complete(&w, 1, "done");
-    ASSERT(qt_run_until(&s_loop, &w.ndone, 1, 5000));
+    ASSERT(qt_run_until(&s_case.loop, &w.ndone, 1, 5000));
     for (int i = 0; i < 100 && qt_int(c, "XLEN %s", Q_DEAD_STREAM) < 1; i++)
-        qt_run_for(&s_loop, 10);
+        qt_run_for(&s_case.loop, 10);
     ASSERT_EQ(q_stats(c, &s), 0);
     ASSERT_EQ(s.pending, 0);
     ASSERT_EQ(s.dead, 1);
     ASSERT_EQ(s.depth, 3);
     ASSERT_EQ(s.oldest_pending_age_ms, 0);
     qt_worker_stop(&w);
-    teardown(c);
+    qt_case_down(&s_case, c);
 }
 
 TEST_MAIN(enqueue_get_and_errors, batch_all_or_nothing, cancel_queued_never_runs, cancel_running_notifies_worker,
