@@ -28,19 +28,32 @@ static void kill_child(void)
     }
 }
 
+/* A loopback port that binds now, drawn below the kernel's ephemeral range
+ * (32768+): a bind(0) port is ephemeral, and the outgoing connections of
+ * the tests running in parallel could take it before the server binds it.
+ * spawn_server() still retries when the server loses the race. */
 static int free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
+    static int seeded;
+    if (!seeded) {
+        srand((unsigned)getpid() ^ (unsigned)time(NULL));
+        seeded = 1;
     }
-    close(fd);
-    return ntohs(a.sin_port);
+    for (int i = 0; i < 200; i++) {
+        int port = 20000 + rand() % 12000, one = 1;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (fd < 0)
+            return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    return -1;
 }
 
 static int can_connect(int port)
@@ -58,21 +71,10 @@ static int can_connect(int port)
 /* Forks argv (argv[0] looked up in PATH) with "@PORT@" replaced by a free
  * port, waits until it accepts connections, then points the S3_*
  * variables at it. */
-static int spawn_server(struct s3rver *s, const char *bucket, char **argv)
+/* One start of argv on s->port; 0 once it accepts connections, -ECHILD
+ * when it exited first (e.g. its port was taken meanwhile). */
+static int spawn_once(struct s3rver *s, char *const *argv)
 {
-    char port[16];
-    memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "/tmp/ci-s3rver-XXXXXX");
-    if (!mkdtemp(s->dir))
-        return -errno;
-    s->port = free_port();
-    snprintf(port, sizeof port, "%d", s->port);
-    for (int i = 0; argv[i]; i++) {
-        if (strcmp(argv[i], "@PORT@") == 0)
-            argv[i] = port;
-        else if (strcmp(argv[i], "@DIR@") == 0)
-            argv[i] = s->dir;
-    }
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
@@ -82,7 +84,6 @@ static int spawn_server(struct s3rver *s, const char *bucket, char **argv)
         _exit(127);
     }
     s->pid = s_child = pid;
-    atexit(kill_child);
     for (int i = 0; i < 300 && !can_connect(s->port); i++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -91,6 +92,36 @@ static int spawn_server(struct s3rver *s, const char *bucket, char **argv)
             return -ECHILD;
         }
     }
+    return 0;
+}
+
+static int spawn_server(struct s3rver *s, const char *bucket, char **argv)
+{
+    char port[16];
+    char **args = NULL;
+    int n = 0, rc = -ECHILD;
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/ci-s3rver-XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -errno;
+    atexit(kill_child);
+    while (argv[n])
+        n++;
+    args = calloc((size_t)n + 1, sizeof *args);
+    if (!args)
+        return -ENOMEM;
+    for (int attempt = 0; attempt < 3 && rc == -ECHILD; attempt++) {
+        s->port = free_port();
+        snprintf(port, sizeof port, "%d", s->port);
+        for (int i = 0; i < n; i++)
+            args[i] = strcmp(argv[i], "@PORT@") == 0  ? port
+                      : strcmp(argv[i], "@DIR@") == 0 ? s->dir
+                                                      : argv[i];
+        rc = spawn_once(s, args);
+    }
+    free(args);
+    if (rc != 0)
+        return rc;
     snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%d", s->port);
     setenv("STORAGE_BACKEND", "s3", 1);
     setenv("S3_ENDPOINT", s->endpoint, 1);
