@@ -17,7 +17,8 @@
  *
  * Event types: authentication, rate_limit, code_execution, code_scan,
  * access_denied (another caller's job/session/file), admin_key,
- * file_upload, file_download, file_delete.
+ * file_upload (also refused uploads: success false, with the reason),
+ * file_download, file_delete.
  *
  * Thread-safe; call from MHD threads.  ing_audit_init() runs once before.
  */
