@@ -31,8 +31,15 @@ static const char s_fence_del[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
 
-/* work thread: SET the blob with its TTL, then drop the fence, pipelined on
- * one blocking connection; 1 stored, 0 not. */
+/* 1 when saves are to be archived: each store ZADDs the due set. */
+static int archive_due(void)
+{
+    return wk_state_g.store && wk_state_g.cfg.archive_after_s > 0;
+}
+
+/* work thread: SET the blob with its TTL, ZADD the due set, then drop the
+ * fence, pipelined on one blocking connection (the fence goes last: once it
+ * is gone, the store is wholly recorded); 1 stored, 0 not. */
 static int set_blocking(struct wk_state_op *op)
 {
     struct timeval tv = {5, 0};
@@ -49,17 +56,24 @@ static int set_blocking(struct wk_state_op *op)
         freeReplyObject(r);
         r = NULL;
     }
+    int due = archive_due();
     if (redisAppendCommand(c, "SET %s %b EX %lld", op->key, op->blob, op->bloblen,
                            (long long)wk_state_g.cfg.ttl_s) != REDIS_OK ||
+        (due && redisAppendCommand(c, "ZADD %s NX %lld %s", WK_STATE_DUE_KEY,
+                                   (long long)ci_now_ms(), op->sid) != REDIS_OK) ||
         redisAppendCommand(c, "EVAL %s 1 %s %s", s_fence_del, op->fence, op->token) !=
             REDIS_OK ||
         redisGetReply(c, (void **)&r) != REDIS_OK)
         goto out;
     ok = r && r->type == REDIS_REPLY_STATUS;
-    freeReplyObject(r);
-    r = NULL;
-    if (redisGetReply(c, (void **)&r) != REDIS_OK) /* the fence: expires anyway */
+    for (int i = 0; i < 1 + due; i++) { /* ZADD, fence: the fence expires anyway */
+        freeReplyObject(r);
         r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            r = NULL;
+            break;
+        }
+    }
 out:
     freeReplyObject(r);
     redisFree(c);
@@ -138,12 +152,6 @@ static void tail_end(struct wk_state_op *op)
                        (json_int_t)op->rawlen, "stored_size", (json_int_t)op->bloblen, "ms",
                        wk_state_ms_of(op));
         wk_stats_incr(WK_STAT_STATE_BYTES_SAVED, (int64_t)op->bloblen); /* /metrics */
-        if (wk_state_g.store && wk_state_g.cfg.archive_after_s > 0) {
-            char now[32];
-            snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
-            const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, op->sid};
-            wk_state_redis_argv(NULL, NULL, 5, zadd, NULL);
-        }
     }
     free(op->blob);
     free(op);
@@ -189,11 +197,16 @@ static void tail_start(struct wk_state_op *op)
     const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
     size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
     const char *del[] = {"EVAL", s_fence_del, "1", op->fence, op->token};
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
+    const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, op->sid};
     if (wk_state_redis_argv(on_tail_set, op, 5, set, lens) < 0) {
         op->store_failed = 1;
         tail_end(op);
         return;
     }
+    if (archive_due()) /* before the fence goes: then the store is wholly recorded */
+        wk_state_redis_argv(NULL, NULL, 5, zadd, NULL);
     /* on the same connection right after the SET (hiredis refuses a second
      * command only while the context is being torn down: then the SET's
      * callback is already failing, and the fence expires by itself) */
@@ -275,8 +288,9 @@ static void save_done(uv_work_t *w, int status)
  *     can see the result); has_state/state_size are set; the stage
  *     callback runs, so the result goes out now.
  *   after (a tail, ctx->tails; the slot and sandbox stay busy): SET of the
- *     blob, then the fence deleted if still ours; ZADD of the archive due
- *     set; state.out renamed to the sandbox's state.in; audit.
+ *     blob, ZADD of the archive due set, then the fence deleted if still
+ *     ours (last: a fence gone means the store is wholly recorded);
+ *     state.out renamed to the sandbox's state.in; audit.
  * A restore anywhere waits while the fence exists (wk_state.c), so the
  * session's next job sees this state even when another worker runs it
  * before the store has finished; the caller does not wait for Redis to

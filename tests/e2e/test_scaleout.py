@@ -357,7 +357,10 @@ def scenario(s, hosts, s3dir):
     # state archived to S3 comes back after its Redis copy is gone.  The
     # archive trails the saves (docs/state.md): wait until no save of this
     # session is waiting in the due set, so the archive holds the last one
-    wait_for(lambda: audits(s, "state_archive", sid) and
+    # (and the last call's store is over: its fence gone, so its due-set entry
+    # is in; the result of a call goes out before its state is stored)
+    wait_for(lambda: s.redis("EXISTS", "ci:state:%s:saving" % sid) == b":0\r\n" and
+             audits(s, "state_archive", sid) and
              bulk(s.redis("ZSCORE", "ci:state:due", sid)) is None, 20,
              "the state archive sweep")
     assert any(sid in p and "state" in p for p in found + [
