@@ -115,6 +115,16 @@ static void token_of(json_t *c, char *out, size_t outsz)
         snprintf(out, outsz, "%s", name + 4);
 }
 
+/* An item for container c, with the token of its name ("/ci-<token>"). */
+static struct reap_item *reap_item_new(struct wk_pool *p, json_t *c)
+{
+    struct reap_item *it = ci_xcalloc(1, sizeof *it);
+    it->p = p;
+    it->work.data = it;
+    token_of(c, it->token, sizeof it->token);
+    return it;
+}
+
 /* Is /run/ci bind-mounted from $RUN_DIR/<token>?  Workers that share an id
  * but not a RUN_DIR (e.g. parallel test stacks) never reap each other. */
 static int in_our_run_dir(json_t *c, const char *token)
@@ -145,10 +155,7 @@ static void on_listed(void *arg, int status, const char *body, size_t len)
     json_array_foreach(list, i, c)
     {
         const char *id = json_string_value(json_object_get(c, "Id"));
-        struct reap_item *it = ci_xcalloc(1, sizeof *it);
-        it->p = p;
-        it->work.data = it;
-        token_of(c, it->token, sizeof it->token);
+        struct reap_item *it = reap_item_new(p, c);
         if (!id || !it->token[0] || !in_our_run_dir(c, it->token) || ours(p, it->token) ||
             wk_docker_remove(p->docker, id, on_removed, it) != 0) {
             free(it);
@@ -181,10 +188,7 @@ static void on_listed_exited(void *arg, int status, const char *body, size_t len
          * start; leave young ones to the worker that may be starting them */
         if (state && strcmp(state, "created") == 0 && ci_now_ms() / 1000 - created < 300)
             continue;
-        struct reap_item *it = ci_xcalloc(1, sizeof *it);
-        it->p = p;
-        it->work.data = it;
-        token_of(c, it->token, sizeof it->token);
+        struct reap_item *it = reap_item_new(p, c);
         if (it->token[0] && (!in_our_run_dir(c, it->token) || ours(p, it->token)))
             it->token[0] = '\0'; /* not our dirs: leave them alone */
         if (!id || wk_docker_remove(p->docker, id, on_removed, it) != 0) {
