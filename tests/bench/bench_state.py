@@ -18,7 +18,6 @@ a chat user or an agent calls; the store is over by then).  Target: added
 
 usage: python3 bench_state.py [--quick]     (CI_INGRESS, CI_WORKER set)
 """
-import json
 import os
 import statistics
 import sys
@@ -42,18 +41,7 @@ def timed_exec(s, code, sid=None):
 
 
 def audit_ms(s, event_type):
-    out = []
-    for name in s.procs:
-        if name.startswith("worker"):
-            with open(os.path.join(s.tmp, name + ".log"), "rb") as f:
-                for line in f.read().splitlines():
-                    try:
-                        o = json.loads(line)
-                    except ValueError:
-                        continue
-                    if o.get("audit") and o.get("event_type") == event_type:
-                        out.append(o["ms"])
-    return out
+    return [o["ms"] for o in s.worker_audits(event_type)]
 
 
 def p50(xs):

@@ -192,6 +192,28 @@ class Stack:
                 pass
         return "\n".join(out)
 
+    def worker_audits(self, event_type, sid=None):
+        """The audit lines of event_type (of session sid when given) that the
+        stack's workers have logged so far, oldest first per worker."""
+        out = []
+        for name in self.procs:
+            if not name.startswith("worker"):
+                continue
+            try:
+                with open(os.path.join(self.tmp, name + ".log"), "rb") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    o = json.loads(line)
+                except ValueError:
+                    continue
+                if o.get("audit") and o.get("event_type") == event_type and \
+                        (sid is None or o.get("session_id") == sid):
+                    out.append(o)
+        return out
+
     def __enter__(self):
         return self
 

@@ -24,7 +24,6 @@ is gone.  Everything is removed in `finally`, also on failure.
 """
 import hashlib
 import ipaddress
-import json
 import os
 import shutil
 import signal
@@ -270,23 +269,6 @@ READ_OUT = ("import hashlib\n"
             "print(hashlib.sha256(open('/mnt/data/out.png', 'rb').read()).hexdigest())\n")
 
 
-def audits(s, event_type, sid):
-    out = []
-    for name in s.procs:
-        if not name.startswith("worker"):
-            continue
-        with open(os.path.join(s.tmp, name + ".log"), "rb") as f:
-            for line in f.read().splitlines():
-                try:
-                    o = json.loads(line)
-                except ValueError:
-                    continue
-                if o.get("audit") and o.get("event_type") == event_type and \
-                        o.get("session_id") == sid:
-                    out.append(o)
-    return out
-
-
 def scenario(s, hosts, s3dir):
     ids = hosts.worker_id
     # the workers run in their namespaces and connected from their addresses
@@ -360,16 +342,16 @@ def scenario(s, hosts, s3dir):
     # (and the last call's store is over: its fence gone, so its due-set entry
     # is in; the result of a call goes out before its state is stored)
     wait_for(lambda: s.redis("EXISTS", "ci:state:%s:saving" % sid) == b":0\r\n" and
-             audits(s, "state_archive", sid) and
+             s.worker_audits("state_archive", sid) and
              bulk(s.redis("ZSCORE", "ci:state:due", sid)) is None, 20,
              "the state archive sweep")
     assert any(sid in p and "state" in p for p in found + [
         os.path.join(r, f) for r, _, fs in os.walk(s3dir) for f in fs]), found
     assert s.redis("DEL", "ci:state:" + sid) == b":1\r\n"
     # both sandboxes may hold an older state.in: the load must be the archive
-    before = audits(s, "state_load", sid)
+    before = s.worker_audits("state_load", sid)
     j, w, _ = sess.step()
-    new = [l for l in audits(s, "state_load", sid) if l not in before]
+    new = [l for l in s.worker_audits("state_load", sid) if l not in before]
     assert len(new) == 1 and new[0]["source"] == "archive" and new[0]["worker"] == w, new
     j, w2, _ = sess.step()
     assert {w, w2} <= set(ids.values())

@@ -5,7 +5,6 @@ through POST /jobs + GET /jobs/{id}?wait so the test can read which worker
 ran each one (the job hash's `worker` field).  Object storage is the local
 backend in the stack's temp dir.
 """
-import json
 import os
 import sys
 import threading
@@ -48,27 +47,6 @@ def run(s, code, sid=None, key=Stack.KEY):
     return j["result"], worker
 
 
-def audits(s, event_type, sid=None):
-    out = []
-    for name in s.procs:
-        if not name.startswith("worker"):
-            continue
-        try:
-            with open(os.path.join(s.tmp, name + ".log"), "rb") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            try:
-                o = json.loads(line)
-            except ValueError:
-                continue
-            if o.get("audit") and o.get("event_type") == event_type and \
-                    (sid is None or o.get("session_id") == sid):
-                out.append(o)
-    return out
-
-
 def assert_name_error(res, name):
     assert res["status"] == "failed", res
     assert "NameError" in res["stderr"] and name in res["stderr"], res
@@ -85,10 +63,10 @@ def case_cross_worker():
         assert a["has_state"] is True and a["state_size"] > 100, a
         sid = a["session_id"]
         # stored (and audited) right after the result went out
-        wait_for(lambda: audits(s, "state_save", sid), 10, "the state_save audit line")
+        wait_for(lambda: s.worker_audits("state_save", sid), 10, "the state_save audit line")
         stored = bulk(s.redis("GET", "ci:state:" + sid))
         assert stored and stored[:4] == b"CIST", stored[:16]
-        save = audits(s, "state_save", sid)
+        save = s.worker_audits("state_save", sid)
         assert save and save[-1]["size"] == a["state_size"], save
         # each call changes the state; the workers alternate (both idle), so
         # a worker whose sandbox holds an older state.in must notice it
@@ -100,7 +78,7 @@ def case_cross_worker():
             assert b["stdout"] == "%d\n6 z pandas\n" % (43 + i), (i, b)
             seen.append(w)
         assert any(w != w1 for w in seen), (w1, seen)
-        loads = audits(s, "state_load", sid)
+        loads = s.worker_audits("state_load", sid)
         assert len(loads) == 4 and all(l["source"] in ("redis", "local") for l in loads), loads
         assert len({l["worker"] for l in loads + save}) == 2, (loads, save)
         # another caller naming the session gets a fresh one and a clean namespace
@@ -117,12 +95,12 @@ def case_archive():
         a, _ = run(s, "x = 42")
         sid = a["session_id"]
         assert a["has_state"], a
-        wait_for(lambda: audits(s, "state_archive", sid), 20, "the archive sweep")
+        wait_for(lambda: s.worker_audits("state_archive", sid), 20, "the archive sweep")
         assert os.path.exists(os.path.join(s.tmp, "storage")), os.listdir(s.tmp)
         assert s.redis("DEL", "ci:state:" + sid) == b":1\r\n"
         b, _ = run(s, "print(x + 1)", sid=sid)
         assert b["stdout"] == "43\n", b
-        loads = audits(s, "state_load", sid)
+        loads = s.worker_audits("state_load", sid)
         assert loads and loads[-1]["source"] == "archive", loads
         assert s.redis("EXISTS", "ci:state:" + sid) == b":1\r\n"  # warmed again
 
@@ -138,7 +116,7 @@ def case_oversize():
         sid = a["session_id"]
         assert any("state not saved" in w and "STATE_MAX_SIZE_MB=1" in w
                    for w in a["warnings"]), a
-        ev = audits(s, "state_size_limit_exceeded", sid)
+        ev = s.worker_audits("state_size_limit_exceeded", sid)
         assert ev and ev[0]["size"] > 3 * 1024 * 1024, ev
         assert bulk(s.redis("GET", "ci:state:" + sid)) is None
         b, _ = run(s, "print(len(b))", sid=sid)
