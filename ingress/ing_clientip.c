@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct cidr {
     int family;
@@ -140,4 +141,38 @@ void ing_clientip_resolve(const char *peer, const char *xff, char *out, size_t o
             return;
         end = start > xff ? start - 1 : xff;
     }
+}
+
+struct xff_join {
+    char *buf;
+    size_t len;
+};
+
+static enum MHD_Result join_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct xff_join *j = cls;
+    (void)kind;
+    if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    size_t n = strlen(value);
+    char *b = realloc(j->buf, j->len + n + 3);
+    if (!b)
+        return MHD_NO;
+    j->buf = b;
+    if (j->len) { /* RFC 9110 5.3: lines of one field join with commas, in order */
+        memcpy(j->buf + j->len, ", ", 2);
+        j->len += 2;
+    }
+    memcpy(j->buf + j->len, value, n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+    return MHD_YES;
+}
+
+char *ing_clientip_forwarded(struct MHD_Connection *conn)
+{
+    struct xff_join j = {NULL, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, join_xff, &j);
+    return j.buf;
 }

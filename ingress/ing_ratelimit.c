@@ -55,24 +55,52 @@ int ing_authfail_locked(const char *ip, long limit, const char *count_field, int
     return 1;
 }
 
-int ing_authfail_record(const char *ip, long window_s, long *count)
+/* One atomic step (a script: parallel failures cannot all read "below the
+ * limit"): a counter already at the limit is left alone and reported
+ * locked; otherwise it is incremented first, its window started (EXPIRE NX:
+ * never extended), and the IP entered into the bounded monitoring set.
+ * KEYS: counter, ip set.  ARGV: limit, window s, window end ms, now ms, set
+ * cap, ip.  Returns {count, ttl, locked}. */
+static const char authfail_lua[] =
+    "local limit = tonumber(ARGV[1])\n"
+    "local n = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "if limit > 0 and n >= limit then\n"
+    "  return {n, redis.call('TTL', KEYS[1]), 1}\n"
+    "end\n"
+    "n = redis.call('INCR', KEYS[1])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')\n"
+    "redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[6])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])\n"
+    "redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[5]))\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
+    "return {n, redis.call('TTL', KEYS[1]), 0}\n";
+
+int ing_authfail_count(const char *ip, long limit, long window_s, long ips_max, long *count,
+                       int *retry_after)
 {
     redisContext *c = ing_redis();
-    redisReply *r[3];
     *count = 0;
+    *retry_after = 0;
     if (!c)
         return -EIO;
-    int64_t end_ms = ci_now_ms() + (int64_t)window_s * 1000;
-    redisAppendCommand(c, "INCR " ING_AUTHFAIL_PREFIX "%s", ip);
-    /* NX: the window starts at the first failure and is not extended */
-    redisAppendCommand(c, "EXPIRE " ING_AUTHFAIL_PREFIX "%s %ld NX", ip, window_s);
-    redisAppendCommand(c, "ZADD " ING_AUTHFAIL_IPS " GT %lld %s", (long long)end_ms, ip);
-    if (collect(c, r, 3) != 0)
+    long long now = (long long)ci_now_ms();
+    long long end_ms = now + (long long)window_s * 1000;
+    redisReply *r = redisCommand(c, "EVAL %s 2 " ING_AUTHFAIL_PREFIX "%s " ING_AUTHFAIL_IPS
+                                    " %ld %ld %lld %lld %ld %s",
+                                 authfail_lua, ip, limit, window_s, end_ms, now, ips_max, ip);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        if (!r)
+            ing_redis_reset();
+        freeReplyObject(r);
         return -EIO;
-    if (r[0] && r[0]->type == REDIS_REPLY_INTEGER)
-        *count = (long)r[0]->integer;
-    free_all(r, 3);
-    return 0;
+    }
+    *count = (long)r->element[0]->integer;
+    long ttl = (long)r->element[1]->integer;
+    int locked = r->element[2]->integer != 0;
+    freeReplyObject(r);
+    if (locked)
+        *retry_after = ttl > 0 ? (int)ttl : 1;
+    return locked;
 }
 
 int ing_rate_count(const char *id, const long *rate, struct ing_rl_state *st)

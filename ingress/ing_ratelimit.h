@@ -5,7 +5,11 @@
  *   ci:authfail:<ip>   counter, expires AUTH_FAIL_WINDOW_SECONDS after the
  *                      first failure of the window
  *   ci:authfail:ips    sorted set ip -> window end (unix ms), for the
- *                      monitoring route (entries past their end are pruned)
+ *                      monitoring route; bounded: entries past their end
+ *                      are pruned on every failure, at most
+ *                      AUTH_FAIL_IPS_MAX (10000; the latest windows) are kept,
+ *                      and the set expires one window after the last
+ *                      failure of any IP
  * An IP whose counter reached the limit is refused (429 + Retry-After = the
  * window's remaining seconds) on every authenticated route, whatever key it
  * presents, until the window ends: otherwise a locked-out guesser would
@@ -38,8 +42,15 @@ struct ing_rl_state {
  * ci:audit:stats in the same round trip. */
 int ing_authfail_locked(const char *ip, long limit, const char *count_field, int *retry_after);
 
-/* Counts one failure of `ip`; *count gets the window's count. */
-int ing_authfail_record(const char *ip, long window_s, long *count);
+/* Counts one failed authentication of `ip`, atomically and BEFORE any
+ * decision (parallel failures cannot all see "below the limit"): returns 1
+ * when the IP is locked out (its window already holds `limit` failures;
+ * this one is then not counted, *retry_after = seconds left), 0 when this
+ * failure was counted (*count = the window's count, at most `limit`),
+ * -EIO when Redis cannot answer.  limit <= 0: counted, never locked.
+ * `ips_max` bounds ci:authfail:ips. */
+int ing_authfail_count(const char *ip, long limit, long window_s, long ips_max, long *count,
+                       int *retry_after);
 
 /* Counts one request of key `id` against `rate` (ING_RL_COUNT periods, 0 =
  * unlimited) and fills st.  Returns 0 (st->exceeded tells) or -EIO. */

@@ -17,6 +17,13 @@ static const char *const security_headers[][2] = {
     {"Referrer-Policy", "strict-origin-when-cross-origin"},
 };
 
+static _Thread_local struct ing_held *holding;
+
+void ing_reply_hold(struct ing_held *h)
+{
+    holding = h;
+}
+
 void ing_reply_add_security_headers(struct MHD_Response *r, const char *request_id)
 {
     for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
@@ -41,6 +48,11 @@ enum MHD_Result ing_reply_buf(struct MHD_Connection *c, unsigned status, char *b
         char ra[16];
         snprintf(ra, sizeof ra, "%d", retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (holding && holding->conn == c && !holding->resp) {
+        holding->resp = r;
+        holding->status = status;
+        return MHD_YES;
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);

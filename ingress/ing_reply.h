@@ -33,6 +33,20 @@ enum MHD_Result ing_reply_error(struct MHD_Connection *c, unsigned status, const
                                 const char *message, const struct sch_errors *errs,
                                 const char *request_id, int retry_after);
 
+/* A response held back instead of queued (ing_server.c: a refusal decided
+ * before an Expect-less client's body was read is answered only once that
+ * body has been drained, so the client can read it). */
+struct ing_held {
+    struct MHD_Connection *conn;
+    struct MHD_Response *resp; /* owned; NULL until a reply is held */
+    unsigned status;
+};
+
+/* While `h` is set on the calling thread, the first response for h->conn
+ * is stored in h instead of queued (the reply functions return MHD_YES);
+ * NULL stops holding.  The caller queues or destroys h->resp. */
+void ing_reply_hold(struct ing_held *h);
+
 /* Adds the security headers to a response built elsewhere (downloads). */
 void ing_reply_add_security_headers(struct MHD_Response *r, const char *request_id);
 

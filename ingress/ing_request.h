@@ -13,6 +13,7 @@
 #define ING_REQUEST_H
 
 #include "ing_auth.h"
+#include "ing_reply.h"
 
 #include <microhttpd.h>
 #include <stddef.h>
@@ -62,6 +63,8 @@ struct ing_request {
     char *body;
     size_t body_len, body_cap, body_max;
     int body_too_large;
+    uint64_t received;     /* body bytes read so far, kept or not */
+    struct ing_held held;  /* a refusal waiting for the body to be drained */
 
     /* waiting for a job */
     struct ing_waiter *waiter;

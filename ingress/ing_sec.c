@@ -10,6 +10,7 @@
 #include "ing_reply.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct ing_sec_config ing_sec_cfg;
@@ -20,6 +21,7 @@ int ing_sec_init(void)
     ing_sec_cfg.auth_fail_limit = (long)ci_env_int("AUTH_FAIL_LIMIT", 10, 0, 1000000);
     ing_sec_cfg.auth_fail_window_s =
         (long)ci_env_int("AUTH_FAIL_WINDOW_SECONDS", 3600, 1, 30 * 86400);
+    ing_sec_cfg.auth_fail_ips_max = (long)ci_env_int("AUTH_FAIL_IPS_MAX", 10000, 1, 10000000);
     ing_sec_cfg.max_url_bytes = (size_t)ci_env_int("MAX_URL_BYTES", 8192, 256, 32768);
     ing_sec_cfg.max_header_bytes = (size_t)ci_env_int("MAX_HEADER_BYTES", 16384, 1024, 49152);
     ing_clientip_init(ci_env_str("TRUSTED_PROXIES", NULL));
@@ -77,8 +79,22 @@ static int bounds(struct ing_request *req, const char *url, enum MHD_Result *ret
     return 0;
 }
 
-/* The lock-out check, which also counts a successful authentication
- * (`authed`) in the same Redis round trip.  1 after queueing the 429. */
+/* Audits and queues the lock-out's 429. */
+static int reply_locked(struct ing_request *req, int retry_after, enum MHD_Result *ret)
+{
+    ing_audit_event(req, "rate_limit", 0,
+                    json_pack("{s:s,s:i}", "limit", "auth_failures", "retry_after",
+                              retry_after));
+    *ret = ing_reply_error(req->conn, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                           "too many failed authentication attempts from this address", NULL,
+                           req->request_id, retry_after);
+    return 1;
+}
+
+/* The lock-out check of an authenticated request (or a caller key on an
+ * admin route), which also counts a successful authentication (`authed`)
+ * in the same Redis round trip.  1 after queueing the 429.  Failures never
+ * come here: ing_sec_auth_failed() counts them before deciding. */
 static int refuse_locked(struct ing_request *req, int authed, enum MHD_Result *ret)
 {
     int retry_after = 0;
@@ -95,29 +111,36 @@ static int refuse_locked(struct ing_request *req, int authed, enum MHD_Result *r
                           : NULL;
         freeReplyObject(r);
     }
-    ing_audit_event(req, "rate_limit", 0,
-                    json_pack("{s:s,s:i}", "limit", "auth_failures", "retry_after",
-                              retry_after));
-    *ret = ing_reply_error(req->conn, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
-                           "too many failed authentication attempts from this address", NULL,
-                           req->request_id, retry_after);
+    return reply_locked(req, retry_after, ret);
+}
+
+int ing_sec_auth_failed(struct ing_request *req, const char *reason, const char *message,
+                        enum MHD_Result *ret)
+{
+    long count = 0;
+    int retry_after = 0;
+    if (ing_sec_cfg.auth_fail_limit > 0 &&
+        ing_authfail_count(req->client_ip, ing_sec_cfg.auth_fail_limit,
+                           ing_sec_cfg.auth_fail_window_s, ing_sec_cfg.auth_fail_ips_max, &count,
+                           &retry_after) == 1)
+        return reply_locked(req, retry_after, ret);
+    ing_audit_event(req, "authentication", 0,
+                    json_pack("{s:s,s:i}", "reason", reason ? reason : "invalid credentials",
+                              "failures", (json_int_t)count));
+    *ret = ing_reply_error(req->conn, MHD_HTTP_UNAUTHORIZED, "authentication_error",
+                           message ? message
+                                   : "a valid API key is required (x-api-key or Authorization: "
+                                     "Bearer)",
+                           NULL, req->request_id, 0);
     return 1;
 }
 
 static int refuse_auth(struct ing_request *req, const struct ing_auth *a, enum MHD_Result *ret)
 {
-    long count = 0;
     const char *why = a->kind == ING_AUTH_NONE ? "missing key"
                       : a->kind == ING_AUTH_ADMIN ? "admin key on a caller route"
                                                   : "invalid key";
-    if (ing_sec_cfg.auth_fail_limit > 0)
-        ing_authfail_record(req->client_ip, ing_sec_cfg.auth_fail_window_s, &count);
-    ing_audit_event(req, "authentication", 0,
-                    json_pack("{s:s,s:i}", "reason", why, "failures", (json_int_t)count));
-    *ret = ing_reply_error(req->conn, MHD_HTTP_UNAUTHORIZED, "authentication_error",
-                           "a valid API key is required (x-api-key or Authorization: Bearer)",
-                           NULL, req->request_id, 0);
-    return 1;
+    return ing_sec_auth_failed(req, why, NULL, ret);
 }
 
 static int rate(struct ing_request *req, const struct ing_auth *a, enum MHD_Result *ret)
@@ -144,11 +167,12 @@ int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const c
 {
     struct ing_auth a;
     char peer[sizeof req->client_ip];
-    const char *xff = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-For");
+    char *xff = ing_clientip_forwarded(req->conn); /* every X-Forwarded-For line */
 
     snprintf(req->endpoint, sizeof req->endpoint, "%s %.100s", method, url);
     snprintf(peer, sizeof peer, "%s", req->client_ip);
     ing_clientip_resolve(peer, xff, req->client_ip, sizeof req->client_ip);
+    free(xff);
     if (bounds(req, url, ret))
         return 1;
     if (route && route->public_route)
@@ -164,8 +188,9 @@ int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const c
     }
     int caller = k == ING_AUTH_STATIC || k == ING_AUTH_MANAGED;
     int authed = admin_route ? k == ING_AUTH_ADMIN : caller;
-    /* locked out whatever the key: otherwise a right guess would still show */
-    if (refuse_locked(req, authed, ret))
+    /* locked out whatever the key: otherwise a right guess would still show
+     * (a failure is counted and judged in one step by refuse_auth) */
+    if ((authed || caller) && refuse_locked(req, authed, ret))
         return 1;
     if (admin_route && !authed && caller) {
         ing_audit_event(req, "authorization", 0, json_pack("{s:s}", "reason", "not admin"));

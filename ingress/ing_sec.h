@@ -13,8 +13,11 @@
  *      in its AUTH_FAIL_WINDOW_SECONDS (3600) window gets 429 + Retry-After,
  *      whatever key it presents (one Redis round trip, which also counts a
  *      successful authentication in ci:audit:stats); then a caller key on an
- *      admin route answers 403, and a missing or wrong key is counted
- *      against the IP, audited, and answers 401;
+ *      admin route answers 403, and a missing or wrong key goes to
+ *      ing_sec_auth_failed(): counted against the IP first, atomically
+ *      (ing_ratelimit.h), then 429 when the IP was already at the limit,
+ *      else audited and 401.  However many wrong keys arrive in parallel, at
+ *      most AUTH_FAIL_LIMIT of them are answered 401;
  *   6. per-key rates (ing_ratelimit.h): X-RateLimit-Limit/-Remaining/-Reset
  *      on the response, 429 + Retry-After when exceeded.
  * Every authentication outcome and every refusal is audited (ing_audit.h).
@@ -37,6 +40,7 @@
 struct ing_sec_config {
     long auth_fail_limit;    /* AUTH_FAIL_LIMIT, 0 = no lock-out */
     long auth_fail_window_s; /* AUTH_FAIL_WINDOW_SECONDS */
+    long auth_fail_ips_max;  /* AUTH_FAIL_IPS_MAX: bound of ci:authfail:ips */
     size_t max_url_bytes;    /* MAX_URL_BYTES */
     size_t max_header_bytes; /* MAX_HEADER_BYTES */
 };
@@ -50,6 +54,15 @@ int ing_sec_init(void);
  * authenticated routes), or 1 after queueing a refusal into *ret. */
 int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const char *method,
                  const char *url, enum MHD_Result *ret);
+
+/* A failed authentication of any kind (bad or missing key; "lcapi": a bad
+ * JWT): counts it against the client IP atomically BEFORE deciding, then
+ * queues 429 + Retry-After when the IP was already locked out (audited as
+ * rate_limit), else audits an authentication failure with `reason` and
+ * queues 401 authentication_error with `message` (NULL: the API-key text).
+ * Always returns 1 (refused; *ret holds the queueing result). */
+int ing_sec_auth_failed(struct ing_request *req, const char *reason, const char *message,
+                        enum MHD_Result *ret);
 
 /* The request being served by the calling thread (NULL: none). */
 void ing_sec_set_current(struct ing_request *req);

@@ -73,6 +73,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ing_metrics_observe(req->matched, ci ? ci->http_status : 0, ci_mono_us() - req->started_us);
     if (req->waiter)
         ing_wait_finish(req->waiter);
+    if (req->held.resp)
+        MHD_destroy_response(req->held.resp);
     if (req->scratch_free)
         req->scratch_free(req->scratch);
     free(req->body);
@@ -124,6 +126,36 @@ static enum MHD_Result begin(struct ing_request *req, const char *method, const 
     return MHD_YES;
 }
 
+/* A refused request's body is read and discarded up to this many bytes
+ * before the refusal is answered: twice MAX_BODY_BYTES, at least 8 MiB.
+ * Beyond it (announced or sent) the connection is closed instead. */
+static uint64_t discard_max(void)
+{
+    uint64_t m = 2 * (uint64_t)ing_cfg.limits.max_body_bytes;
+    return m < ((uint64_t)8 << 20) ? (uint64_t)8 << 20 : m;
+}
+
+/* 1 when a refusal decided before the body is read must wait for the body:
+ * the request announces one (Content-Length > 0 or chunked), within
+ * discard_max(), and did not ask for "Expect: 100-continue" (those clients
+ * read an early answer and never send the body; the others, Node's fetch,
+ * Python's requests and urllib, send it all first and would meet a
+ * connection reset). */
+static int must_drain_first(struct MHD_Connection *conn)
+{
+    const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (ex && strcasecmp(ex, "100-continue") == 0)
+        return 0;
+    if (te && strcasestr(te, "chunked"))
+        return 1;
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+    return n > 0 && n <= discard_max();
+}
+
 static void body_append(struct ing_request *req, const char *data, size_t len)
 {
     if (req->body_too_large || req->route->body != ING_BODY_JSON)
@@ -155,12 +187,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         ing_sec_set_current(req); /* for X-RateLimit-* on whatever reply follows */
         int replied;
+        if (must_drain_first(conn)) { /* a refusal is held until the body is read */
+            req->held.conn = conn;
+            ing_reply_hold(&req->held);
+        }
         enum MHD_Result r = begin(req, method, url, &replied);
-        return replied ? r : MHD_YES;
+        ing_reply_hold(NULL);
+        return replied && !req->held.resp ? r : MHD_YES;
     }
     ing_sec_set_current(req);
-    if (!req->route) /* an error was queued at the start; drain whatever follows */
-        return (*upload_data_size = 0, MHD_YES);
+    if (*upload_data_size) {
+        req->received += *upload_data_size;
+        if ((!req->route || req->body_too_large) && req->received > discard_max())
+            return MHD_NO; /* past the discard bound: close the connection */
+    }
+    if (!req->route) { /* refused at the start: drain, then answer the held refusal */
+        if (*upload_data_size || !req->held.resp)
+            return (*upload_data_size = 0, MHD_YES);
+        enum MHD_Result r = MHD_queue_response(conn, req->held.status, req->held.resp);
+        MHD_destroy_response(req->held.resp);
+        req->held.resp = NULL;
+        return r;
+    }
     if (*upload_data_size) {
         if (req->route->body == ING_BODY_MULTIPART)
             ing_upload_feed(req, upload_data, *upload_data_size);
