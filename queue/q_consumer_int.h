@@ -103,6 +103,10 @@ struct q_consumer {
     struct q_held *prefetched[2], *prefetched_tail[2];
     int nprefetched;
     struct q_call *replay, *replay_tail;
+    /* XAUTOCLAIM cursor per stream: where the next scan of the pending list
+     * starts ("0-0" after a full pass), so entries behind a long list of
+     * live ones are reached in later rounds */
+    char claim_from[2][48];
 
     struct q_complete_item *batch; /* completions waiting for the idle flush */
     size_t nbatch, batch_cap;

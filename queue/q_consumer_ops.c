@@ -305,6 +305,10 @@ static void q_autoclaim_reply(redisAsyncContext *ac, void *reply, void *priv)
         log_warn("queue: XAUTOCLAIM: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
         return;
     }
+    const redisReply *next = r->element[0]; /* the cursor: "0-0" after the end */
+    if ((next->type == REDIS_REPLY_STRING || next->type == REDIS_REPLY_STATUS) &&
+        next->len < sizeof c->claim_from[s])
+        memcpy(c->claim_from[s], next->str, next->len + 1);
     const redisReply *entries = r->element[1];
     for (size_t i = 0; i < entries->elements; i++)
         if (q_held_from_entry(c, s, entries->element[i], 1))
@@ -326,8 +330,10 @@ void q_autoclaim_cb(uv_timer_t *t)
         ax->c = c;
         ax->sidx = s;
         if (redisAsyncCommand(conn->ac, q_autoclaim_reply, ax,
-                              "XAUTOCLAIM %s %s %s %lld 0-0 COUNT %d", q_streams[s], Q_GROUP,
-                              c->name, (long long)c->cfg.lease_ms, room) != REDIS_OK)
+                              "XAUTOCLAIM %s %s %s %lld %s COUNT %d", q_streams[s], Q_GROUP,
+                              c->name, (long long)c->cfg.lease_ms,
+                              c->claim_from[s][0] ? c->claim_from[s] : "0-0",
+                              room) != REDIS_OK)
             free(ax);
     }
 }

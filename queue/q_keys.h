@@ -56,9 +56,11 @@
  *
  * Leases: a consumer holds every entry it has read.  Each lease_ms/3 it
  * re-claims its own entries (XCLAIM JUSTID resets the idle time: the
- * heartbeat).  Each lease_ms/2 it runs XAUTOCLAIM with min-idle lease_ms, so
- * the entries of a consumer that stopped heart-beating move to a live one and
- * are started again (attempts counts up; past max_attempts they go DEAD).
+ * heartbeat).  Each lease_ms/2 it runs XAUTOCLAIM with min-idle lease_ms
+ * (COUNT = free slots: Redis scans at most 10 x COUNT pending entries per
+ * call), continuing from the cursor the previous call returned, so a pass
+ * covers the whole pending list however long; the entries of a consumer that
+ * stopped heart-beating move to a live one and are started again (attempts counts up; past max_attempts they go DEAD).
  * An infrastructure failure (q_consumer_fail) waits a backoff, then moves the
  * job back to QUEUED with a fresh entry, or to DEAD; a deferral
  * (q_consumer_defer: the engine, not the job, failed) moves it back to

@@ -208,6 +208,50 @@ TEST(lease_expiry_of_frozen_worker)
     qt_case_down(&s_case, c);
 }
 
+/* A crashed worker's jobs behind a pending list longer than one XAUTOCLAIM
+ * scan (Redis looks at 10 x COUNT entries per call; a reclaimer with one
+ * free slot asks COUNT 1): the cursor is kept between calls, so later
+ * rounds reach them. */
+TEST(reclaim_behind_long_pending_list)
+{
+    redisContext *c = qt_case_up(&s_case);
+    uv_loop_t frozen;
+    char id[65], dead_ids[2][65];
+    struct qt_worker busy, dead, live;
+    ASSERT_EQ(uv_loop_init(&frozen), 0);
+    for (int i = 0; i < 40; i++)
+        qt_enqueue(c, 0, id);
+    qt_worker_start(&busy, &s_case.loop, s_case.redis.port, "busy", 600, 3, QT_KEEP);
+    q_consumer_want(busy.qc, 40);
+    ASSERT(qt_run_until(&s_case.loop, &busy.ngot, 40, 10000));
+    /* the last two entries go to a worker whose loop never runs again */
+    qt_enqueue(c, 0, dead_ids[0]);
+    qt_enqueue(c, 0, dead_ids[1]);
+    qt_worker_start(&dead, &frozen, s_case.redis.port, "crashed", 600, 3, QT_KEEP);
+    q_consumer_want(dead.qc, 2);
+    ASSERT(qt_run_until(&frozen, &dead.ngot, 2, 5000));
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 42);
+    /* one free slot: COUNT 1 scans 10 entries, all busy's first 40 alive */
+    qt_worker_start(&live, &s_case.loop, s_case.redis.port, "live", 600, 3, QT_COMPLETE);
+    live.refill = 1;
+    q_consumer_want(live.qc, 1);
+    ASSERT(qt_run_until(&s_case.loop, &live.ndone, 2, 20000));
+    ASSERT_EQ(busy.ngot, 40);
+    for (int i = 0; i < 2; i++) {
+        struct q_job_info info;
+        ASSERT_EQ(q_job_get(c, dead_ids[i], &info), 0);
+        ASSERT_EQ(info.status, SCH_STATUS_COMPLETED);
+        ASSERT_STR_EQ(info.worker, "live");
+        q_job_info_release(&info);
+    }
+    qt_worker_stop(&live);
+    qt_worker_stop(&busy);
+    qt_worker_stop(&dead);
+    uv_run(&frozen, UV_RUN_NOWAIT);
+    ASSERT_EQ(uv_loop_close(&frozen), 0);
+    qt_case_down(&s_case, c);
+}
+
 TEST(fail_retries_then_dead_letters)
 {
     redisContext *c = qt_case_up(&s_case);
@@ -282,4 +326,5 @@ TEST(defer_gives_the_attempt_back)
 
 TEST_MAIN(complete_roundtrip, duplicate_completion_keeps_first, priority_high_first,
           lease_expiry_redelivers_after_stop, lease_expiry_of_frozen_worker,
+          reclaim_behind_long_pending_list,
           fail_retries_then_dead_letters, defer_gives_the_attempt_back)
