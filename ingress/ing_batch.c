@@ -22,6 +22,7 @@
 #include "ci_util.h"
 #include "ing_admission.h"
 #include "ing_config.h"
+#include "ing_fileref.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
 #include "ing_session.h"
@@ -197,7 +198,8 @@ static enum MHD_Result enqueue(struct ing_request *req, redisContext *c, struct 
         ci_random_hex(jid, 16);
         struct sch_job *j = &b->jobs[i];
         j->id = ci_xstrdup(jid);
-        j->owner = ci_xstrdup(req->owner);
+        if (!j->owner)
+            j->owner = ci_xstrdup(req->owner);
         j->request_id = ci_xstrdup(req->request_id);
         j->created_ms = now;
         ptrs[i] = j;
@@ -254,6 +256,13 @@ enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req)
         ret = ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "queue_full",
                               "the queue is full; retry later", NULL, req->request_id, 5);
         goto out;
+    }
+    for (size_t i = 0; i < b.n; i++) { /* every item's files: 404 names jobs[i].files[k] */
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "jobs[%zu]", i);
+        b.jobs[i].owner = ci_xstrdup(req->owner);
+        if (b.jobs[i].nfiles && ing_fileref_authorise(req, c, &b.jobs[i], prefix, &ret) != 0)
+            goto out;
     }
     chosen = ci_xcalloc(b.n, sizeof *chosen);
     if (chosen_sessions(c, req->owner, &b, chosen) != 0 || fresh_sessions(c, req->owner, &b) != 0) {

@@ -13,6 +13,7 @@
 #include "ci_util.h"
 #include "ing_admission.h"
 #include "ing_config.h"
+#include "ing_fileref.h"
 #include "ing_pipe.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
@@ -127,6 +128,9 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
                                "the queue is full; retry later", NULL, req->request_id, 5);
         goto out;
     }
+    job.owner = ci_xstrdup(req->owner);
+    if (ing_fileref_authorise(req, c, &job, "", ret) != 0)
+        goto out; /* a file the caller may not read: 404, nothing enqueued */
     ci_random_hex(req->job_id, 16);
     rc = idempotency(req, c, ret);
     if (rc != 0)
@@ -144,7 +148,6 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
     free(job.session_id);
     job.session_id = ci_xstrdup(req->session_id);
     job.id = ci_xstrdup(req->job_id);
-    job.owner = ci_xstrdup(req->owner);
     job.request_id = ci_xstrdup(req->request_id);
     job.created_ms = ci_now_ms();
     ing_sec_scan_job(req, &job); /* code-scan warnings onto the job, audited: ing_sec.h */

@@ -2,8 +2,11 @@
 
 #include "ci_util.h"
 #include "ing_config.h"
+#include "sch_validate.h"
+#include "st_access.h"
 
 #include <errno.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,30 +15,64 @@ static int reply_failed(redisReply *r)
     return !r || r->type == REDIS_REPLY_ERROR;
 }
 
-int ing_session_owned(redisContext *c, const char *session_id, const char *owner,
-                      const char *user_id)
+/* Copies a string reply into buf (cut to fit), "" for anything else. */
+static void copy_str(const redisReply *r, char *buf, size_t bufsz)
 {
-    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id", session_id);
-    int rc = 0;
-    if (reply_failed(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        rc = -EIO;
+    buf[0] = '\0';
+    if (r->type == REDIS_REPLY_STRING && r->len < bufsz)
+        memcpy(buf, r->str, r->len + 1);
+}
+
+int ing_session_record(redisContext *c, const char *session_id, struct ing_sess_rec *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    if (!sch_valid_id(session_id, SCH_SESSION_ID_MAX))
+        return 0;
+    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind rid ver", session_id);
+    int rc = -EIO;
+    if (reply_failed(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 5)
         goto out;
-    }
-    const redisReply *o = r->element[0], *u = r->element[1];
-    if (o->type != REDIS_REPLY_STRING || strcmp(o->str, owner) != 0)
-        goto out;
-    if (u->type == REDIS_REPLY_STRING && u->len > 0 && user_id && strcmp(u->str, user_id) != 0)
-        goto out;
-    rc = 1;
+    copy_str(r->element[0], rec->owner, sizeof rec->owner);
+    copy_str(r->element[1], rec->user_id, sizeof rec->user_id);
+    copy_str(r->element[2], rec->kind, sizeof rec->kind);
+    copy_str(r->element[3], rec->rid, sizeof rec->rid);
+    copy_str(r->element[4], rec->ver, sizeof rec->ver);
+    rc = rec->owner[0] ? 1 : 0;
 out:
     freeReplyObject(r);
     return rc;
 }
 
+int ing_session_owned(redisContext *c, const char *session_id, const char *owner,
+                      const char *user_id)
+{
+    struct ing_sess_rec rec;
+    int rc = ing_session_record(c, session_id, &rec);
+    if (rc <= 0)
+        return rc;
+    if (st_access_shared_kind(rec.kind))
+        return 0; /* shared storage sessions are never execution sessions */
+    return st_access_write(rec.owner, rec.user_id, rec.kind, owner, user_id) == ST_ACCESS_OK;
+}
+
+/* The entity pointer's key: per (owner, user, entity). */
+static void entity_key(char *out, size_t outsz, const char *owner, const char *user_id,
+                       const char *entity_id)
+{
+    char uh[17] = "-";
+    if (user_id && *user_id) {
+        unsigned char d[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *)user_id, strlen(user_id), d);
+        for (int i = 0; i < 8; i++)
+            snprintf(uh + 2 * i, 3, "%02x", d[i]);
+    }
+    snprintf(out, outsz, "ci:ent:%s:%s:%s", owner, uh, entity_id);
+}
+
 /* Appends the writes that mark `sid` used now (last_used unless `stamped`
  * already, TTL, the entity's pointer); returns how many, replies unread. */
 static int append_touch(redisContext *c, const char *sid, const char *owner,
-                        const char *entity_id, int stamped)
+                        const char *user_id, const char *entity_id, int stamped)
 {
     long long ttl = ing_cfg.session_ttl_s;
     int n = 0;
@@ -46,7 +83,9 @@ static int append_touch(redisContext *c, const char *sid, const char *owner,
     redisAppendCommand(c, "EXPIRE ci:sess:%s %lld", sid, ttl);
     n++;
     if (entity_id) {
-        redisAppendCommand(c, "SET ci:ent:%s:%s %s EX %lld", owner, entity_id, sid, ttl);
+        char key[200];
+        entity_key(key, sizeof key, owner, user_id, entity_id);
+        redisAppendCommand(c, "SET %s %s EX %lld", key, sid, ttl);
         n++;
     }
     return n;
@@ -63,7 +102,7 @@ static int append_create(redisContext *c, const char *owner, const char *user_id
                        "HSET ci:sess:%s owner %s user_id %s entity_id %s created_at %lld "
                        "last_used %lld",
                        out, owner, user_id ? user_id : "", entity_id ? entity_id : "", now, now);
-    return 1 + append_touch(c, out, owner, entity_id, 1);
+    return 1 + append_touch(c, out, owner, user_id, entity_id, 1);
 }
 
 /* Picks as ing_session_choose() does; returns the count of appended,
@@ -78,11 +117,13 @@ static int choose(redisContext *c, const char *owner, const char *user_id,
             return rc;
         if (rc == 1) {
             snprintf(out, 65, "%s", wanted);
-            return append_touch(c, out, owner, entity_id, 0);
+            return append_touch(c, out, owner, user_id, entity_id, 0);
         }
     }
     if (entity_id) {
-        redisReply *r = redisCommand(c, "GET ci:ent:%s:%s", owner, entity_id);
+        char key[200];
+        entity_key(key, sizeof key, owner, user_id, entity_id);
+        redisReply *r = redisCommand(c, "GET %s", key);
         if (reply_failed(r)) {
             freeReplyObject(r);
             return -EIO;
@@ -97,7 +138,7 @@ static int choose(redisContext *c, const char *owner, const char *user_id,
                 return rc;
             if (rc == 1) {
                 snprintf(out, 65, "%s", sid);
-                return append_touch(c, out, owner, entity_id, 0);
+                return append_touch(c, out, owner, user_id, entity_id, 0);
             }
         }
     }

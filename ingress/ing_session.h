@@ -1,14 +1,22 @@
 /*
- * ing_session.h - choosing the session a request runs in (DESIGN.md §4.1).
+ * ing_session.h - choosing the session a request runs in (DESIGN.md §4.1),
+ * and reading the record that says whose a session is.
  *
  * Redis keys (TTL SESSION_TTL_HOURS, refreshed on use):
- *   ci:sess:<session_id>             hash {owner, user_id, entity_id, created_at, last_used}
- *   ci:ent:<owner>:<entity_id>        string: the entity's current session id
+ *   ci:sess:<session_id>             hash {owner, user_id, entity_id, created_at, last_used
+ *                                    [, kind, rid, ver, ro]}
+ *   ci:ent:<owner>:<user>:<entity_id> string: the entity's current session id for that user
+ *                                    (<user> is the user id's hex SHA-256 prefix, "-" for
+ *                                    the anonymous user)
  *
- * A session belongs to the owner (API key identity) that created it, and to
- * its user_id when one was given: another owner, or the same owner with a
- * different user_id, never gets it (the request silently gets a fresh
- * session, so existence is not revealed).
+ * owner is the tenant (API key identity or JWT tenant, ing_auth.h), user_id
+ * the user inside it ("" = the tenant's anonymous user).  kind is absent for
+ * execution sessions and "user" / "agent" / "skill" for storage sessions
+ * made by an upload with `kind` (docs/files.md); who may use which is
+ * common/storage/st_access.h's rule: an execution session belongs to
+ * exactly one (owner, user_id) - a request without a user never enters a
+ * session made with one, nor the reverse.  A request naming a session that
+ * is not its own silently gets a fresh one, so existence is not revealed.
  *
  * Called on MHD threads with the thread's own redisContext.
  */
@@ -35,8 +43,23 @@ int ing_session_choose_piped(redisContext *c, const char *owner, const char *use
                              const char *entity_id, const char *wanted, char *out,
                              int *pending);
 
-/* 1 when `session_id` exists and belongs to owner (and user_id when the
- * session has one and user_id is given), 0 when not, -EIO on Redis failure. */
+/* A session's ownership record; strings "" when absent. */
+struct ing_sess_rec {
+    char owner[65];
+    char user_id[4 * 128 + 1];
+    char kind[8];
+    char rid[4 * 128 + 1];
+    char ver[24];
+};
+
+/* Reads ci:sess:<session_id>.  1 with *rec filled when it exists, 0 when
+ * not (or session_id is not a valid id), -EIO on Redis failure. */
+int ing_session_record(redisContext *c, const char *session_id, struct ing_sess_rec *rec);
+
+/* 1 when `session_id` exists and the caller (owner, user_id; NULL = the
+ * anonymous user) may run in it: its own private session (st_access.h),
+ * never a shared agent/skill storage session.  0 when not, -EIO on Redis
+ * failure. */
 int ing_session_owned(redisContext *c, const char *session_id, const char *owner,
                       const char *user_id);
 

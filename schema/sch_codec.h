@@ -7,8 +7,11 @@
  *
  *   job:    v id sid lang code args[] uid eid own rid cb files[] to pri ct
  *   result: v st ec out err dur files[] hs ss warn[] error
- *   file:   id sid name path rs
+ *   file:   id sid name path rs kind rid ver
  *
+ * A file's "kind" ("agent", "skill") is written only when not "user", so a
+ * job without it (older ingress) decodes as user-kind; "rid" and "ver" are
+ * LibreChat's resource_id and skill version (str).
  * "lang" and "st" travel as their names ("py", "completed"), so adding an
  * enum value never renumbers the wire.  "code", "out" and "err" may be str
  * or bin and may hold NUL bytes (length-counted); every other string is str

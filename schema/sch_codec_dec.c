@@ -165,6 +165,15 @@ static int sch_dec_value(const msgpack_object *o, const struct sch__field *f, vo
         *AT_(base, f->off, enum sch_status) = st;
         return 0;
     }
+    case SCH__FKIND: {
+        if (sch_dec_name(o, name, sizeof name) < 0)
+            return -EINVAL;
+        enum sch_file_kind k = sch_file_kind_from_name(name);
+        if (k == SCH_FILE_KIND_COUNT)
+            return -EINVAL;
+        *AT_(base, f->off, enum sch_file_kind) = k;
+        return 0;
+    }
     case SCH__I64:
     case SCH__U32:
     case SCH__INT:

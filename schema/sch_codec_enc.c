@@ -36,6 +36,8 @@ static int sch_enc_present(const struct sch__field *f, const void *base)
     case SCH__STRV:
     case SCH__FILES:
         return *CAT_(base, f->off2, size_t) != 0;
+    case SCH__FKIND: /* user is the default: older decoders never see the key */
+        return *CAT_(base, f->off, enum sch_file_kind) != SCH_FILE_KIND_USER;
     default:
         return 1;
     }
@@ -98,6 +100,12 @@ static int sch_enc_value(struct sch_enc *e, const struct sch__field *f, const vo
         return 0;
     case SCH__STATUS:
         name = sch_status_name(*CAT_(base, f->off, enum sch_status));
+        if (!name)
+            return -EINVAL;
+        sch_enc_str(e, name, strlen(name));
+        return 0;
+    case SCH__FKIND:
+        name = sch_file_kind_name(*CAT_(base, f->off, enum sch_file_kind));
         if (!name)
             return -EINVAL;
         sch_enc_str(e, name, strlen(name));

@@ -22,6 +22,7 @@ enum sch__kind {
     SCH__FILES,   /* struct sch_file * at off + size_t count at off2 */
     SCH__LANG,    /* enum sch_lang at off, as its name */
     SCH__STATUS,  /* enum sch_status at off, as its name */
+    SCH__FKIND,   /* enum sch_file_kind at off, as its name; absent = user */
     SCH__I64,     /* int64_t at off */
     SCH__U32,     /* uint32_t at off */
     SCH__INT,     /* int at off */

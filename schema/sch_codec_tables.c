@@ -20,6 +20,9 @@ static const struct sch__field sch__file_fields[] = {
     F_("name", SCH__STR, struct sch_file, name, name, 0, 0, 0, 0),
     F_("path", SCH__STR, struct sch_file, path, path, 0, 0, 0, 0),
     F_("rs", SCH__BOOL, struct sch_file, restore_state, restore_state, 0, 1, 0, 0),
+    F_("kind", SCH__FKIND, struct sch_file, kind, kind, 0, 0, 0, 0),
+    F_("rid", SCH__STR, struct sch_file, resource_id, resource_id, 0, 0, 0, 0),
+    F_("ver", SCH__STR, struct sch_file, version, version, 0, 0, 0, 0),
 };
 
 #define J_(k, kind, m, m2, lo, hi, req) F_(k, kind, struct sch_job, m, m2, lo, hi, req, 0)

@@ -14,6 +14,8 @@ static const char *const sch_lang_names[SCH_LANG_COUNT] = {
     "py", "js", "ts", "go", "java", "c", "cpp", "php", "rs", "r", "f90", "d", "bash",
 };
 
+static const char *const sch_file_kind_names[SCH_FILE_KIND_COUNT] = {"user", "agent", "skill"};
+
 static const char *const sch_status_names[SCH_STATUS_COUNT] = {
     "queued", "running", "completed", "failed", "timeout", "oom", "cancelled", "dead",
 };
@@ -52,6 +54,23 @@ enum sch_status sch_status_from_name(const char *name)
     return SCH_STATUS_COUNT;
 }
 
+const char *sch_file_kind_name(enum sch_file_kind kind)
+{
+    if ((int)kind < 0 || kind >= SCH_FILE_KIND_COUNT)
+        return NULL;
+    return sch_file_kind_names[kind];
+}
+
+enum sch_file_kind sch_file_kind_from_name(const char *name)
+{
+    if (!name)
+        return SCH_FILE_KIND_COUNT;
+    for (int i = 0; i < SCH_FILE_KIND_COUNT; i++)
+        if (strcmp(name, sch_file_kind_names[i]) == 0)
+            return (enum sch_file_kind)i;
+    return SCH_FILE_KIND_COUNT;
+}
+
 int sch_status_is_terminal(enum sch_status st)
 {
     switch (st) {
@@ -75,6 +94,8 @@ void sch_file_release(struct sch_file *f)
     free(f->session_id);
     free(f->name);
     free(f->path);
+    free(f->resource_id);
+    free(f->version);
     memset(f, 0, sizeof *f);
 }
 

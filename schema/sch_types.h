@@ -69,13 +69,45 @@ enum sch_status sch_status_from_name(const char *name);
 /* Non-zero for states after which nothing changes. */
 int sch_status_is_terminal(enum sch_status st);
 
-/* A file reference in a request (input) or a result (output). */
+/* Kind of the storage session a file lives in (LIBRECHAT.md "Files"):
+ * USER files are private to one (tenant, user); AGENT files are shared by
+ * the tenant's users for one agent id; SKILL files are shared within the
+ * tenant, versioned and read-only.  Older references (no kind) are USER. */
+enum sch_file_kind {
+    SCH_FILE_KIND_USER = 0,
+    SCH_FILE_KIND_AGENT,
+    SCH_FILE_KIND_SKILL,
+    SCH_FILE_KIND_COUNT
+};
+
+/* "user", "agent", "skill"; NULL for out-of-range values. */
+const char *sch_file_kind_name(enum sch_file_kind kind);
+/* Exact (lower-case) lookup; SCH_FILE_KIND_COUNT when unknown. */
+enum sch_file_kind sch_file_kind_from_name(const char *name);
+
+/* Bounds of a nested relative file name ("dir/sub/file.csv"): at most
+ * SCH_FILEPATH_DEPTH components, SCH_FILENAME_MAX bytes in all. */
+#define SCH_FILEPATH_DEPTH 8
+
+/* A file reference in a request (input) or a result (output).
+ *
+ * In a request, LibreChat's shape {id, resource_id, name,
+ * storage_session_id, kind, version?} and the older {id, session_id, name,
+ * restore_state?} both land here: `session_id` is the STORAGE session the
+ * file lives in - the ingress resolved it (storage_session_id, or the older
+ * session_id) and authorised it for the job's (owner, user_id) under `kind`
+ * before enqueueing (ingress/ing_fileref.h); a worker re-checks it with
+ * st_access.h.  `name` may be a nested relative path ("dir/file.csv",
+ * sch_valid_relpath()). */
 struct sch_file {
     char *id;
-    char *session_id;
-    char *name;
-    char *path;        /* results only: "/mnt/data/<name>" */
-    int restore_state; /* requests only */
+    char *session_id;   /* storage session of the file */
+    char *name;         /* relative path under /mnt/data */
+    char *path;         /* results only: "/mnt/data/<name>" */
+    int restore_state;  /* requests only */
+    enum sch_file_kind kind; /* requests: kind of the storage session */
+    char *resource_id;  /* requests: LibreChat's resource_id (agent/skill id), or NULL */
+    char *version;      /* requests: skill version (decimal text), or NULL */
 };
 
 struct sch_job {

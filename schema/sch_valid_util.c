@@ -101,3 +101,34 @@ int sch_valid_filename(const char *name, const char **why)
         *why = reason;
     return reason == NULL;
 }
+
+int sch_valid_relpath(const char *name, const char **why)
+{
+    const char *reason = NULL;
+    size_t n = name ? strlen(name) : 0, depth = 0;
+    char comp[SCH_FILENAME_MAX + 1];
+
+    if (n == 0)
+        reason = "must not be empty";
+    else if (n > SCH_FILENAME_MAX)
+        reason = "must be at most 255 bytes";
+    else if (name[0] == '/')
+        reason = "must be a relative path";
+    for (const char *p = name; !reason && p <= name + n;) {
+        size_t len = strcspn(p, "/");
+        if (++depth > SCH_FILEPATH_DEPTH) {
+            reason = "must have at most 8 path components";
+            break;
+        }
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        if (len == 0)
+            reason = "must not have empty path components";
+        else if (!sch_valid_filename(comp, &reason))
+            break;
+        p += len + 1;
+    }
+    if (why)
+        *why = reason;
+    return reason == NULL;
+}

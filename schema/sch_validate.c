@@ -196,10 +196,75 @@ static void v_user_id(struct sch_vctx *v, const json_t *body, struct sch_job *jo
     job->user_id = ci_xstrdup(s);
 }
 
+/* files[i].name: a safe relative path (sch_valid_relpath). */
+static void v_file_name(struct sch_vctx *v, const json_t *x, const char *field, struct sch_file *f)
+{
+    const char *why;
+    json_t *name = vget(x, "name");
+    if (!name) {
+        verr(v, V_422, field, "is required");
+    } else if (json_is_string(name)) {
+        const char *s = json_string_value(name);
+        if (strlen(s) != json_string_length(name))
+            verr(v, V_422, field, "must not contain NUL characters");
+        else if (!sch_valid_relpath(s, &why))
+            verr(v, V_422, field, "%s", why);
+        else
+            f->name = ci_xstrdup(s);
+    } else {
+        verr(v, V_422, field, "must be a string");
+    }
+}
+
+/* files[i].version: a non-negative integer (LibreChat sends a number) or
+ * 1..20 decimal digits as a string; kept as decimal text. */
+static void v_file_version(struct sch_vctx *v, const json_t *x, const char *field,
+                           struct sch_file *f)
+{
+    json_t *ver = vget(x, "version");
+    char buf[24];
+    if (!ver)
+        return;
+    if (json_is_integer(ver) && json_integer_value(ver) >= 0) {
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(ver));
+        f->version = ci_xstrdup(buf);
+        return;
+    }
+    const char *s = json_is_string(ver) ? json_string_value(ver) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    if (s && n >= 1 && n <= 20 && strspn(s, "0123456789") == n && n == json_string_length(ver)) {
+        f->version = ci_xstrdup(s);
+        return;
+    }
+    verr(v, V_422, field, "must be a non-negative integer");
+}
+
+/* files[i].resource_id: optional, 1..128 characters, no control characters. */
+static void v_file_resource(struct sch_vctx *v, const json_t *x, const char *field,
+                            struct sch_file *f)
+{
+    json_t *r = vget(x, "resource_id");
+    if (!r)
+        return;
+    const char *s = vstring(v, r, field);
+    if (!s)
+        return;
+    size_t n = strlen(s);
+    int ok = n > 0 && utf8_chars(s) <= SCH_USER_ID_MAX && sch_utf8_valid(s, n);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+    if (!ok)
+        verr(v, V_422, field, "must be 1 to %d printable characters", SCH_USER_ID_MAX);
+    else
+        f->resource_id = ci_xstrdup(s);
+}
+
+/* One file reference: LibreChat's {id, resource_id, name,
+ * storage_session_id, kind, version?} or the older {id, session_id, name,
+ * restore_state?}.  Either way f->session_id is the storage session. */
 static void v_file(struct sch_vctx *v, const json_t *x, size_t i, struct sch_file *f)
 {
-    char field[48], sub[64];
-    const char *why;
+    char field[48], sub[80];
 
     snprintf(field, sizeof field, "files[%zu]", i);
     if (!json_is_object(x)) {
@@ -208,23 +273,38 @@ static void v_file(struct sch_vctx *v, const json_t *x, size_t i, struct sch_fil
     }
     snprintf(sub, sizeof sub, "%s.id", field);
     f->id = v_id(v, x, "id", sub, SCH_FILE_ID_MAX, 1);
-    snprintf(sub, sizeof sub, "%s.session_id", field);
-    f->session_id = v_id(v, x, "session_id", sub, SCH_SESSION_ID_MAX, 1);
-    snprintf(sub, sizeof sub, "%s.name", field);
-    json_t *name = vget(x, "name");
-    if (!name) {
-        verr(v, V_422, sub, "is required");
-    } else if (json_is_string(name)) {
-        const char *s = json_string_value(name);
-        if (strlen(s) != json_string_length(name))
-            verr(v, V_422, sub, "must not contain NUL characters");
-        else if (!sch_valid_filename(s, &why))
-            verr(v, V_422, sub, "%s", why);
-        else
-            f->name = ci_xstrdup(s);
+    int lc = vget(x, "storage_session_id") != NULL || vget(x, "kind") != NULL;
+    if (lc) {
+        snprintf(sub, sizeof sub, "%s.storage_session_id", field);
+        f->session_id = v_id(v, x, "storage_session_id", sub, SCH_SESSION_ID_MAX, 1);
+        char *older = NULL;
+        if (vget(x, "session_id")) {
+            snprintf(sub, sizeof sub, "%s.session_id", field);
+            older = v_id(v, x, "session_id", sub, SCH_SESSION_ID_MAX, 0);
+            if (older && f->session_id && strcmp(older, f->session_id) != 0)
+                verr(v, V_422, sub, "must equal storage_session_id when both are given");
+        }
+        free(older);
+        snprintf(sub, sizeof sub, "%s.kind", field);
+        json_t *k = vget(x, "kind");
+        const char *ks = k ? vstring(v, k, sub) : "user";
+        if (ks) {
+            f->kind = sch_file_kind_from_name(ks);
+            if (f->kind == SCH_FILE_KIND_COUNT) {
+                f->kind = SCH_FILE_KIND_USER;
+                verr(v, V_422, sub, "must be \"user\", \"agent\" or \"skill\"");
+            }
+        }
+        snprintf(sub, sizeof sub, "%s.resource_id", field);
+        v_file_resource(v, x, sub, f);
+        snprintf(sub, sizeof sub, "%s.version", field);
+        v_file_version(v, x, sub, f);
     } else {
-        verr(v, V_422, sub, "must be a string");
+        snprintf(sub, sizeof sub, "%s.session_id", field);
+        f->session_id = v_id(v, x, "session_id", sub, SCH_SESSION_ID_MAX, 1);
     }
+    snprintf(sub, sizeof sub, "%s.name", field);
+    v_file_name(v, x, sub, f);
     snprintf(sub, sizeof sub, "%s.restore_state", field);
     json_t *rs = vget(x, "restore_state");
     if (rs && !json_is_boolean(rs))

@@ -15,8 +15,15 @@
  *   entity_id      string, <= 40 of [A-Za-z0-9_-] ("" = absent)    [422]
  *   session_id     string, 1..64 of [A-Za-z0-9_-]                  [422]
  *   files          array <= MAX_FILES_PER_SESSION of objects        [422]
- *                  {id: required id, session_id: required id,
- *                   name: required safe file name, restore_state?: bool}
+ *                  LibreChat's {id: required id, storage_session_id:
+ *                   required id, kind?: "user"|"agent"|"skill" (default
+ *                   user), resource_id?: 1..128 printable chars,
+ *                   version?: integer >= 0 or digit string, name}
+ *                  (chosen when storage_session_id or kind is present; a
+ *                   session_id given too must equal storage_session_id),
+ *                  or the older {id: required id, session_id: required
+ *                   id, name, restore_state?: bool} (kind user);
+ *                  name: required safe relative path (sch_valid_relpath)
  *   callback_url   string <= 2048, "http://" or "https://" prefix   [422]
  *   timeout        number of seconds, 0 < t <= MAX_EXECUTION_TIME   [422]
  *                  -> timeout_ms (rounded up); default MAX_EXECUTION_TIME
@@ -92,5 +99,12 @@ int sch_valid_id(const char *s, size_t maxlen);
  * UTF-8, no '/', '\\', control characters (0x00-0x1f, 0x7f), not "." or "..".  Otherwise 0
  * and, when why is not NULL, *why points to a static reason text. */
 int sch_valid_filename(const char *name, const char **why);
+
+/* 1 when `name` is a safe relative path: 1..SCH_FILENAME_MAX bytes, at most
+ * SCH_FILEPATH_DEPTH components separated by single '/', each one a
+ * sch_valid_filename() (so no "", ".", "..", '\\' or control characters),
+ * no leading or trailing '/'.  Otherwise 0 and *why (when not NULL) a static
+ * reason text. */
+int sch_valid_relpath(const char *name, const char **why);
 
 #endif

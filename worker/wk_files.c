@@ -3,10 +3,11 @@
  * (stage-out is wk_files_out.c).
  *
  * For each reference {id, session_id, name} of the job (threadpool work):
- *   1. the referenced session must belong to the job's owner (ci:sess:<sid>
- *      owner == job.owner, and its user_id, when set, == job.user_id when
- *      the job has one) - else a user error "file not found: <name>", the
- *      same answer as for a missing file, so foreign files stay invisible;
+ *   1. the job's caller (owner, user_id) must be allowed to read the
+ *      referenced storage session (st_access.h: its own private session,
+ *      or an agent/skill session of its tenant) - else a user error "file
+ *      not found: <name>", the same answer as for a missing file, so
+ *      foreign files stay invisible;
  *   2. its metadata files/<sid>/<id>.meta must exist (else the same error);
  *   3. the bytes are written to <data dir>/<name> (a file of that name left
  *      by an earlier run of the same session is replaced; a directory there
@@ -21,6 +22,7 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
+#include "st_access.h"
 #include "st_files.h"
 #include "wk_config.h"
 
@@ -158,18 +160,19 @@ static redisContext *redis_open(void)
     return c;
 }
 
-/* 1 owned, 0 not, -EIO on Redis failure. */
+/* 1 when the job's caller may read files of sid (st_access.h: the ingress
+ * authorised the reference; this re-checks the record at staging time),
+ * 0 when not, -EIO on Redis failure. */
 static int session_owned(redisContext *c, const struct sch_job *job, const char *sid)
 {
-    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id", sid);
+    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind", sid);
     int rc = -EIO;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
         goto out;
-    const redisReply *o = r->element[0], *u = r->element[1];
-    rc = o->type == REDIS_REPLY_STRING && job->owner && strcmp(o->str, job->owner) == 0;
-    if (rc && u->type == REDIS_REPLY_STRING && u->len > 0 && job->user_id &&
-        strcmp(u->str, job->user_id) != 0)
-        rc = 0;
+    const char *v[3];
+    for (int i = 0; i < 3; i++)
+        v[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "";
+    rc = st_access_read(v[0], v[1], v[2], job->owner, job->user_id) == ST_ACCESS_OK;
 out:
     freeReplyObject(r);
     return rc;

@@ -44,6 +44,9 @@ static void fill_job(struct sch_job *j)
     j->files[1].session_id = dup_("s2");
     j->files[1].name = dup_("x.txt");
     j->files[1].path = dup_("/mnt/data/x.txt");
+    j->files[1].kind = SCH_FILE_KIND_SKILL;
+    j->files[1].resource_id = dup_("skill_9");
+    j->files[1].version = dup_("3");
     j->timeout_ms = 4000000000u;
     j->priority = 1;
     j->created_ms = 1790000000123;
@@ -80,6 +83,12 @@ TEST(roundtrip_job_all_fields)
     ASSERT_EQ(b.files[0].restore_state, 1);
     ASSERT_STR_EQ(b.files[1].path, "/mnt/data/x.txt");
     ASSERT_EQ(b.files[1].restore_state, 0);
+    ASSERT_EQ(b.files[0].kind, SCH_FILE_KIND_USER);
+    ASSERT_NULL(b.files[0].resource_id);
+    ASSERT_NULL(b.files[0].version);
+    ASSERT_EQ(b.files[1].kind, SCH_FILE_KIND_SKILL);
+    ASSERT_STR_EQ(b.files[1].resource_id, "skill_9");
+    ASSERT_STR_EQ(b.files[1].version, "3");
     ASSERT_EQ(b.timeout_ms, 4000000000u);
     ASSERT_EQ(b.priority, 1);
     ASSERT_EQ(b.created_ms, 1790000000123);
@@ -111,6 +120,69 @@ TEST(roundtrip_job_minimal)
     free(buf);
     sch_job_release(&a);
     sch_job_release(&b);
+}
+
+/* A job written before file kinds existed (no "kind"/"rid"/"ver" keys)
+ * still decodes: its files are user-kind.  A kind this build does not know
+ * is refused. */
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static void pack_old_job(msgpack_sbuffer *sb, const char *kind)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    pack_str(&pk, "v");
+    msgpack_pack_int(&pk, 1);
+    pack_str(&pk, "id");
+    pack_str(&pk, "j1");
+    pack_str(&pk, "lang");
+    pack_str(&pk, "py");
+    pack_str(&pk, "code");
+    pack_str(&pk, "1");
+    pack_str(&pk, "files");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, kind ? 4 : 3);
+    pack_str(&pk, "id");
+    pack_str(&pk, "f1");
+    pack_str(&pk, "sid");
+    pack_str(&pk, "s1");
+    pack_str(&pk, "name");
+    pack_str(&pk, "dir/a.csv");
+    if (kind) {
+        pack_str(&pk, "kind");
+        pack_str(&pk, kind);
+    }
+}
+
+TEST(file_kinds_on_the_wire)
+{
+    msgpack_sbuffer sb;
+    struct sch_job b;
+    pack_old_job(&sb, NULL);
+    ASSERT_EQ(sch_job_decode(sb.data, sb.size, &b), 0);
+    ASSERT_EQ(b.nfiles, 1);
+    ASSERT_EQ(b.files[0].kind, SCH_FILE_KIND_USER);
+    ASSERT_STR_EQ(b.files[0].name, "dir/a.csv");
+    sch_job_release(&b);
+    msgpack_sbuffer_destroy(&sb);
+    pack_old_job(&sb, "agent");
+    ASSERT_EQ(sch_job_decode(sb.data, sb.size, &b), 0);
+    ASSERT_EQ(b.files[0].kind, SCH_FILE_KIND_AGENT);
+    sch_job_release(&b);
+    msgpack_sbuffer_destroy(&sb);
+    pack_old_job(&sb, "tenant");
+    ASSERT_EQ(sch_job_decode(sb.data, sb.size, &b), -EINVAL);
+    msgpack_sbuffer_destroy(&sb);
+    ASSERT_STR_EQ(sch_file_kind_name(SCH_FILE_KIND_AGENT), "agent");
+    ASSERT_NULL(sch_file_kind_name(SCH_FILE_KIND_COUNT));
+    ASSERT_EQ(sch_file_kind_from_name("skill"), SCH_FILE_KIND_SKILL);
+    ASSERT_EQ(sch_file_kind_from_name("Skill"), SCH_FILE_KIND_COUNT);
 }
 
 TEST(encode_rejects_incomplete)
@@ -321,7 +393,7 @@ TEST(roundtrip_job_warnings)
     ASSERT_EQ(a.nwarnings, 0);
 }
 
-TEST_MAIN(roundtrip_job_warnings, roundtrip_job_all_fields, roundtrip_job_minimal, encode_rejects_incomplete,
+TEST_MAIN(roundtrip_job_warnings, roundtrip_job_all_fields, file_kinds_on_the_wire, roundtrip_job_minimal, encode_rejects_incomplete,
           roundtrip_result_all_fields, result_every_status_roundtrips,
           decode_accepts_str_output_and_unknown_keys, lang_table, status_table, limits_defaults,
           limits_from_env)

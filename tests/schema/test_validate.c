@@ -269,6 +269,92 @@ TEST(files_rules)
     free(longname);
 }
 
+/* LibreChat's CodeEnvFile {id, resource_id, name, storage_session_id, kind,
+ * version?} next to the older shape. */
+TEST(files_librechat_shape)
+{
+    setup();
+    struct sch_job j = expect_ok(
+        FILEJ("[{\"id\":\"f1\",\"resource_id\":\"agent_x\",\"name\":\"dir/sub/a.csv\","
+              "\"storage_session_id\":\"S1\",\"kind\":\"agent\"},"
+              "{\"id\":\"f2\",\"resource_id\":\"64ab\",\"name\":\"s.md\","
+              "\"storage_session_id\":\"S2\",\"kind\":\"skill\",\"version\":7},"
+              "{\"id\":\"f3\",\"name\":\"u.txt\",\"storage_session_id\":\"S3\"},"
+              "{\"id\":\"f4\",\"name\":\"o.txt\",\"session_id\":\"S4\"}]"));
+    ASSERT_EQ(j.nfiles, 4);
+    ASSERT_STR_EQ(j.files[0].session_id, "S1");
+    ASSERT_EQ(j.files[0].kind, SCH_FILE_KIND_AGENT);
+    ASSERT_STR_EQ(j.files[0].resource_id, "agent_x");
+    ASSERT_STR_EQ(j.files[0].name, "dir/sub/a.csv");
+    ASSERT_NULL(j.files[0].version);
+    ASSERT_EQ(j.files[1].kind, SCH_FILE_KIND_SKILL);
+    ASSERT_STR_EQ(j.files[1].version, "7");
+    ASSERT_EQ(j.files[2].kind, SCH_FILE_KIND_USER); /* kind absent: user */
+    ASSERT_STR_EQ(j.files[2].session_id, "S3");
+    ASSERT_EQ(j.files[3].kind, SCH_FILE_KIND_USER); /* the older shape */
+    ASSERT_STR_EQ(j.files[3].session_id, "S4");
+    sch_job_release(&j);
+    j = expect_ok(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                        "\"session_id\":\"S\",\"kind\":\"user\",\"version\":\"12\"}]"));
+    ASSERT_STR_EQ(j.files[0].version, "12");
+    sch_job_release(&j);
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"kind\":\"user\"}]"), 422,
+               "files[0].storage_session_id");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                     "\"kind\":\"tenant\"}]"),
+               422, "files[0].kind");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                     "\"kind\":3}]"),
+               422, "files[0].kind");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                     "\"session_id\":\"T\"}]"),
+               422, "files[0].session_id");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S/x\"}]"), 422,
+               "files[0].storage_session_id");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                     "\"version\":-1}]"),
+               422, "files[0].version");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                     "\"version\":\"1.2\"}]"),
+               422, "files[0].version");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"n\",\"storage_session_id\":\"S\","
+                     "\"resource_id\":\"a\\u0001\"}]"),
+               422, "files[0].resource_id");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"a/../b\",\"storage_session_id\":\"S\"}]"),
+               422, "files[0].name");
+    expect_err(FILEJ("[{\"id\":\"f\",\"name\":\"/etc/passwd\",\"storage_session_id\":\"S\"}]"),
+               422, "files[0].name");
+}
+
+TEST(valid_relpath)
+{
+    const char *why = NULL;
+    ASSERT(sch_valid_relpath("a.csv", &why));
+    ASSERT_NULL(why);
+    ASSERT(sch_valid_relpath("dir/sub/a b.csv", NULL));
+    ASSERT(sch_valid_relpath("a/b/c/d/e/f/g/h", NULL)); /* 8 components */
+    ASSERT(!sch_valid_relpath("a/b/c/d/e/f/g/h/i", &why));
+    ASSERT_STR_EQ(why, "must have at most 8 path components");
+    ASSERT(!sch_valid_relpath("", NULL));
+    ASSERT(!sch_valid_relpath("/a", NULL));
+    ASSERT(!sch_valid_relpath("a/", NULL));
+    ASSERT(!sch_valid_relpath("a//b", &why));
+    ASSERT_STR_EQ(why, "must not have empty path components");
+    ASSERT(!sch_valid_relpath("a/./b", NULL));
+    ASSERT(!sch_valid_relpath("a/../b", NULL));
+    ASSERT(!sch_valid_relpath("..", NULL));
+    ASSERT(!sch_valid_relpath("a\\b/c", NULL));
+    ASSERT(!sch_valid_relpath("a/b\nc", NULL));
+    char name[300];
+    memset(name, 'x', sizeof name);
+    name[3] = '/';
+    name[255] = '\0';
+    ASSERT(sch_valid_relpath(name, NULL));
+    name[255] = 'x';
+    name[256] = '\0';
+    ASSERT(!sch_valid_relpath(name, NULL));
+}
+
 #define JOBX(x) "{\"code\":\"1\",\"lang\":\"py\"," x "}"
 
 TEST(callback_url_rules)
@@ -444,7 +530,8 @@ TEST(full_body_maps_every_field)
 }
 
 TEST_MAIN(body_must_be_object, code_required_and_not_blank, code_size_limit, lang_rules, args_rules,
-          user_id_rules, entity_id_rules, session_id_rules, files_rules, callback_url_rules,
+          user_id_rules, entity_id_rules, session_id_rules, files_rules, files_librechat_shape,
+          valid_relpath, callback_url_rules,
           timeout_rules, priority_rules, unknown_and_null_fields_ignored,
           all_errors_collected_and_status_order, errors_overflow_and_merge, valid_id_and_filename,
           full_body_maps_every_field)
