@@ -250,12 +250,19 @@ def case_cross_caller():
         assert s.get("/files/%s" % sid, key=other).status == 404
         assert s.get("/download/%s/%s" % (sid, fid), key=other).status == 404
         assert s.request("DELETE", "/files/%s/%s" % (sid, fid), key=other).status == 404
-        # the file cannot be pulled into another caller's run
+        # the file cannot be pulled into another caller's run: the ingress
+        # refuses the reference (404 naming it), and nothing is enqueued
         r = s.exec({"lang": "py", "code": "print(open('/mnt/data/secret.txt').read())",
                     "files": files_ref(sid, fid, "secret.txt")}, key=other)
         j = r.json()
-        assert r.status == 200 and j["status"] == "failed", j
-        assert "top secret" not in j["stdout"] and "file not found" in j["stderr"], j
+        assert r.status == 404 and j["error_type"] == "not_found", j
+        assert j["details"][0]["field"] == "files[0]", j
+        assert "top secret" not in r.body.decode(), j
+        # nor by the same key for another user, nor by none (never a wildcard)
+        for who in ({"user_id": "B"}, {"user_id": "A"}):
+            r = s.exec({"lang": "py", "code": "print(open('/mnt/data/secret.txt').read())",
+                        "files": files_ref(sid, fid, "secret.txt"), **who})
+            assert r.status == 404 and "top secret" not in r.body.decode(), r.body
         # nor named into its session
         r = s.exec({"lang": "py", "code": "print(1)", "session_id": sid}, key=other).json()
         assert r["session_id"] != sid, r
