@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WH_RESPONSE_MAX 4096
+/* A response body is drained whatever its size (a 200 with a long body is
+ * a delivery); only its first bytes are kept, for the log. */
+#define WH_RESPONSE_KEEP 256
 
 struct wh_cfg {
     int concurrency;
@@ -50,7 +52,8 @@ struct wh_delivery {
     CURL *easy;
     struct curl_slist *hdrs;
     char *body;
-    size_t got; /* response bytes seen (discarded) */
+    size_t got;                        /* response bytes seen */
+    char resp[WH_RESPONSE_KEEP + 1];   /* their first bytes, NUL-terminated */
     char wid[96], type[24], subject[80], token[160];
     int attempts;
     int64_t created_at;
@@ -183,7 +186,7 @@ static void on_sent(void *arg, CURL *easy, CURLcode result)
     long code = 0;
     char err[200];
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    if (d->note.refused) {
+    if (result != CURLE_OK && wk_guard_refused(&d->note)) {
         wh_record(d, "refused", d->note.why, 0);
     } else if (result == CURLE_OK && code >= 200 && code < 300) {
         wh_record(d, "delivered", "", code);
@@ -194,6 +197,9 @@ static void on_sent(void *arg, CURL *easy, CURLcode result)
             snprintf(err, sizeof err, "the receiver answered %ld", code);
         else
             snprintf(err, sizeof err, "%s", curl_easy_strerror(result));
+        if (result == CURLE_OK && d->got)
+            log_info("webhooks: %s: %ld with %zu byte(s): %.80s", d->wid, code, d->got,
+                     d->resp);
         wh_record(d, result == CURLE_UNSUPPORTED_PROTOCOL ? "refused" : "retry", err, code);
     }
 }
@@ -201,9 +207,16 @@ static void on_sent(void *arg, CURL *easy, CURLcode result)
 static size_t on_response(char *ptr, size_t size, size_t n, void *arg)
 {
     struct wh_delivery *d = arg;
-    (void)ptr;
-    d->got += size * n;
-    return d->got > WH_RESPONSE_MAX ? 0 : size * n; /* a receiver need not talk much */
+    size_t len = size * n, keep = d->got < WH_RESPONSE_KEEP ? WH_RESPONSE_KEEP - d->got : 0;
+    if (keep > len)
+        keep = len;
+    if (keep) {
+        for (size_t i = 0; i < keep; i++) /* printable prefix for the log */
+            d->resp[d->got + i] = ptr[i] >= 0x20 && ptr[i] < 0x7f ? ptr[i] : '.';
+        d->resp[d->got + keep] = '\0';
+    }
+    d->got += len;
+    return len; /* drained: CURLOPT_TIMEOUT_MS bounds a receiver that never stops */
 }
 
 /* -- sending ----------------------------------------------------------- */

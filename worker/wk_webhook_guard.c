@@ -150,11 +150,18 @@ curl_socket_t wk_guard_opensocket(void *clientp, curlsocktype purpose,
         if (purpose != CURLSOCKTYPE_IPCXN)
             snprintf(why, sizeof why, "unexpected socket purpose");
         if (note) {
-            note->refused = 1;
+            note->refused++;
             snprintf(note->why, sizeof note->why, "%s", why);
         }
         log_warn("webhook: refused before connecting: %s", why);
         return CURL_SOCKET_BAD;
     }
+    if (note)
+        note->allowed++;
     return socket(address->family, address->socktype, address->protocol);
+}
+
+int wk_guard_refused(const struct wk_guard_note *note)
+{
+    return note->refused > 0 && note->allowed == 0;
 }

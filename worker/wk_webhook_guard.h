@@ -38,9 +38,18 @@ int wk_guard_check(const struct sockaddr *sa, char *why, size_t whysz);
 
 /* What the open-socket callback records for one transfer (its clientp). */
 struct wk_guard_note {
-    int refused;   /* at least one address was refused */
+    int refused;   /* addresses refused in this attempt */
+    int allowed;   /* addresses a socket was opened for in this attempt */
     char why[128]; /* the last refusal */
 };
+
+/* The verdict of one attempt whose transfer failed: 1 when it must be
+ * recorded "refused" (final), i.e. an address was refused and none was
+ * allowed, so nothing could be reached.  A name with several addresses
+ * (dual stack, round robin) of which one is refused and another allowed is
+ * not refused: a transfer that got an answer is judged by the answer, a
+ * failed one is retried like any connection failure. */
+int wk_guard_refused(const struct wk_guard_note *note);
 
 /* CURLOPT_OPENSOCKETFUNCTION; clientp is a struct wk_guard_note *. */
 curl_socket_t wk_guard_opensocket(void *clientp, curlsocktype purpose,

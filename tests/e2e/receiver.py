@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import socket
 import threading
 import time
 
@@ -29,7 +30,7 @@ def signature_ok(secret, headers, body):
 
 
 class Receiver:
-    def __init__(self, port=0, statuses=None):
+    def __init__(self, port=0, statuses=None, response_body=b"", host="127.0.0.1"):
         self.requests = []
         self.statuses = list(statuses or [])
         self.lock = threading.Lock()
@@ -44,19 +45,27 @@ class Receiver:
                                          "body": body, "path": self.path, "t": time.time()})
                     status = rec.statuses.pop(0) if rec.statuses else 200
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(response_body)))
                 self.end_headers()
+                self.wfile.write(response_body)
 
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server_cls = http.server.ThreadingHTTPServer
+        if ":" in host:  # "::1": an IPv6 listener
+            class V6(http.server.ThreadingHTTPServer):
+                address_family = socket.AF_INET6
+            server_cls = V6
+        self.host = host
+        self.server = server_cls((host, port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path="/hook"):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        h = "[%s]" % self.host if ":" in self.host else self.host
+        return "http://%s:%d%s" % (h, self.port, path)
 
     def of_type(self, typ=None):
         """Requests received so far, optionally only those of one event type."""

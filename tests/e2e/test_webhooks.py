@@ -6,6 +6,7 @@ cancelling it while no worker runs (a terminal state without Docker), then
 start a worker, whose delivery loop sends the webhook.
 """
 import json
+import os
 import sys
 import time
 
@@ -142,7 +143,52 @@ def case_per_key_secret():
         rx.close()
 
 
+def case_large_response_delivered():
+    """A 200 with a long body (1 MiB, far over any keep limit) is a delivery:
+    the body is drained, once, and never retried."""
+    rx = Receiver(response_body=b"ok " * (350 * 1024))
+    try:
+        with Stack(env=ENV, workers=0) as s:
+            jid = cancelled_job(s, rx.url())
+            s.start_worker(1)
+            wait_for(lambda: job_state(s, jid).get("webhook", {}).get("status") == "delivered",
+                     30, "delivered despite a long answer")
+            time.sleep(1.0)  # several retry periods (WEBHOOK_RETRY_BASE_MS 200)
+            g = job_state(s, jid)
+            assert g["webhook"]["attempts"] == 1, g
+            assert len(rx.of_type()) == 1
+    finally:
+        rx.close()
+
+
+def case_one_address_refused():
+    """"localhost" has two addresses; curl tries 127.0.0.1 first.  The allow
+    list admits only ::1, where the receiver listens: the refused 127.0.0.1
+    must not mark the delivery refused, it is delivered through ::1.  A URL
+    whose only address is refused stays refused (final, one attempt)."""
+    rx = Receiver(host="::1")
+    try:
+        with Stack(env=dict(ENV, WEBHOOK_ALLOW_CIDRS="::1/128"), workers=0) as s:
+            jid = cancelled_job(s, "http://localhost:%d/hook" % rx.port)
+            only_refused = cancelled_job(s, "http://127.0.0.1:%d/hook" % rx.port)
+            s.start_worker(1)
+            wait_for(lambda: job_state(s, jid).get("webhook", {}).get("status") == "delivered",
+                     30, "delivered through the allowed address")
+            wait_for(lambda: job_state(s, only_refused).get("webhook", {}).get("status")
+                     == "refused", 30, "refused")
+            g = job_state(s, only_refused)
+            assert "127.0.0.1" in g["webhook"]["error"] and g["webhook"]["attempts"] == 1, g
+            assert len(rx.of_type()) == 1
+            # the refusal of 127.0.0.1 was seen on the way (the worker log)
+            log = open(os.path.join(s.tmp, "worker-1.log"), errors="replace").read()
+            assert log.count("refused before connecting: address 127.0.0.1") >= 2, log[-2000:]
+    finally:
+        rx.close()
+
+
 CASES = {
+    "large_response_delivered": case_large_response_delivered,
+    "one_address_refused": case_one_address_refused,
     "completed_signed": case_completed_signed,
     "receiver_down_then_up": case_receiver_down_then_up,
     "gone_and_failed": case_gone_and_failed,

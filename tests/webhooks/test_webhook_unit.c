@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 
 static int allowed(const char *ip)
 {
@@ -77,6 +78,51 @@ TEST(guard_allow_list)
     ASSERT(wk_guard_init("10.0.0.0/") < 0);
 }
 
+/* Feeds `ip` to the open-socket callback as curl would; closes a socket. */
+static void open_one(struct wk_guard_note *note, const char *ip)
+{
+    /* curl passes its own larger storage: addr has room for an IPv6 address */
+    union {
+        struct curl_sockaddr ca;
+        char room[sizeof(struct curl_sockaddr) + sizeof(struct sockaddr_in6)];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct curl_sockaddr *ap = &u.ca;
+    ap->socktype = SOCK_STREAM;
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ap->addr;
+        ap->family = AF_INET6;
+        s6->sin6_family = AF_INET6;
+        ASSERT_EQ(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ap->addr;
+        ap->family = AF_INET;
+        s4->sin_family = AF_INET;
+        ASSERT_EQ(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+    }
+    curl_socket_t fd = wk_guard_opensocket(note, CURLSOCKTYPE_IPCXN, ap);
+    if (fd != CURL_SOCKET_BAD)
+        close(fd);
+}
+
+/* One attempt's verdict: refused only when no address was allowed. */
+TEST(guard_verdict_per_address)
+{
+    ASSERT_EQ(wk_guard_init("127.0.0.1/32"), 0);
+    struct wk_guard_note both = {0}, none = {0}, fine = {0};
+    open_one(&both, "::1"); /* dual stack: the refused one first */
+    open_one(&both, "127.0.0.1");
+    ASSERT_EQ(both.refused, 1);
+    ASSERT_EQ(both.allowed, 1);
+    ASSERT(!wk_guard_refused(&both));
+    open_one(&none, "::1");
+    open_one(&none, "10.0.0.1");
+    ASSERT(wk_guard_refused(&none));
+    ASSERT(strstr(none.why, "10.0.0.1") != NULL);
+    open_one(&fine, "127.0.0.1");
+    ASSERT(!wk_guard_refused(&fine));
+}
+
 TEST(sign_vector)
 {
     /* The published Standard Webhooks example. */
@@ -96,4 +142,4 @@ TEST(sign_vector)
     ASSERT(wk_webhook_sign("whsec_!!!", "id", 1, body, strlen(body), sig, sizeof sig) < 0);
 }
 
-TEST_MAIN(guard_ranges, guard_allow_list, sign_vector)
+TEST_MAIN(guard_ranges, guard_allow_list, guard_verdict_per_address, sign_vector)
