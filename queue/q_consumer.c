@@ -122,18 +122,22 @@ int q_consumer_start(uv_loop_t *loop, const struct q_consumer_config *cfg,
         c->cfg.retry_base_ms = 500;
     if (c->cfg.job_ttl_s <= 0)
         c->cfg.job_ttl_s = q_job_ttl_default();
+    if (c->cfg.dead_max <= 0)
+        c->cfg.dead_max = q_dead_max_default();
     c->cb = *cb;
     c->arg = arg;
 
     q_timer_init(c, &c->heartbeat);
     q_timer_init(c, &c->autoclaim);
     q_timer_init(c, &c->read_retry);
+    q_timer_init(c, &c->turn_sweep);
     uv_idle_init(loop, &c->flush);
     c->flush.data = c;
     c->open_handles++;
     uint64_t hb = (uint64_t)(c->cfg.lease_ms / 3), ac = (uint64_t)(c->cfg.lease_ms / 2);
     uv_timer_start(&c->heartbeat, q_heartbeat_cb, hb ? hb : 1, hb ? hb : 1);
     uv_timer_start(&c->autoclaim, q_autoclaim_cb, ac ? ac : 1, ac ? ac : 1);
+    uv_timer_start(&c->turn_sweep, q_turn_sweep_cb, Q_TURN_SWEEP_MS, Q_TURN_SWEEP_MS);
     for (int i = 0; i < Q_CONN_COUNT; i++) {
         q_conn_init(c, &c->conn[i], (enum q_conn_kind)i);
         q_conn_connect(&c->conn[i]);
@@ -172,8 +176,8 @@ void q_consumer_stop(struct q_consumer *c, void (*closed)(void *arg), void *arg)
     c->closed_arg = arg;
     /* +1 so that no close callback can free c before this function ends */
     c->open_handles++;
-    uv_timer_t *timers[] = {&c->heartbeat, &c->autoclaim, &c->read_retry};
-    for (size_t i = 0; i < 3; i++) {
+    uv_timer_t *timers[] = {&c->heartbeat, &c->autoclaim, &c->read_retry, &c->turn_sweep};
+    for (size_t i = 0; i < sizeof timers / sizeof *timers; i++) {
         uv_timer_stop(timers[i]);
         uv_close((uv_handle_t *)timers[i], q_consumer_handle_closed);
     }

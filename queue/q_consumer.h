@@ -12,8 +12,11 @@
  *
  * Flow: q_consumer_want(n) says how many jobs the worker can take now.  Each
  * entry read goes through the start script (skipped if cancelled or already
- * terminal, dead-lettered past max_attempts, else RUNNING with attempts+1)
- * and then reaches cb->on_job.  The worker ends every delivery with exactly
+ * terminal, parked if an earlier call of its session still runs - woken in
+ * Redis when that one ends -, dead-lettered past max_attempts, else RUNNING
+ * with attempts+1) and then reaches cb->on_job.  Once a second the consumer
+ * also wakes parked jobs whose deadline passed (they reach on_job with
+ * turn_expired set).  The worker ends every delivery with exactly
  * one of q_consumer_complete(), q_consumer_fail(), q_consumer_defer() or
  * q_consumer_release().
  * Completions posted in the same loop turn are sent as one script call.
@@ -45,13 +48,18 @@ struct q_consumer_config {
     int64_t block_ms;      /* XREADGROUP BLOCK, default 2000 */
     int64_t retry_base_ms; /* fail() backoff: base * 2^(attempts-1), default 500 */
     int64_t job_ttl_s;     /* default JOB_TTL_SECONDS */
+    int64_t dead_max;      /* ci:dead keeps about this many; default DEAD_LETTER_MAX */
 };
 
 struct q_delivery {
     struct sch_job job; /* decoded job, owned by the delivery */
     char stream[32];    /* Q_STREAM_HIGH or Q_STREAM_NORMAL */
     char entry_id[32];  /* stream entry id */
-    int attempts;       /* 1 on first delivery */
+    int attempts;       /* 1 on first delivery; 0 when turn_expired */
+    /* 1: the job waited for an earlier call of its session (q_lua_turn.h)
+     * until its own timeout passed.  It must not run: the worker answers it
+     * with q_consumer_complete() (status timeout and a clear stderr). */
+    int turn_expired;
 };
 
 struct q_consumer_cb {

@@ -112,6 +112,7 @@ struct q_consumer {
     size_t nbatch, batch_cap;
 
     uv_timer_t heartbeat, autoclaim, read_retry;
+    uv_timer_t turn_sweep; /* q_turn.c: parked jobs past their deadline */
     uv_idle_t flush;
     int open_handles;
     void (*closed)(void *arg);
@@ -165,5 +166,10 @@ void q_fail_send(struct q_held *h, enum q_fail_mode mode);
 void q_complete_flush(struct q_consumer *c);
 void q_heartbeat_cb(uv_timer_t *t);
 void q_autoclaim_cb(uv_timer_t *t);
+
+/* q_turn.c: every Q_TURN_SWEEP_MS, parked jobs whose deadline passed go
+ * back to their stream (the start script then answers them a timeout). */
+#define Q_TURN_SWEEP_MS 1000
+void q_turn_sweep_cb(uv_timer_t *t);
 
 #endif

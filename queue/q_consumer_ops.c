@@ -181,6 +181,7 @@ void q_fail_send(struct q_held *h, enum q_fail_mode mode)
     q_call_addint(call, ci_now_ms());
     q_call_addint(call, c->cfg.job_ttl_s);
     q_call_addint(call, (int64_t)mode);
+    q_call_addint(call, c->cfg.dead_max);
     call->priv = fx;
     q_call_send(call);
 }

@@ -164,14 +164,17 @@ static void q_start_reply(struct q_call *call, redisReply *r)
             continue;
         }
         long long v = ok && r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
-        if (v > 0) {
-            h->d.attempts = (int)v;
+        if (v > 0 || v == -2) { /* run it, or answer its expired wait */
+            h->d.attempts = v > 0 ? (int)v : 0;
+            h->d.turn_expired = v == -2;
             h->state = Q_HELD_IN_HAND;
             if (c->want > 0)
                 c->want--;
         } else {
-            if (v < 0)
+            if (v == -1)
                 log_warn("queue: job %s dead-lettered: lease expired too often", h->job_id);
+            else if (v == -3)
+                log_debug("queue: job %s waits for its session's earlier call", h->job_id);
             q_held_free(h); /* skipped (cancelled / terminal) or dead */
             hs[i] = NULL;
         }
@@ -202,6 +205,7 @@ static void q_start_batch(struct q_consumer *c, int sidx, struct q_held **hs, si
     q_call_addint(call, ci_now_ms());
     q_call_addint(call, c->cfg.max_attempts);
     q_call_addint(call, c->cfg.job_ttl_s);
+    q_call_addint(call, c->cfg.dead_max);
     for (size_t i = 0; i < n; i++) {
         q_call_addstr(call, hs[i]->d.entry_id);
         q_call_addstr(call, hs[i]->job_id);

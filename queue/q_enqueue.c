@@ -30,6 +30,7 @@ struct q_enq_job {
     const struct sch_job *src;
     char key[Q_JOB_KEY_MAX];
     char created[24];
+    char deadline[24]; /* created + timeout: the longest wait for its session's turn */
     char *bytes;
     size_t len;
 };
@@ -42,6 +43,8 @@ static int q_enq_prepare(struct q_enq_job *e, const struct sch_job *job)
         return -EINVAL;
     snprintf(e->key, sizeof e->key, "%s%s", Q_JOB_KEY_PREFIX, job->id);
     snprintf(e->created, sizeof e->created, "%" PRId64, job->created_ms);
+    snprintf(e->deadline, sizeof e->deadline, "%" PRId64,
+             job->created_ms + (int64_t)(job->timeout_ms ? job->timeout_ms : Q_TURN_WAIT_DEFAULT_MS));
     return sch_job_encode(job, &e->bytes, &e->len);
 }
 
@@ -58,7 +61,7 @@ struct q_enq_cmd {
 static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int eval)
 {
     size_t m = k->m, n = 0;
-    k->n = 6 + 9 * m;
+    k->n = 6 + 10 * m;
     k->av = ci_xcalloc(k->n, sizeof *k->av);
     k->al = ci_xcalloc(k->n, sizeof *k->al);
     q_script_head(Q_SCRIPT_ENQUEUE, eval, (int)m + 2, k->num, k->av, k->al);
@@ -82,6 +85,8 @@ static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int 
         Q_ARG(j->src->callback_url ? j->src->callback_url : "",
               j->src->callback_url ? strlen(j->src->callback_url) : 0);
         Q_ARG(k->batch_id, strlen(k->batch_id));
+        /* batch items are independent jobs: no session line (docs/queue.md) */
+        Q_ARG(j->deadline, *k->batch_id ? 0 : strlen(j->deadline));
     }
 #undef Q_ARG
 }

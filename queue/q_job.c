@@ -20,6 +20,11 @@ int64_t q_job_ttl_default(void)
     return ci_env_int("JOB_TTL_SECONDS", Q_JOB_TTL_DEFAULT, 1, INT32_MAX);
 }
 
+int64_t q_dead_max_default(void)
+{
+    return ci_env_int("DEAD_LETTER_MAX", Q_DEAD_MAX_DEFAULT, 1, INT32_MAX);
+}
+
 static int q_job_key(char *out, size_t outsz, const char *job_id)
 {
     if (!job_id || !*job_id || strlen(job_id) > Q_JOB_ID_MAX)

@@ -31,7 +31,11 @@ int q_setup(redisContext *c);
 /* Atomically creates ci:job:<id> (status queued, owner, session_id,
  * created_at = job->created_ms, attempts 0, TTL ttl_s; ttl_s <= 0 means
  * JOB_TTL_SECONDS) and XADDs the msgpack job to the stream of
- * job->priority.  -EEXIST when the id is already taken. */
+ * job->priority.  A job with a session_id also takes the next ticket of
+ * its session's line in the same script call (q_lua_turn.h): it will not
+ * start before the session's earlier calls have ended, and waits at most
+ * job->timeout_ms (Q_TURN_WAIT_DEFAULT_MS when 0) from created_ms for
+ * that.  -EEXIST when the id is already taken. */
 int q_enqueue(redisContext *c, const struct sch_job *job, int64_t ttl_s);
 
 /* The same for n jobs in one pipeline (one round trip).  rcs (may be NULL)
@@ -107,5 +111,9 @@ int q_stats(redisContext *c, struct q_stats *out);
 
 /* JOB_TTL_SECONDS from the environment, default Q_JOB_TTL_DEFAULT. */
 int64_t q_job_ttl_default(void);
+
+/* DEAD_LETTER_MAX from the environment, default Q_DEAD_MAX_DEFAULT: about
+ * how many entries ci:dead keeps (XADD MAXLEN ~; the oldest go first). */
+int64_t q_dead_max_default(void);
 
 #endif

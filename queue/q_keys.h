@@ -79,6 +79,16 @@
 #define Q_CHAN_DONE "ci:done"
 #define Q_CHAN_CANCEL "ci:cancel"
 
+/* Sessions' lines (q_lua_turn.h): ci:turn:<session id> and the deadline
+ * set of parked jobs. */
+#define Q_TURN_PREFIX "ci:turn:"
+#define Q_TURN_DUE "ci:turn:due"
+/* How long a job without a timeout waits for its session's turn at most. */
+#define Q_TURN_WAIT_DEFAULT_MS 30000
+/* ci:dead is trimmed (XADD MAXLEN ~) to about this many entries; env
+ * DEAD_LETTER_MAX overrides. */
+#define Q_DEAD_MAX_DEFAULT 10000
+
 /* Default TTL of ci:job:<id>; env JOB_TTL_SECONDS overrides. */
 #define Q_JOB_TTL_DEFAULT 86400
 /* ci:job:<id> for a 32-char id fits easily; ids are bounded by Q_JOB_ID_MAX. */

@@ -14,7 +14,9 @@
  *   - the job belongs to a batch: the id is SADDed to ci:batch:<b>:done; only
  *     when that adds it (idempotent per job) are n_<status> and done counted
  *     up; the call that brings done to total stamps completed_at and, when the
- *     batch has a callback_url, creates the "batch_<b>" delivery.
+ *     batch has a callback_url, creates the "batch_<b>" delivery;
+ *   - the job holds a ticket of its session's line: it leaves the line and
+ *     the next call of the session gets its turn (turn_done, q_lua_turn.h).
  *
  * Keys touched beyond the script's KEYS are derived from the job hash (fine
  * on a single Redis; Redis Cluster would need hash tags, see docs/webhooks.md).
@@ -22,7 +24,10 @@
 #ifndef Q_LUA_HOOKS_H
 #define Q_LUA_HOOKS_H
 
+#include "q_lua_turn.h"
+
 #define Q_LUA_ON_TERMINAL                                                                          \
+    Q_LUA_TURN                                                                                     \
     "local function wh_create(wid, typ, subject, owner, url, now, ttl, mirror)\n"                  \
     "  local w = 'ci:webhook:' .. wid\n"                                                           \
     "  if redis.call('EXISTS', w) == 1 then return end\n"                                          \
@@ -34,6 +39,7 @@
     "    'webhook_attempts', 0)\n"                                                                 \
     "end\n"                                                                                        \
     "local function on_terminal(h, id, st, now, ttl)\n"                                            \
+    "  turn_done(h, id)\n"                                                                         \
     "  local f = redis.call('HMGET', h, 'callback_url', 'batch', 'owner')\n"                       \
     "  if f[1] and f[1] ~= '' then\n"                                                              \
     "    wh_create('job_' .. id, 'job.completed', id, f[3], f[1], now, ttl, h)\n"                  \

@@ -18,11 +18,14 @@
 
 /* Enqueue a batch.  KEYS: ci:jobs:high, ci:jobs, hash_1..hash_n.
  * ARGV: ttl, then per job: id, owner, session_id, created_at, stream index
- * (1|2), job bytes, callback_url ('' = none), batch id ('' = none).  Returns
- * per job 1, or 0 when the id already exists (nothing written for it). */
+ * (1|2), job bytes, callback_url ('' = none), batch id ('' = none), turn
+ * deadline (ms; '' = no line: batch items).  A job with a session and a
+ * deadline takes the next ticket of its session's line (q_lua_turn.h) in
+ * this same call.  Returns per job 1, or
+ * 0 when the id already exists (nothing written for it). */
 static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
                                 "for i = 1, #KEYS - 2 do\n"
-                                "  local b, h = 1 + 8 * (i - 1), KEYS[2 + i]\n"
+                                "  local b, h = 1 + 9 * (i - 1), KEYS[2 + i]\n"
                                 "  if redis.call('EXISTS', h) == 1 then\n"
                                 "    out[i] = 0\n"
                                 "  else\n"
@@ -31,6 +34,15 @@ static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
                                 "      'created_at', ARGV[b + 4], 'attempts', 0)\n"
                                 "    if ARGV[b + 7] ~= '' then redis.call('HSET', h, 'callback_url', ARGV[b + 7]) end\n"
                                 "    if ARGV[b + 8] ~= '' then redis.call('HSET', h, 'batch', ARGV[b + 8]) end\n"
+                                "    if ARGV[b + 3] ~= '' and ARGV[b + 9] ~= '' then\n"
+                                "      local z = 'ci:turn:' .. ARGV[b + 3]\n"
+                                "      local last = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')\n"
+                                "      local t = 1\n"
+                                "      if #last > 0 then t = tonumber(last[2]) + 1 end\n"
+                                "      redis.call('ZADD', z, t, ARGV[b + 1])\n"
+                                "      redis.call('EXPIRE', z, ttl)\n"
+                                "      redis.call('HSET', h, 'ticket', t, 'turn_deadline', ARGV[b + 9])\n"
+                                "    end\n"
                                 "    redis.call('EXPIRE', h, ttl)\n"
                                 "    redis.call('XADD', KEYS[tonumber(ARGV[b + 5])], '*', 'id', "
                                 "ARGV[b + 1], 'job', ARGV[b + 6])\n"
@@ -51,19 +63,34 @@ static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
 
 /* Start a batch of entries read from one stream.
  * KEYS: stream, ci:dead, hash_1..hash_n.
- * ARGV: group, worker, now, max_attempts, ttl, then entry_i, id_i pairs.
+ * ARGV: group, worker, now, max_attempts, ttl, dead_max (ci:dead is trimmed
+ * to about that many entries), then entry_i, id_i pairs.
  * Returns one integer per entry: attempts (> 0, run it), 0 (skipped: gone,
- * terminal or cancel requested; XACKed) or -1 (dead: too many attempts). */
+ * terminal or cancel requested; XACKed), -1 (dead: too many attempts), -2
+ * (it waited for its session's turn past its deadline: answer a timeout, do
+ * not run it; status running, entry still pending) or -3 (parked: an
+ * earlier call of its session has the turn; XACKed, woken by turn_done). */
 static const char s_start[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
     "local s, g, now, ttl = KEYS[1], ARGV[1], ARGV[3], ARGV[5]\n"
     "local out, ack = {}, {}\n"
     "for i = 1, #KEYS - 2 do\n"
-    "  local h, entry, id = KEYS[2 + i], ARGV[4 + 2 * i], ARGV[5 + 2 * i]\n"
+    "  local h, entry, id = KEYS[2 + i], ARGV[5 + 2 * i], ARGV[6 + 2 * i]\n"
     "  local f = redis.call('HMGET', h, 'status', 'cancel_requested', 'attempts')\n"
     "  local st = f[1]\n"
+    "  local gate = 0\n"
     "  out[i] = 0\n"
+    "  if (st == 'queued' or st == 'running') and f[2] ~= '1' then\n"
+    "    local job = job_of(s, entry)\n"
+    "    if job then gate = turn_gate(h, id, s, job, now) end\n"
+    "  end\n"
     "  if st ~= 'queued' and st ~= 'running' then\n"
     "    ack[#ack + 1] = entry\n"
+    "  elseif gate == 1 then\n"
+    "    ack[#ack + 1] = entry\n"
+    "    out[i] = -3\n"
+    "  elseif gate == 2 then\n"
+    "    redis.call('HSET', h, 'status', 'running', 'started_at', now, 'worker', ARGV[2])\n"
+    "    out[i] = -2\n"
     "  elseif f[2] == '1' then\n"
     "    redis.call('HSET', h, 'status', 'cancelled', 'finished_at', now)\n"
     "    redis.call('EXPIRE', h, ttl)\n"
@@ -78,8 +105,8 @@ static const char s_start[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
     "        'finished_at', now)\n"
     "      redis.call('EXPIRE', h, ttl)\n"
     "      on_terminal(h, id, 'dead', now, ttl)\n"
-    "      redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job_of(s, entry) or '',\n"
-    "        'error', err, 'attempts', a - 1)\n"
+    "      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'id', id,\n"
+    "        'job', job_of(s, entry) or '', 'error', err, 'attempts', a - 1)\n"
     "      ack[#ack + 1] = entry\n"
     "      redis.call('PUBLISH', 'ci:done', id)\n"
     "      out[i] = -1\n"
@@ -136,7 +163,8 @@ static const char s_complete[] = Q_LUA_ON_TERMINAL
  * KEYS: stream, ci:dead, hash.
  * ARGV: group, worker, entry, id, error, max_attempts, now, ttl, mode
  * (0 retry until max_attempts then dead, 1 dead now, 2 defer: requeue and
- * give the attempt back - the failure was not the job's).
+ * give the attempt back - the failure was not the job's), dead_max (ci:dead
+ * is trimmed to about that many entries).
  * Returns 1 requeued, 2 dead, 0 nothing to do (terminal, or already
  * handled: idempotent on replay), -2 lease lost (another worker runs it). */
 static const char s_fail[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
@@ -165,7 +193,8 @@ static const char s_fail[] = Q_LUA_JOB_OF Q_LUA_ON_TERMINAL
     "redis.call('HSET', h, 'status', 'dead', 'error', ARGV[5], 'finished_at', ARGV[7])\n"
     "redis.call('EXPIRE', h, ARGV[8])\n"
     "on_terminal(h, id, 'dead', ARGV[7], ARGV[8])\n"
-    "redis.call('XADD', KEYS[2], '*', 'id', id, 'job', job, 'error', ARGV[5], 'attempts', a)\n"
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 'id', id, 'job', job,\n"
+    "  'error', ARGV[5], 'attempts', a)\n"
     "redis.call('PUBLISH', 'ci:done', id)\n"
     "return 2\n";
 
@@ -202,10 +231,21 @@ static const char s_cancel[] = Q_LUA_ON_TERMINAL
     "end\n"
     "return st\n";
 
+/* Deadline sweep of parked jobs.  KEYS: ci:turn:due.  ARGV: now, max.
+ * Parked jobs whose deadline passed go back to their stream marked
+ * turn_expired (the start script then answers them a timeout instead of
+ * running them).  Returns how many were woken. */
+static const char s_turn_due[] = Q_LUA_TURN
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0,\n"
+    "  tonumber(ARGV[2]))\n"
+    "for i = 1, #ids do turn_wake(ids[i], true) end\n"
+    "return #ids\n";
+
 static const char *const s_texts[Q_SCRIPT_COUNT] = {
     [Q_SCRIPT_ENQUEUE] = s_enqueue,     [Q_SCRIPT_START] = s_start,
     [Q_SCRIPT_COMPLETE] = s_complete,   [Q_SCRIPT_FAIL] = s_fail,
     [Q_SCRIPT_HEARTBEAT] = s_heartbeat, [Q_SCRIPT_CANCEL] = s_cancel,
+    [Q_SCRIPT_TURN_DUE] = s_turn_due,
 };
 
 static char s_shas[Q_SCRIPT_COUNT][41];

@@ -20,6 +20,7 @@ enum q_script_id {
     Q_SCRIPT_FAIL,
     Q_SCRIPT_HEARTBEAT,
     Q_SCRIPT_CANCEL,
+    Q_SCRIPT_TURN_DUE,
     Q_SCRIPT_COUNT
 };
 

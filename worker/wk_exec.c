@@ -330,6 +330,29 @@ static void on_ready(void *arg, struct wk_sandbox *sb, int status)
     wk_stage_in(&s->ctx, on_staged_in, s);
 }
 
+/* The job waited for an earlier call of its session until its own timeout
+ * passed (q_consumer.h, turn_expired): it never runs, so the session's
+ * state and files stay as that earlier call left them.  Answered at once,
+ * without a sandbox. */
+static void post_turn_expired(struct wk_slot *s)
+{
+    const struct sch_job *job = &s->d->job;
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "not run: an earlier call of session %s was still running when this call's "
+             "timeout (%u ms) passed; calls of one session run one at a time, in arrival "
+             "order. Nothing ran and the session is unchanged.",
+             job->session_id ? job->session_id : "", (unsigned)job->timeout_ms);
+    sch_result_release(&s->res);
+    s->res.status = SCH_STATUS_TIMEOUT;
+    s->res.exit_code = -1;
+    s->res.stderr_len = strlen(msg);
+    s->res.stderr_buf = ci_xstrndup(msg, s->res.stderr_len);
+    clean_stream(&s->res.stderr_buf, &s->res.stderr_len, 0);
+    rlog_warn(rid(s), "job %s: waited past its timeout for its session's turn; not run", job->id);
+    post_result(s);
+}
+
 static void on_job(void *arg, struct q_delivery *d)
 {
     struct wk_exec *ex = arg;
@@ -343,6 +366,10 @@ static void on_job(void *arg, struct q_delivery *d)
     }
     s->d = d;
     ex->busy++;
+    if (d->turn_expired) {
+        post_turn_expired(s);
+        return;
+    }
     for (size_t i = 0; i < d->job.nwarnings; i++) /* code-scan findings of the ingress */
         sch_result_add_warning(&s->res, d->job.warnings[i]);
     rlog_info(d->job.request_id, "job %s: starting (%s, session %s, attempt %d)", d->job.id,

@@ -7,6 +7,7 @@
 #include "ci_util.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 redisContext *qt_redis_up(struct ci_redis *r, const char *extra_conf)
@@ -39,7 +40,9 @@ void qt_job_init(struct sch_job *job, int priority)
     memset(job, 0, sizeof *job);
     ASSERT_EQ(ci_random_hex(id, 16), 0);
     job->id = ci_xstrdup(id);
-    job->session_id = ci_xstrdup("sess-1");
+    char sid[64];
+    snprintf(sid, sizeof sid, "sess-%s", id); /* a session per job: no line between them */
+    job->session_id = ci_xstrdup(sid);
     job->owner = ci_xstrdup("owner-1");
     job->lang = SCH_LANG_PY;
     job->code = ci_xstrdup("print(1)");
@@ -85,6 +88,7 @@ static void qt_on_job(void *arg, struct q_delivery *d)
     ASSERT_LT(i, QT_MAX);
     snprintf(w->ids[i], sizeof w->ids[i], "%s", d->job.id);
     w->attempts[i] = d->attempts;
+    w->turn_expired[i] = d->turn_expired;
     w->held[i] = d;
     if (w->mode == QT_COMPLETE) {
         qt_worker_complete(w, i, "ok\n");

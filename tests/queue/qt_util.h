@@ -30,6 +30,7 @@ struct qt_worker {
     int ngot;
     char ids[QT_MAX][65];
     int attempts[QT_MAX];
+    int turn_expired[QT_MAX];
     int ndone;
     int done_rc[QT_MAX];
     int ncancel;
@@ -53,7 +54,8 @@ void qt_case_down(struct qt_case *k, redisContext *c);
 redisContext *qt_redis_up(struct ci_redis *r, const char *extra_conf);
 
 /* Fills *job with a fresh random id, lang py, code "print(1)", owner
- * "owner-1", session "sess-1", created now, the given priority. */
+ * "owner-1", session "sess-<id>" (its own, so jobs never wait for each
+ * other's turn), timeout 1 s, created now, the given priority. */
 void qt_job_init(struct sch_job *job, int priority);
 /* Enqueues a fresh job; copies its id to id_out (>= 65 bytes). */
 void qt_enqueue(redisContext *c, int priority, char *id_out);

@@ -65,7 +65,9 @@ TEST(complete_roundtrip)
     ASSERT_EQ(info.result.stdout_len, 3);
     ASSERT_STR_EQ(info.result.stdout_buf, "hi\n");
     ASSERT_STR_EQ(info.owner, "owner-1");
-    ASSERT_STR_EQ(info.session_id, "sess-1");
+    char sid[80];
+    snprintf(sid, sizeof sid, "sess-%s", id);
+    ASSERT_STR_EQ(info.session_id, sid);
     ASSERT_EQ(info.attempts, 1);
     ASSERT_GE(info.finished_at, info.started_at);
     ASSERT_GE(info.started_at, info.created_at);
