@@ -25,7 +25,12 @@
  *                    cancel_requested  "1" once DELETE hit a running job
  *                  TTL JOB_TTL_SECONDS (default 86400), set at enqueue and
  *                  refreshed when the job reaches a terminal state.
- *   ci:dead        stream, dead letters: id, job, error, attempts.
+ *   ci:dead        stream, dead letters: id, job, error, attempts; trimmed
+ *                  (XADD MAXLEN ~) to about DEAD_LETTER_MAX entries.
+ *   ci:turn:<sid>, ci:turn:due   a session's line of unfinished calls and
+ *                  the deadlines of parked ones (q_lua_turn.h); job hash
+ *                  extras ticket, turn_deadline, parked, parked_job,
+ *                  turn_waited, turn_expired.
  *   ci:done        channel, message = job id, published after the terminal
  *                  state (and result) is stored.
  *   ci:cancel      channel, message = job id of a running job to kill.
@@ -42,6 +47,10 @@
  * Job lifecycle (every transition is one Lua script, hence atomic):
  *
  *   QUEUED     hash written and entry XADDed by q_enqueue(); waits in a stream.
+ *              A job whose session has an earlier unfinished call is parked
+ *              at start (entry acked, bytes kept in the hash) until that
+ *              call's terminal transition puts it back in its stream, or
+ *              its deadline passes (then it is answered TIMEOUT, not run).
  *   RUNNING    a consumer read the entry and the start script ran: attempts+1,
  *              started_at, worker.  The entry is pending (PEL) for that consumer.
  *   COMPLETED  \
