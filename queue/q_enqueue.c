@@ -43,8 +43,8 @@ static int q_enq_prepare(struct q_enq_job *e, const struct sch_job *job)
         return -EINVAL;
     snprintf(e->key, sizeof e->key, "%s%s", Q_JOB_KEY_PREFIX, job->id);
     snprintf(e->created, sizeof e->created, "%" PRId64, job->created_ms);
-    snprintf(e->deadline, sizeof e->deadline, "%" PRId64,
-             job->created_ms + (int64_t)(job->timeout_ms ? job->timeout_ms : Q_TURN_WAIT_DEFAULT_MS));
+    int64_t wait_ms = job->timeout_ms ? (int64_t)job->timeout_ms : Q_TURN_WAIT_DEFAULT_MS;
+    snprintf(e->deadline, sizeof e->deadline, "%" PRId64, job->created_ms + wait_ms);
     return sch_job_encode(job, &e->bytes, &e->len);
 }
 

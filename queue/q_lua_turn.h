@@ -45,7 +45,7 @@
     "  while true do\n"                                                                            \
     "    local m = redis.call('ZRANGE', z, 0, 0)\n"                                                \
     "    if #m == 0 then return nil end\n"                                                         \
-    "    local st = redis.call('HGET', 'ci:job:' .. m[1], 'status')\n"                            \
+    "    local st = redis.call('HGET', 'ci:job:' .. m[1], 'status')\n"                             \
     "    if st == 'queued' or st == 'running' then return m[1] end\n"                              \
     "    redis.call('ZREM', z, m[1])\n"                                                            \
     "  end\n"                                                                                      \
@@ -76,8 +76,8 @@
     "  local z = 'ci:turn:' .. f[1]\n"                                                             \
     "  if not redis.call('ZSCORE', z, id) then return 0 end\n"                                     \
     "  local head = turn_head(z)\n"                                                                \
-    "  local dl = f[3] or '9e15'\n"                                                               \
-    "  local late = f[5] == '1' or tonumber(now) >= tonumber(dl)\n"                               \
+    "  local dl = f[3] or '9e15'\n"                                                                \
+    "  local late = f[5] == '1' or tonumber(now) >= tonumber(dl)\n"                                \
     "  if head == id then\n"                                                                       \
     "    if f[4] == '1' and late then return 2 end\n"                                              \
     "    return 0\n"                                                                               \
@@ -85,7 +85,7 @@
     "  if late then return 2 end\n"                                                                \
     "  if head then turn_wake(head, false) end\n"                                                  \
     "  redis.call('HSET', h, 'parked', stream, 'parked_job', job, 'turn_waited', '1')\n"           \
-    "  redis.call('ZADD', 'ci:turn:due', dl, id)\n"                                               \
+    "  redis.call('ZADD', 'ci:turn:due', dl, id)\n"                                                \
     "  return 1\n"                                                                                 \
     "end\n"
 

@@ -120,7 +120,7 @@ TEST(one_at_a_time_in_arrival_order)
     ASSERT_STR_EQ(job_field(c, b, "parked", buf), Q_STREAM_HIGH);
     ASSERT_STR_EQ(job_field(c, d, "parked", buf), Q_STREAM_NORMAL);
     ASSERT_EQ(status_of(c, b), SCH_STATUS_QUEUED);
-    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_HIGH), 0); /* parked: not in a stream */
+    ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_HIGH), 0);   /* parked: not in a stream */
     ASSERT_EQ(qt_int(c, "XLEN %s", Q_STREAM_NORMAL), 2); /* a, x pending */
 
     complete_as(&w, 0, SCH_STATUS_COMPLETED);
