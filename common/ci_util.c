@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,4 +100,15 @@ int ci_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
     if (alen != blen)
         return 0;
     return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+void ci_user_tag(const char *user_id, char out[CI_USER_TAG_LEN + 1])
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    out[0] = '\0';
+    if (!user_id || !*user_id)
+        return;
+    SHA256((const unsigned char *)user_id, strlen(user_id), d);
+    for (int i = 0; i < CI_USER_TAG_LEN / 2; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }

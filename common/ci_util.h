@@ -23,6 +23,12 @@ int ci_random_hex(char *out, size_t nbytes);
  * alphabet, uniform) and a NUL.  Returns 0 or -1. */
 int ci_random_id(char *out, size_t len);
 
+/* The tag of a user id inside a tenant: the first 16 hex digits of its
+ * SHA-256, "" for the anonymous user (NULL or "").  out needs 17 bytes.
+ * Stored with jobs and entity pointers instead of the id itself. */
+#define CI_USER_TAG_LEN 16
+void ci_user_tag(const char *user_id, char out[CI_USER_TAG_LEN + 1]);
+
 /* Formats epoch milliseconds as "2026-11-27T22:50:01.123Z" into out (>= 25 bytes). */
 void ci_format_iso8601(int64_t ms, char *out, size_t outsz);
 

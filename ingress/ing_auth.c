@@ -31,7 +31,9 @@ int ing_auth_init(void)
         SHA256((const unsigned char *)admin, strlen(admin), admin_digest);
     for (int p = 0; p < ING_RL_COUNT; p++)
         static_rate[p] = (long)ci_env_int(rate_env[p], 0, 0, 1000000000);
-    return nkeys ? 0 : -1;
+    if (ing_jwt_init() != 0)
+        return -1;
+    return nkeys || ing_jwt_enabled() ? 0 : -1;
 }
 
 int ing_auth_admin_enabled(void)
@@ -39,8 +41,9 @@ int ing_auth_admin_enabled(void)
     return admin_set;
 }
 
-static const char *presented_key(struct MHD_Connection *conn)
+static const char *presented_key(struct MHD_Connection *conn, int *bearer)
 {
+    *bearer = 0;
     const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
     if (k && *k)
         return k;
@@ -49,6 +52,7 @@ static const char *presented_key(struct MHD_Connection *conn)
         auth += 7;
         while (*auth == ' ')
             auth++;
+        *bearer = 1;
         return *auth ? auth : NULL;
     }
     return NULL;
@@ -67,8 +71,8 @@ static void hex_of(const unsigned char *d, size_t n, char *out)
 enum ing_auth_kind ing_auth_identify(struct MHD_Connection *conn, struct ing_auth *out)
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
-    const char *key = presented_key(conn);
-    int match = 0;
+    int bearer = 0, match = 0;
+    const char *key = presented_key(conn, &bearer);
 
     memset(out, 0, sizeof *out);
     if (!key)
@@ -85,6 +89,16 @@ enum ing_auth_kind ing_auth_identify(struct MHD_Connection *conn, struct ing_aut
         memcpy(out->key.rate, static_rate, sizeof static_rate);
         return out->kind = ING_AUTH_STATIC;
     }
+    if (bearer && ing_jwt_enabled() && ing_jwt_looks_like(key)) {
+        if (ing_jwt_verify(key, ci_now_ms() / 1000, &out->jwt, &out->why) == 0) {
+            memcpy(out->owner, out->jwt.owner, sizeof out->owner);
+            snprintf(out->key.id, sizeof out->key.id, "jwt-%s", out->owner);
+            memcpy(out->key.rate, static_rate, sizeof static_rate);
+            return out->kind = ING_AUTH_JWT;
+        }
+        out->owner[0] = '\0';
+        return out->kind = ING_AUTH_BAD; /* never looked up as a managed key */
+    }
     char hash[ING_KEY_HEX_LEN + 1];
     hex_of(d, sizeof d, hash);
     int rc = ing_keys_validate(hash, &out->key);
@@ -99,7 +113,7 @@ int ing_auth_check(struct MHD_Connection *conn, char owner[ING_OWNER_LEN + 1], c
     struct ing_auth a;
     enum ing_auth_kind k = ing_auth_identify(conn, &a);
     memcpy(prefix, a.prefix, sizeof a.prefix);
-    int ok = k == ING_AUTH_STATIC || k == ING_AUTH_MANAGED;
+    int ok = ING_AUTH_IS_CALLER(k);
     memcpy(owner, ok ? a.owner : "", ok ? ING_OWNER_LEN + 1 : 1);
     return ok;
 }

@@ -25,7 +25,9 @@
 #include "ing_fileref.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
+#include "ing_sec.h"
 #include "ing_session.h"
+#include "ing_user.h"
 #include "q_batch.h"
 #include "sch_validate.h"
 
@@ -206,7 +208,8 @@ static enum MHD_Result enqueue(struct ing_request *req, redisContext *c, struct 
         json_array_append_new(ids, json_string(jid));
     }
     struct q_batch_spec spec = {
-        .id = batch_id, .owner = req->owner, .callback_url = b->callback_url, .created_ms = now};
+        .id = batch_id, .owner = req->owner, .callback_url = b->callback_url, .created_ms = now,
+        .user_tag = req->user_tag};
     int rc = q_enqueue_batch_ex(c, ptrs, b->n, ing_cfg.job_ttl_s, &spec, NULL);
     free(ptrs);
     if (rc != 0) {
@@ -257,9 +260,19 @@ enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req)
                               "the queue is full; retry later", NULL, req->request_id, 5);
         goto out;
     }
+    const char *submitter;
+    if (ing_user_of(req, NULL, &submitter, &ret) != 0)
+        goto out;
+    ci_user_tag(submitter, req->user_tag); /* the batch record's user */
     for (size_t i = 0; i < b.n; i++) { /* every item's files: 404 names jobs[i].files[k] */
         char prefix[32];
+        const char *user;
         snprintf(prefix, sizeof prefix, "jobs[%zu]", i);
+        if (ing_user_of(req, b.jobs[i].user_id, &user, &ret) != 0)
+            goto out;
+        char *u = *user ? ci_xstrdup(user) : NULL; /* each item's user: ing_user.h */
+        free(b.jobs[i].user_id);
+        b.jobs[i].user_id = u;
         b.jobs[i].owner = ci_xstrdup(req->owner);
         if (b.jobs[i].nfiles && ing_fileref_authorise(req, c, &b.jobs[i], prefix, &ret) != 0)
             goto out;
@@ -309,13 +322,20 @@ static json_t *batch_json(const char *id, const struct q_batch_info *bi)
 enum MHD_Result ing_h_jobs_batch_get(struct ing_request *req)
 {
     struct q_batch_info bi;
+    enum MHD_Result ret;
+    const char *user;
+    if (ing_user_of(req, NULL, &user, &ret) != 0)
+        return ret;
+    ci_user_tag(user, req->user_tag);
     redisContext *c = ing_redis();
     if (!c)
         return unavailable(req);
     int rc = q_batch_get(c, req->params[0], &bi);
     if (rc == -EIO)
         return unavailable(req);
-    if (rc == -ENOENT || strcmp(bi.owner, req->owner) != 0) {
+    if (rc == -ENOENT || strcmp(bi.owner, req->owner) != 0 || strcmp(bi.user, req->user_tag) != 0) {
+        if (rc == 0) /* another caller's or user's batch: as if it did not exist */
+            ing_sec_denied(req, "batch", req->params[0], "belongs to another caller or user");
         q_batch_info_release(&bi);
         return ing_reply_error(req->conn, MHD_HTTP_NOT_FOUND, "not_found", "no such batch", NULL,
                                req->request_id, 0);

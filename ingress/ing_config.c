@@ -57,8 +57,10 @@ int ing_config_load(void)
     ing_cfg.max_queue_depth = ci_env_int("MAX_QUEUE_DEPTH", 100000, 1, INT64_MAX);
     sch_limits_from_env(&ing_cfg.limits);
     load_keys();
-    if (ing_cfg.nkeys == 0) {
-        log_error("no API key configured: set API_KEY (or API_KEYS) in the environment or .env");
+    const char *jwt = ci_env_str("CODEAPI_JWT_PUBLIC_KEY_FILE", NULL);
+    if (ing_cfg.nkeys == 0 && !(jwt && *jwt)) {
+        log_error("no API key configured: set API_KEY (or API_KEYS) in the environment or .env, "
+                  "or CODEAPI_JWT_PUBLIC_KEY_FILE for JWT mode");
         return -1;
     }
     return 0;

@@ -13,6 +13,8 @@
 #include "ing_reply.h"
 #include "ing_sec.h"
 #include "ing_session.h"
+#include "ing_user.h"
+#include "st_access.h"
 #include "st_files.h"
 
 #include <errno.h>
@@ -118,25 +120,51 @@ static enum MHD_Result unavailable(struct ing_request *req, const char *what)
                            req->request_id, 5);
 }
 
-int ing_files_owned(struct ing_request *req, enum MHD_Result *ret)
+int ing_files_access(struct ing_request *req, int write, enum MHD_Result *ret)
 {
-    const char *sid = req->params[0];
-    if (!sch_valid_id(sid, SCH_SESSION_ID_MAX)) {
-        *ret = not_found(req, "session not found");
+    const char *sid = req->params[0], *user = "", *qkind = ing_query(req, "kind"),
+               *qver = ing_query(req, "version");
+    struct ing_sess_rec rec;
+    if (ing_user_of(req, NULL, &user, ret) != 0)
+        return 0;
+    if (qkind && sch_file_kind_from_name(qkind) == SCH_FILE_KIND_COUNT) {
+        struct sch_errors e;
+        sch_errors_init(&e);
+        sch_errors_add(&e, "kind", "must be user, agent or skill");
+        *ret = ing_reply_error(req->conn, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error",
+                               "invalid query", &e, req->request_id, 0);
         return 0;
     }
     redisContext *c = ing_redis();
-    int rc = c ? ing_session_owned(c, sid, req->owner, ing_query(req, "user_id")) : -EIO;
+    int rc = c ? ing_session_record(c, sid, &rec) : -EIO;
     if (rc < 0) {
         ing_redis_reset();
         *ret = unavailable(req, "the session store is unreachable; try again shortly");
         return 0;
     }
-    if (rc == 0) {
+    enum st_access a =
+        rc == 0 ? ST_ACCESS_DENIED
+        : write ? st_access_write(rec.owner, rec.user_id, rec.kind, req->owner, user)
+                : st_access_read(rec.owner, rec.user_id, rec.kind, req->owner, user);
+    /* a shared bucket is reached only under its own kind (and version) */
+    if (a != ST_ACCESS_DENIED && st_access_shared_kind(rec.kind) &&
+        ((qkind && strcmp(qkind, rec.kind) != 0) || (qver && rec.ver[0] && strcmp(qver, rec.ver))))
+        a = ST_ACCESS_DENIED;
+    if (a == ST_ACCESS_OK && write && rec.ro)
+        a = ST_ACCESS_READONLY;
+    if (a == ST_ACCESS_READONLY) {
+        ing_sec_denied(req, "session", sid, "read-only (skill or read_only) session");
+        *ret = ing_reply_error(req->conn, MHD_HTTP_FORBIDDEN, "read_only",
+                               "the files of this session are read-only", NULL, req->request_id,
+                               0);
+        return 0;
+    }
+    if (a == ST_ACCESS_DENIED) {
         ing_sec_denied(req, "session", sid, "not the caller's (another caller's or unknown)");
         *ret = not_found(req, "session not found");
+        return 0;
     }
-    return rc;
+    return 1;
 }
 
 static struct st_store *store_or_reply(struct ing_request *req, enum MHD_Result *ret)
@@ -181,7 +209,7 @@ enum MHD_Result ing_h_files_list(struct ing_request *req)
                                "invalid query", &e, req->request_id, 0);
     }
     struct st_store *st = store_or_reply(req, &ret);
-    if (!st || !ing_files_owned(req, &ret))
+    if (!st || !ing_files_access(req, 0, &ret))
         return ret;
     struct st_file_meta *files = NULL;
     size_t n = 0;
@@ -224,7 +252,7 @@ enum MHD_Result ing_h_files_download(struct ing_request *req)
 {
     enum MHD_Result ret;
     struct st_store *st = store_or_reply(req, &ret);
-    if (!st || !ing_files_owned(req, &ret))
+    if (!st || !ing_files_access(req, 0, &ret))
         return ret;
     struct st_file_meta m;
     char key[160];
@@ -266,7 +294,7 @@ enum MHD_Result ing_h_files_delete(struct ing_request *req)
 {
     enum MHD_Result ret;
     struct st_store *st = store_or_reply(req, &ret);
-    if (!st || !ing_files_owned(req, &ret))
+    if (!st || !ing_files_access(req, 1, &ret))
         return ret;
     int rc = st_file_delete(st, req->params[0], req->params[1]);
     if (rc == -ENOENT || rc == -EINVAL)
@@ -278,4 +306,29 @@ enum MHD_Result ing_h_files_delete(struct ing_request *req)
                           json_pack("{s:s, s:s, s:s}", "message", "File deleted successfully",
                                     "session_id", req->params[0], "file_id", req->params[1]),
                           req->request_id);
+}
+
+/* -- GET|DELETE /sessions/{sid}/objects/{fid} (LibreChat's probe) -------- */
+
+enum MHD_Result ing_h_objects_get(struct ing_request *req)
+{
+    enum MHD_Result ret;
+    struct st_store *st = store_or_reply(req, &ret);
+    if (!st || !ing_files_access(req, 0, &ret))
+        return ret;
+    struct st_file_meta m;
+    int rc = st_meta_get(st, req->params[0], req->params[1], &m);
+    if (rc == -ENOENT || rc == -EINVAL)
+        return not_found(req, "file not found");
+    if (rc != 0)
+        return unavailable(req, "file storage failed; try again shortly");
+    char when[32];
+    ci_format_iso8601(m.created_ms, when, sizeof when);
+    return ing_reply_json(
+        req->conn, MHD_HTTP_OK,
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "id", m.id, "fileId", m.id,
+                  "storage_session_id", m.session_id, "session_id", m.session_id,
+                  "originalFilename", m.name, "size", (json_int_t)m.size, "lastModified", when,
+                  "etag", m.etag, "contentType", m.content_type),
+        req->request_id);
 }

@@ -5,11 +5,22 @@
  *   GET    /files/{session_id}?detail=      summary (default) | simple | full
  *   GET    /download/{session_id}/{file_id}
  *   DELETE /files/{session_id}/{file_id}
+ *   POST   /upload/batch                    ing_upload.c
+ *   GET    /sessions/{sid}/objects/{fid}    LibreChat's freshness probe: the file's
+ *                                           {id, fileId, storage_session_id, session_id,
+ *                                            originalFilename, size, lastModified, etag,
+ *                                            contentType}
+ *   DELETE /sessions/{sid}/objects/{fid}    as DELETE /files/{sid}/{fid}
  *
- * Every route answers 404 unless the session exists in Redis and belongs to
- * the caller's API key (and to `user_id` when the query gives one and the
- * session has one): another caller cannot tell a foreign session from a
- * missing one.  File bytes and metadata live in storage (st_files.h).
+ * Every route answers 404 unless the session exists in Redis and the caller
+ * may use it (ing_files_access(): st_access.h's rule for the caller's
+ * tenant and user, ing_user.h): another caller cannot tell a foreign session
+ * from a missing one.  The query may add LibreChat's `kind` (user, agent,
+ * skill), `id` and `version`: `kind=user&id=<user>` asserts the user in key
+ * mode; a shared (agent/skill) session is reached only under its own kind
+ * and, when given, version.  Deleting from a skill or read_only session
+ * answers 403 read_only.  File bytes and metadata live in storage
+ * (st_files.h).
  *
  * Expiry: sessions expire in Redis (SESSION_TTL_HOURS, ing_session.h).  A
  * sweeper thread started by ing_files_start() lists files/ in storage every
@@ -46,8 +57,11 @@ enum MHD_Result ing_h_files_list(struct ing_request *req);
 enum MHD_Result ing_h_files_download(struct ing_request *req);
 enum MHD_Result ing_h_files_delete(struct ing_request *req);
 
-/* Shared by the handlers: 1 when the caller owns the session in
- * req->params[0]; 0 after queueing 404 (or 503) into *ret. */
-int ing_files_owned(struct ing_request *req, enum MHD_Result *ret);
+enum MHD_Result ing_h_objects_get(struct ing_request *req);
+
+/* Shared by the handlers: 1 when the caller may read (write 0) or change
+ * (write 1) the files of the session in req->params[0]; 0 after queueing
+ * 404 (or 403 read_only, 422 bad query, 503) into *ret. */
+int ing_files_access(struct ing_request *req, int write, enum MHD_Result *ret);
 
 #endif

@@ -19,6 +19,7 @@
 #include "ing_reply.h"
 #include "ing_sec.h"
 #include "ing_session.h"
+#include "ing_user.h"
 #include "ing_wait.h"
 #include "q_job.h"
 #include "sch_json.h"
@@ -118,6 +119,13 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
 
     if (intake(req, &job, ret) != 0)
         goto out;
+    const char *user;
+    if (ing_user_of(req, job.user_id, &user, ret) != 0)
+        goto out;
+    char *u = *user ? ci_xstrdup(user) : NULL; /* the job's user: ing_user.h */
+    free(job.user_id);
+    job.user_id = u;
+    ci_user_tag(job.user_id, req->user_tag);
     redisContext *c = ing_redis();
     if (!c) {
         *ret = redis_down(req);
@@ -216,8 +224,8 @@ static int read_job(struct ing_request *req, struct q_job_info *info)
         return rc;
     if (rc != 0)
         return -EIO;
-    if (strcmp(info->owner, req->owner) != 0) {
-        ing_sec_denied(req, "job", req->job_id, "belongs to another caller");
+    if (strcmp(info->owner, req->owner) != 0 || strcmp(info->user, req->user_tag) != 0) {
+        ing_sec_denied(req, "job", req->job_id, "belongs to another caller or user");
         return -ENOENT; /* another caller's job does not exist for this one */
     }
     return sch_status_is_terminal(info->status) ? 1 : 0;
@@ -343,10 +351,24 @@ static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_
     return ing_reply_json(req->conn, MHD_HTTP_OK, job_json(req->job_id, info), req->request_id);
 }
 
+/* The caller's user tag into req->user_tag (GET/DELETE /jobs/{id}); 0, or
+ * -1 after queueing a 422 for an invalid user id. */
+static int caller_user(struct ing_request *req, enum MHD_Result *ret)
+{
+    const char *user;
+    if (ing_user_of(req, NULL, &user, ret) != 0)
+        return -1;
+    ci_user_tag(user, req->user_tag);
+    return 0;
+}
+
 enum MHD_Result ing_h_jobs_cancel(struct ing_request *req)
 {
     struct q_job_info info;
+    enum MHD_Result ret;
     memset(&info, 0, sizeof info);
+    if (caller_user(req, &ret) != 0)
+        return ret;
     if (take_job_id(req) != 0)
         return no_such_job(req);
     int rc = read_job(req, &info);
@@ -366,6 +388,9 @@ enum MHD_Result ing_h_jobs_cancel(struct ing_request *req)
 enum MHD_Result ing_h_jobs_get(struct ing_request *req)
 {
     if (!req->job_id[0]) {
+        enum MHD_Result ret;
+        if (caller_user(req, &ret) != 0)
+            return ret;
         if (take_job_id(req) != 0)
             return no_such_job(req);
         int64_t wait_s = 0;

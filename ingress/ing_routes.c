@@ -23,11 +23,16 @@ const struct ing_route ing_routes[] = {
     {"DELETE", "/jobs/{}", ing_h_jobs_cancel, 0, ING_BODY_NONE, "DELETE /jobs/{id}"},
     /* files (ing_files.h) */
     {"POST", "/upload", ing_h_upload, 0, ING_BODY_MULTIPART, "POST /upload"},
+    {"POST", "/upload/batch", ing_h_upload, 0, ING_BODY_MULTIPART, "POST /upload/batch"},
     {"GET", "/files/{}", ing_h_files_list, 0, ING_BODY_NONE, "GET /files/{session_id}"},
     {"DELETE", "/files/{}/{}", ing_h_files_delete, 0, ING_BODY_NONE,
      "DELETE /files/{session_id}/{file_id}"},
     {"GET", "/download/{}/{}", ing_h_files_download, 0, ING_BODY_NONE,
      "GET /download/{session_id}/{file_id}"},
+    {"GET", "/sessions/{}/objects/{}", ing_h_objects_get, 0, ING_BODY_NONE,
+     "GET /sessions/{session_id}/objects/{file_id}"},
+    {"DELETE", "/sessions/{}/objects/{}", ing_h_files_delete, 0, ING_BODY_NONE,
+     "DELETE /sessions/{session_id}/objects/{file_id}"},
     /* operations and the API document (ing_metrics.h, ing_openapi.h) */
     {"GET", "/metrics", ing_h_metrics, 0, ING_BODY_NONE, "GET /metrics"},
     {"GET", "/openapi.json", ing_h_openapi, 1, ING_BODY_NONE, "GET /openapi.json"},

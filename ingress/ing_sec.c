@@ -137,6 +137,8 @@ int ing_sec_auth_failed(struct ing_request *req, const char *reason, const char 
 
 static int refuse_auth(struct ing_request *req, const struct ing_auth *a, enum MHD_Result *ret)
 {
+    if (a->why) /* a JWT that failed verification: the reason is audited only */
+        return ing_sec_auth_failed(req, a->why, "invalid or expired token", ret);
     const char *why = a->kind == ING_AUTH_NONE ? "missing key"
                       : a->kind == ING_AUTH_ADMIN ? "admin key on a caller route"
                                                   : "invalid key";
@@ -186,7 +188,7 @@ int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const c
                                req->request_id, 2);
         return 1;
     }
-    int caller = k == ING_AUTH_STATIC || k == ING_AUTH_MANAGED;
+    int caller = ING_AUTH_IS_CALLER(k);
     int authed = admin_route ? k == ING_AUTH_ADMIN : caller;
     /* locked out whatever the key: otherwise a right guess would still show
      * (a failure is counted and judged in one step by refuse_auth) */
@@ -202,11 +204,16 @@ int ing_sec_gate(struct ing_request *req, const struct ing_route *route, const c
         return refuse_auth(req, &a, ret);
     req->admin = k == ING_AUTH_ADMIN;
     memcpy(req->owner, a.owner, sizeof req->owner);
+    if (k == ING_AUTH_JWT) { /* the user is the token's, not the request's */
+        memcpy(req->jwt_user, a.jwt.sub, sizeof req->jwt_user);
+        req->user_fixed = 1;
+    }
     /* counted above with the lock-out check; the line only here */
     ing_audit_line(req, "authentication", 1,
                    json_pack("{s:s,s:s}", "key_id", a.key.id, "key_kind",
-                             k == ING_AUTH_ADMIN ? "admin"
+                             k == ING_AUTH_ADMIN     ? "admin"
                              : k == ING_AUTH_MANAGED ? "managed"
+                             : k == ING_AUTH_JWT     ? "jwt"
                                                      : "static"));
     return req->admin ? 0 : rate(req, &a, ret);
 }

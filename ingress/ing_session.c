@@ -6,7 +6,6 @@
 #include "st_access.h"
 
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,15 +27,16 @@ int ing_session_record(redisContext *c, const char *session_id, struct ing_sess_
     memset(rec, 0, sizeof *rec);
     if (!sch_valid_id(session_id, SCH_SESSION_ID_MAX))
         return 0;
-    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind rid ver", session_id);
+    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind rid ver ro", session_id);
     int rc = -EIO;
-    if (reply_failed(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+    if (reply_failed(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 6)
         goto out;
     copy_str(r->element[0], rec->owner, sizeof rec->owner);
     copy_str(r->element[1], rec->user_id, sizeof rec->user_id);
     copy_str(r->element[2], rec->kind, sizeof rec->kind);
     copy_str(r->element[3], rec->rid, sizeof rec->rid);
     copy_str(r->element[4], rec->ver, sizeof rec->ver);
+    rec->ro = r->element[5]->type == REDIS_REPLY_STRING && strcmp(r->element[5]->str, "1") == 0;
     rc = rec->owner[0] ? 1 : 0;
 out:
     freeReplyObject(r);
@@ -59,14 +59,9 @@ int ing_session_owned(redisContext *c, const char *session_id, const char *owner
 static void entity_key(char *out, size_t outsz, const char *owner, const char *user_id,
                        const char *entity_id)
 {
-    char uh[17] = "-";
-    if (user_id && *user_id) {
-        unsigned char d[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *)user_id, strlen(user_id), d);
-        for (int i = 0; i < 8; i++)
-            snprintf(uh + 2 * i, 3, "%02x", d[i]);
-    }
-    snprintf(out, outsz, "ci:ent:%s:%s:%s", owner, uh, entity_id);
+    char tag[CI_USER_TAG_LEN + 1];
+    ci_user_tag(user_id, tag);
+    snprintf(out, outsz, "ci:ent:%s:%s:%s", owner, tag[0] ? tag : "-", entity_id);
 }
 
 /* Appends the writes that mark `sid` used now (last_used unless `stamped`

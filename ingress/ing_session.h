@@ -50,6 +50,7 @@ struct ing_sess_rec {
     char kind[8];
     char rid[4 * 128 + 1];
     char ver[24];
+    int ro; /* "ro" is "1": the files may not be deleted */
 };
 
 /* Reads ci:sess:<session_id>.  1 with *rec filled when it exists, 0 when

@@ -1,22 +1,38 @@
 /*
- * ing_upload.c - POST /upload: multipart/form-data through MHD's post
- * processor, each file part streamed to a temp file (UPLOAD_TMP_DIR,
- * default TMPDIR or /tmp), then stored (st_files.h) under the chosen
- * session.
+ * ing_upload.c - POST /upload and POST /upload/batch: multipart/form-data
+ * through MHD's post processor, each file part streamed to a temp file
+ * (UPLOAD_TMP_DIR, default TMPDIR or /tmp), then stored (st_files.h) under
+ * the chosen session.
  *
- * Parts: `file` (one) or `files` (repeated), each with a filename; form
- * field `entity_id` (optional, <= 40 of [A-Za-z0-9_-]) picks the caller's
- * entity session (ing_session.h); other fields are ignored.
- * Refusals (JSON error shape):
+ * Parts: `file` (one) or `files` (repeated), each with a filename that may
+ * be a nested relative path ("dir/data.csv": sch_valid_relpath(), each
+ * component ing_fname_safe()).  Form fields: `kind` (user|agent|skill),
+ * `id` (agent or skill id), `version` (skill), `read_only` (true/false),
+ * legacy `entity_id` (<= 40 of [A-Za-z0-9_-]); header `User-Id` (the user,
+ * ing_user.h).  With `kind` the files go to the kind's storage session
+ * (ing_kinds.h); without, to the caller's entity session or a fresh one
+ * (ing_session.h), as before.  Other fields are ignored.
+ * Answer: {"message":"success","storage_session_id","session_id" (same),
+ * "files":[{"filename","fileId"}]}.
+ *
+ * Refusals of /upload (JSON error shape), the first one wins:
  *   415  Content-Type not multipart/form-data; a file name whose extension
- *        is not on the whitelist (st_extension_allowed())
+ *        is not on the allow-list (st_extension_allowed())
  *   413  a file over MAX_FILE_SIZE_MB; more than MAX_FILES_PER_SESSION
- *        files in the session after this upload; Content-Length over
- *        MAX_FILES_PER_SESSION * MAX_FILE_SIZE_MB (+1 MiB of framing)
- *   400  a bad file name (sch_valid_filename()), no file part
- *   422  a bad entity_id
+ *        files in the request or (legacy sessions) in the session after it;
+ *        Content-Length over MAX_FILES_PER_SESSION * MAX_FILE_SIZE_MB
+ *        (+1 MiB of framing)
+ *   400  a bad file name, no file part, kind agent/skill without id
+ *   422  a bad entity_id, kind, id, version or User-Id
  * After the first refusal the rest of the body is read and discarded, and
  * the error is answered once the body is complete.
+ *
+ * /upload/batch takes up to ING_UPLOAD_BATCH_MAX (200) files and judges
+ * each file on its own (name, type, size): the answer lists every file
+ * with "status":"success" (and fileId) or "error" (and error), "failed"
+ * counts the refused ones and "message" is "success", "partial_success" or
+ * (all refused, answered 400) "error".  Form and request-level problems are
+ * refused as for /upload.  Content-Length cap: 200 * MAX_FILE_SIZE_MB.
  */
 #include "ing_files.h"
 
@@ -24,11 +40,13 @@
 #include "ci_log.h"
 #include "ci_util.h"
 #include "ing_config.h"
+#include "ing_kinds.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
 #include "ing_scan.h"
 #include "ing_sec.h"
 #include "ing_session.h"
+#include "ing_user.h"
 #include "st_files.h"
 
 #include <errno.h>
@@ -40,22 +58,33 @@
 #include <unistd.h>
 
 #define PP_BUFFER 16384
+#define ING_UPLOAD_BATCH_MAX 200
 
 struct up_file {
     char name[SCH_FILENAME_MAX + 1];
     char tmp[PATH_MAX];
     int fd;
     int64_t size;
+    const char *error; /* batch: why this file was refused (static), or NULL */
 };
+
+/* A small text form field. */
+struct up_field {
+    const char *key;
+    char val[ING_KIND_ID_MAX * 4 + 1];
+    size_t len;
+    int too_long;
+};
+
+enum { F_ENTITY, F_KIND, F_ID, F_VERSION, F_READ_ONLY, F_COUNT };
 
 struct upload {
     struct MHD_PostProcessor *pp;
     struct up_file *files;
     size_t nfiles, maxfiles;
     int64_t max_size;
-    char entity_id[SCH_ENTITY_ID_MAX + 2];
-    size_t entity_len;
-    int entity_too_long;
+    int batch; /* /upload/batch: per-file refusals */
+    struct up_field field[F_COUNT];
     /* the first refusal */
     unsigned status;
     const char *error_type;
@@ -73,7 +102,8 @@ static void upload_free(void *arg)
     for (size_t i = 0; i < u->nfiles; i++) {
         if (u->files[i].fd >= 0)
             close(u->files[i].fd);
-        unlink(u->files[i].tmp);
+        if (u->files[i].tmp[0])
+            unlink(u->files[i].tmp);
     }
     free(u->files);
     free(u);
@@ -99,6 +129,37 @@ static void close_current(struct upload *u)
     }
 }
 
+/* 1 when `name` is an acceptable upload name: a safe relative path whose
+ * every component passes ing_fname_safe(). */
+static int name_safe(const char *name, const char **why)
+{
+    char comp[SCH_FILENAME_MAX + 1];
+    if (!sch_valid_relpath(name, why))
+        return 0;
+    for (const char *p = name;;) {
+        size_t len = strcspn(p, "/");
+        memcpy(comp, p, len);
+        comp[len] = '\0';
+        if (!ing_fname_safe(comp, why))
+            return 0;
+        if (!p[len])
+            return 1;
+        p += len + 1;
+    }
+}
+
+/* Refuses the current file: the whole upload, or (batch) this file only. */
+static void refuse_file(struct upload *u, struct up_file *f, unsigned status, const char *type,
+                        const char *field, const char *msg)
+{
+    if (u->batch && f) {
+        if (!f->error)
+            f->error = msg;
+        return;
+    }
+    refuse(u, status, type, field, msg);
+}
+
 /* A new file part begins. */
 static void file_start(struct upload *u, const char *filename)
 {
@@ -106,33 +167,35 @@ static void file_start(struct upload *u, const char *filename)
     char field[32];
     close_current(u);
     snprintf(field, sizeof field, "files[%zu].filename", u->nfiles);
-    if (!ing_fname_safe(filename, &why)) { /* sch_valid_filename + dangerous chars */
-        refuse(u, MHD_HTTP_BAD_REQUEST, "validation_error", field, why);
-        return;
-    }
-    if (!st_extension_allowed(filename)) {
-        refuse(u, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_file_type", field,
-               "this file extension is not allowed");
-        return;
-    }
     if (u->nfiles >= u->maxfiles) {
         refuse(u, MHD_HTTP_CONTENT_TOO_LARGE, "too_many_files", "files",
-               "too many files for one session (MAX_FILES_PER_SESSION)");
+               u->batch ? "too many files for one batch (200)"
+                        : "too many files for one session (MAX_FILES_PER_SESSION)");
         return;
     }
-    struct up_file *f = &u->files[u->nfiles];
+    struct up_file *f = &u->files[u->nfiles++];
     memset(f, 0, sizeof *f);
+    f->fd = -1;
     snprintf(f->name, sizeof f->name, "%s", filename);
+    if (!name_safe(filename, &why)) { /* sch_valid_relpath + dangerous chars */
+        refuse_file(u, f, MHD_HTTP_BAD_REQUEST, "validation_error", field, why);
+        return;
+    }
+    const char *base = strrchr(filename, '/');
+    if (!st_extension_allowed(base ? base + 1 : filename)) {
+        refuse_file(u, f, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_file_type", field,
+                    "this file extension is not allowed");
+        return;
+    }
     snprintf(f->tmp, sizeof f->tmp, "%s/ci-upload-XXXXXX",
              ci_env_str("UPLOAD_TMP_DIR", ci_env_str("TMPDIR", "/tmp")));
     f->fd = mkstemp(f->tmp);
     if (f->fd < 0) {
         log_error("upload: cannot create a temp file in %s: %s", f->tmp, strerror(errno));
+        f->tmp[0] = '\0';
         refuse(u, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", NULL,
                "cannot buffer the upload; try again shortly");
-        return;
     }
-    u->nfiles++;
 }
 
 static void file_data(struct upload *u, const char *data, size_t size)
@@ -144,8 +207,8 @@ static void file_data(struct upload *u, const char *data, size_t size)
     if (f->size > u->max_size) {
         char field[32];
         snprintf(field, sizeof field, "files[%zu]", u->nfiles - 1);
-        refuse(u, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", field,
-               "file larger than MAX_FILE_SIZE_MB");
+        refuse_file(u, f, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large", field,
+                    "file larger than MAX_FILE_SIZE_MB");
         close_current(u);
         return;
     }
@@ -177,13 +240,18 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
             file_start(u, filename);
         if (!u->status)
             file_data(u, data, size);
-    } else if (strcmp(key, "entity_id") == 0 && !filename) {
-        if (u->entity_len + size >= sizeof u->entity_id) {
-            u->entity_too_long = 1;
+        return MHD_YES;
+    }
+    for (int i = 0; i < F_COUNT && !filename; i++) {
+        struct up_field *f = &u->field[i];
+        if (strcmp(key, f->key) != 0)
+            continue;
+        if (f->len + size >= sizeof f->val) {
+            f->too_long = 1;
         } else {
-            memcpy(u->entity_id + u->entity_len, data, size);
-            u->entity_len += size;
-            u->entity_id[u->entity_len] = '\0';
+            memcpy(f->val + f->len, data, size);
+            f->len += size;
+            f->val[f->len] = '\0';
         }
     }
     return MHD_YES;
@@ -200,8 +268,9 @@ int ing_upload_begin(struct ing_request *req, enum MHD_Result *ret)
         return -1;
     }
     const struct sch_limits *lim = &ing_cfg.limits;
-    uint64_t cap =
-        (uint64_t)lim->max_files_per_session * ((uint64_t)lim->max_file_size_mb << 20) + (1u << 20);
+    int batch = req->matched && strcmp(req->matched->pattern, "/upload/batch") == 0;
+    size_t maxfiles = batch ? ING_UPLOAD_BATCH_MAX : lim->max_files_per_session;
+    uint64_t cap = (uint64_t)maxfiles * ((uint64_t)lim->max_file_size_mb << 20) + (1u << 20);
     const char *cl =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > cap) {
@@ -211,7 +280,11 @@ int ing_upload_begin(struct ing_request *req, enum MHD_Result *ret)
     }
     struct upload *u = ci_xcalloc(1, sizeof *u);
     sch_errors_init(&u->errs);
-    u->maxfiles = lim->max_files_per_session;
+    static const char *const keys[F_COUNT] = {"entity_id", "kind", "id", "version", "read_only"};
+    for (int i = 0; i < F_COUNT; i++)
+        u->field[i].key = keys[i];
+    u->batch = batch;
+    u->maxfiles = maxfiles;
     u->files = ci_xcalloc(u->maxfiles, sizeof *u->files);
     u->max_size = (int64_t)lim->max_file_size_mb << 20;
     u->pp = MHD_create_post_processor(req->conn, PP_BUFFER, on_part, u);
@@ -236,28 +309,116 @@ void ing_upload_feed(struct ing_request *req, const char *data, size_t len)
         refuse(u, MHD_HTTP_BAD_REQUEST, "validation_error", NULL, "malformed multipart body");
 }
 
-/* Stores every buffered file under sid; fills the response array. */
+/* The form fields, checked (refusals through refuse()). */
+struct up_form {
+    int has_kind;
+    enum sch_file_kind kind;
+    const char *id, *version, *entity;
+    int read_only;
+};
+
+static const char *field_val(const struct upload *u, int i)
+{
+    return u->field[i].len ? u->field[i].val : NULL;
+}
+
+static void check_form(struct upload *u, struct up_form *fm)
+{
+    const char *kind = field_val(u, F_KIND), *ro = field_val(u, F_READ_ONLY);
+    memset(fm, 0, sizeof *fm);
+    fm->entity = field_val(u, F_ENTITY);
+    fm->id = field_val(u, F_ID);
+    fm->version = field_val(u, F_VERSION);
+    for (int i = 0; i < F_COUNT; i++)
+        if (u->field[i].too_long)
+            refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", u->field[i].key,
+                   "too long");
+    if (fm->entity && !sch_valid_id(fm->entity, SCH_ENTITY_ID_MAX))
+        refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "entity_id",
+               "must be at most 40 of [A-Za-z0-9_-]");
+    if (kind) {
+        fm->has_kind = 1;
+        fm->kind = sch_file_kind_from_name(kind);
+        if (fm->kind == SCH_FILE_KIND_COUNT)
+            refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "kind",
+                   "must be user, agent or skill");
+    }
+    if (fm->id && !ing_user_valid(fm->id)) /* same rules as a user id: 1..128 printable */
+        refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "id",
+               "must be 1 to 128 characters without control characters");
+    if (fm->has_kind && fm->kind != SCH_FILE_KIND_USER && !fm->id)
+        refuse(u, MHD_HTTP_BAD_REQUEST, "validation_error", "id",
+               "is required for kind agent and skill");
+    if (fm->version && (strlen(fm->version) > 20 ||
+                        strspn(fm->version, "0123456789") != strlen(fm->version)))
+        refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "version",
+               "must be a non-negative integer");
+    if (ro && strcasecmp(ro, "true") != 0 && strcasecmp(ro, "false") != 0 &&
+        strcmp(ro, "1") != 0 && strcmp(ro, "0") != 0)
+        refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "read_only",
+               "must be true or false");
+    fm->read_only = ro && (strcasecmp(ro, "true") == 0 || strcmp(ro, "1") == 0);
+}
+
+/* Stores every accepted file under sid; fills the response array (batch:
+ * one entry per file, refused ones with their error). */
 static int store_all(struct upload *u, struct st_store *st, const char *sid, json_t *arr)
 {
     for (size_t i = 0; i < u->nfiles; i++) {
+        struct up_file *f = &u->files[i];
+        if (f->error) {
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "status", "error",
+                                                 "filename", f->name, "error", f->error));
+            continue;
+        }
         struct st_file_meta m;
         memset(&m, 0, sizeof m);
         if (ci_random_id(m.id, ST_FILE_ID_LEN) != 0)
             return -EIO;
         snprintf(m.session_id, sizeof m.session_id, "%s", sid);
-        snprintf(m.name, sizeof m.name, "%s", u->files[i].name);
+        snprintf(m.name, sizeof m.name, "%s", f->name);
         snprintf(m.source, sizeof m.source, "upload");
-        int rc = st_file_store(st, &m, u->files[i].tmp);
+        int rc = st_file_store(st, &m, f->tmp);
         if (rc != 0)
             return rc;
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "filename", m.name, "fileId", m.id));
+        json_t *o = json_pack("{s:s, s:s}", "filename", m.name, "fileId", m.id);
+        if (u->batch)
+            json_object_set_new(o, "status", json_string("success"));
+        json_array_append_new(arr, o);
     }
     return 0;
+}
+
+static enum MHD_Result unavailable(struct ing_request *req, const char *what)
+{
+    return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", what, NULL,
+                           req->request_id, 5);
+}
+
+/* The session the files go to; 0, -EIO, or -EEXIST (derived id taken). */
+static int choose_session(struct ing_request *req, redisContext *c, const struct up_form *fm,
+                          const char *user, char sid[65])
+{
+    if (fm->has_kind)
+        return ing_kind_session(c, req->owner, fm->kind, user, fm->id, fm->version,
+                                fm->read_only, sid);
+    return ing_session_choose(c, req->owner, user, fm->entity, NULL, sid);
+}
+
+static size_t count_failed(const struct upload *u)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < u->nfiles; i++)
+        n += u->files[i].error != NULL;
+    return n;
 }
 
 enum MHD_Result ing_h_upload(struct ing_request *req)
 {
     struct upload *u = req->scratch;
+    struct up_form fm;
+    enum MHD_Result ret;
+    const char *user = "";
     char sid[65];
     if (!u)
         return MHD_NO;
@@ -267,46 +428,69 @@ enum MHD_Result ing_h_upload(struct ing_request *req)
     if (!u->status && u->nfiles == 0)
         refuse(u, MHD_HTTP_BAD_REQUEST, "validation_error", "file",
                "no file part (use form field \"file\" or \"files\" with a filename)");
-    const char *entity = u->entity_len ? u->entity_id : NULL;
-    if (!u->status && (u->entity_too_long || (entity && !sch_valid_id(entity, SCH_ENTITY_ID_MAX))))
-        refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "entity_id",
-               "must be at most 40 of [A-Za-z0-9_-]");
+    check_form(u, &fm);
     if (u->status) {
         ing_sec_upload_refused(req, u->error_type, u->errs.n ? u->errs.item[0].field : NULL,
                                u->message); /* audit */
         return ing_reply_error(req->conn, u->status, u->error_type, u->message,
                                u->errs.n ? &u->errs : NULL, req->request_id, 0);
     }
+    if (ing_user_of(req, NULL, &user, &ret) != 0)
+        return ret;
+    size_t failed = count_failed(u);
+    if (u->batch && failed == u->nfiles) { /* nothing to store: no session is made */
+        json_t *arr = json_array();
+        store_all(u, NULL, "", arr);
+        ing_sec_upload_refused(req, "validation_error", "files", "every file was refused");
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:I}", "error", "every file was refused",
+                              "error_type", "validation_error", "message", "error", "files", arr,
+                              "failed", (json_int_t)failed);
+        char when[40];
+        ci_format_iso8601(ci_now_ms(), when, sizeof when);
+        json_object_set_new(o, "details", json_array());
+        json_object_set_new(o, "request_id", json_string(req->request_id));
+        json_object_set_new(o, "timestamp", json_string(when));
+        return ing_reply_json(req->conn, MHD_HTTP_BAD_REQUEST, o, req->request_id);
+    }
     struct st_store *st = ing_storage();
     redisContext *c = ing_redis();
-    if (!st || !c || ing_session_choose(c, req->owner, NULL, entity, NULL, sid) != 0) {
+    int rc = st && c ? choose_session(req, c, &fm, user, sid) : -EIO;
+    if (rc == -EEXIST)
+        return unavailable(req, "storage session id collision; try again");
+    if (rc != 0) {
         if (c)
             ing_redis_reset();
-        return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                               "storage or session store unavailable; try again shortly", NULL,
-                               req->request_id, 5);
+        return unavailable(req, "storage or session store unavailable; try again shortly");
     }
+    size_t cap = fm.has_kind ? (size_t)ci_env_int("MAX_FILES_PER_STORAGE_SESSION", 1000, 1, 100000)
+                             : u->maxfiles;
+    if (u->batch && !fm.has_kind)
+        cap = ing_cfg.limits.max_files_per_session;
     struct st_file_meta *have = NULL;
     size_t nhave = 0;
-    if (st_session_files(st, sid, &have, &nhave) == 0 && nhave + u->nfiles > u->maxfiles) {
+    if (st_session_files(st, sid, &have, &nhave) == 0 && nhave + u->nfiles - failed > cap) {
         free(have);
         return ing_reply_error(req->conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_many_files",
-                               "the session would hold more than MAX_FILES_PER_SESSION files", NULL,
-                               req->request_id, 0);
+                               fm.has_kind ? "the storage session would hold more than "
+                                             "MAX_FILES_PER_STORAGE_SESSION files"
+                                           : "the session would hold more than "
+                                             "MAX_FILES_PER_SESSION files",
+                               NULL, req->request_id, 0);
     }
     free(have);
     json_t *arr = json_array();
-    int rc = store_all(u, st, sid, arr);
+    rc = store_all(u, st, sid, arr);
     if (rc != 0) {
         json_decref(arr);
         log_error("upload: storing into session %s failed: %s", sid, strerror(-rc));
-        return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                               "file storage failed; try again shortly", NULL, req->request_id, 5);
+        return unavailable(req, "file storage failed; try again shortly");
     }
-    rlog_info(req->request_id, "upload: %zu file(s) into session %s", u->nfiles, sid);
-    ing_sec_file_event(req, "file_upload", sid, NULL, u->nfiles); /* audit */
-    return ing_reply_json(
-        req->conn, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:o}", "message", "success", "session_id", sid, "files", arr),
-        req->request_id);
+    rlog_info(req->request_id, "upload: %zu file(s) into session %s", u->nfiles - failed, sid);
+    ing_sec_file_event(req, "file_upload", sid, NULL, u->nfiles - failed); /* audit */
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "message",
+                          failed ? "partial_success" : "success", "storage_session_id", sid,
+                          "session_id", sid, "files", arr);
+    if (u->batch)
+        json_object_set_new(o, "failed", json_integer((json_int_t)failed));
+    return ing_reply_json(req->conn, MHD_HTTP_OK, o, req->request_id);
 }

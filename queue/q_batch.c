@@ -13,13 +13,15 @@
 #include <string.h>
 
 /* KEYS: batch hash, job list, done set.  ARGV: ttl, owner, callback_url,
- * created_at, total, job ids...  Returns 1 created, 0 id taken. */
+ * created_at, total, user tag ('' = anonymous), job ids...  Returns 1
+ * created, 0 id taken. */
 static const char s_create[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'total', ARGV[5], 'created_at', ARGV[4],\n"
     "  'done', 0)\n"
     "if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[3]) end\n"
-    "for i = 6, #ARGV, 500 do\n"
+    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'user', ARGV[6]) end\n"
+    "for i = 7, #ARGV, 500 do\n"
     "  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))\n"
     "end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
@@ -56,7 +58,7 @@ int q_batch_append_create(redisContext *c, const struct q_batch_spec *b,
     snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
     snprintf(created, sizeof created, "%" PRId64, b->created_ms);
     snprintf(total, sizeof total, "%zu", n);
-    size_t argc = 3 + 3 + 5 + n, k = 0;
+    size_t argc = 3 + 3 + 6 + n, k = 0;
     const char **av = ci_xcalloc(argc, sizeof *av);
     size_t *al = ci_xcalloc(argc, sizeof *al);
 #define Q_ARG(s) (av[k] = (s), al[k] = strlen(av[k]), k++)
@@ -71,6 +73,7 @@ int q_batch_append_create(redisContext *c, const struct q_batch_spec *b,
     Q_ARG(b->callback_url ? b->callback_url : "");
     Q_ARG(created);
     Q_ARG(total);
+    Q_ARG(b->user_tag ? b->user_tag : "");
     for (size_t i = 0; i < n; i++)
         Q_ARG(jobs[i] && jobs[i]->id ? jobs[i]->id : "");
 #undef Q_ARG
@@ -118,9 +121,9 @@ int q_batch_get(redisContext *c, const char *batch_id, struct q_batch_info *out)
         return -ENOENT;
     h = redisCommand(c,
                      "HMGET %s%s owner total done created_at completed_at webhook_status "
-                     "webhook_attempts webhook_error",
+                     "webhook_attempts webhook_error user",
                      Q_BATCH_KEY_PREFIX, batch_id);
-    if (!h || h->type != REDIS_REPLY_ARRAY || h->elements != 8)
+    if (!h || h->type != REDIS_REPLY_ARRAY || h->elements != 9)
         goto out;
     if (h->element[0]->type != REDIS_REPLY_STRING) {
         rc = -ENOENT;
@@ -136,6 +139,8 @@ int q_batch_get(redisContext *c, const char *batch_id, struct q_batch_info *out)
     out->webhook_attempts = (int)q_int(h->element[6]);
     if (h->element[7]->type == REDIS_REPLY_STRING)
         snprintf(out->webhook_error, sizeof out->webhook_error, "%s", h->element[7]->str);
+    if (h->element[8]->type == REDIS_REPLY_STRING)
+        snprintf(out->user, sizeof out->user, "%s", h->element[8]->str);
     l = redisCommand(c, "LRANGE %s%s:jobs 0 -1", Q_BATCH_KEY_PREFIX, batch_id);
     if (!l || l->type != REDIS_REPLY_ARRAY)
         goto out;

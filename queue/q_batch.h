@@ -35,6 +35,7 @@ struct q_batch_spec {
     const char *owner;        /* key owner of every job */
     const char *callback_url; /* NULL or "": no batch.completed webhook */
     int64_t created_ms;
+    const char *user_tag;     /* ci_user_tag() of the submitter's user; NULL/"" = anonymous */
 };
 
 /* q_enqueue_batch() whose pipeline starts with the creation of the batch
@@ -60,6 +61,7 @@ struct q_batch_info {
     char webhook_status[16]; /* "" when the batch has no callback */
     int webhook_attempts;
     char webhook_error[256];
+    char user[Q_USER_TAG_MAX]; /* the submitter's user tag, "" = anonymous */
 };
 
 /* Reads the record, the job list and every job's status (one pipelined

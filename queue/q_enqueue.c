@@ -31,6 +31,7 @@ struct q_enq_job {
     char key[Q_JOB_KEY_MAX];
     char created[24];
     char deadline[24]; /* created + timeout: the longest wait for its session's turn */
+    char user_tag[CI_USER_TAG_LEN + 1]; /* the job's user (ci_user_tag), "" = anonymous */
     char *bytes;
     size_t len;
 };
@@ -45,6 +46,7 @@ static int q_enq_prepare(struct q_enq_job *e, const struct sch_job *job)
     snprintf(e->created, sizeof e->created, "%" PRId64, job->created_ms);
     int64_t wait_ms = job->timeout_ms ? (int64_t)job->timeout_ms : Q_TURN_WAIT_DEFAULT_MS;
     snprintf(e->deadline, sizeof e->deadline, "%" PRId64, job->created_ms + wait_ms);
+    ci_user_tag(job->user_id, e->user_tag);
     return sch_job_encode(job, &e->bytes, &e->len);
 }
 
@@ -61,7 +63,7 @@ struct q_enq_cmd {
 static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int eval)
 {
     size_t m = k->m, n = 0;
-    k->n = 6 + 10 * m;
+    k->n = 6 + 11 * m;
     k->av = ci_xcalloc(k->n, sizeof *k->av);
     k->al = ci_xcalloc(k->n, sizeof *k->al);
     q_script_head(Q_SCRIPT_ENQUEUE, eval, (int)m + 2, k->num, k->av, k->al);
@@ -87,6 +89,7 @@ static void q_enq_cmd_build(struct q_enq_cmd *k, const struct q_enq_job *e, int 
         Q_ARG(k->batch_id, strlen(k->batch_id));
         /* batch items are independent jobs: no session line (docs/queue.md) */
         Q_ARG(j->deadline, *k->batch_id ? 0 : strlen(j->deadline));
+        Q_ARG(j->user_tag, strlen(j->user_tag));
     }
 #undef Q_ARG
 }

@@ -96,6 +96,7 @@ int q_job_info_parse(redisReply *const *e, size_t n, struct q_job_info *out)
     q_str_field(out->webhook_status, sizeof out->webhook_status, e[12]);
     out->webhook_attempts = (int)q_int_field(e[13]);
     q_str_field(out->webhook_error, sizeof out->webhook_error, e[14]);
+    q_str_field(out->user, sizeof out->user, e[15]);
     rc = 0;
 out:
     if (rc < 0)

@@ -53,6 +53,7 @@ int q_enqueue_after(redisContext *c, const struct sch_job *job, int64_t ttl_s, i
 
 #define Q_OWNER_MAX 128
 #define Q_SESSION_MAX 128
+#define Q_USER_TAG_MAX 17
 #define Q_WORKER_MAX 128
 
 /* A job record as read back.  Owned by the caller; release with
@@ -73,14 +74,15 @@ struct q_job_info {
     char webhook_status[16]; /* pending delivered failed gone refused */
     int webhook_attempts;
     char webhook_error[256];
+    char user[Q_USER_TAG_MAX]; /* tag of the job's user, "" = anonymous (sch_job.user_tag) */
 };
 
 /* The hash fields q_job_get() reads, in the order q_job_info_parse() wants
  * them (the webhook delivery loop fetches the same list in its claim). */
 #define Q_JOB_FIELDS                                                                               \
     "status owner session_id worker created_at started_at finished_at attempts "                  \
-    "cancel_requested result error webhook_id webhook_status webhook_attempts webhook_error"
-#define Q_JOB_NFIELDS 15
+    "cancel_requested result error webhook_id webhook_status webhook_attempts webhook_error user"
+#define Q_JOB_NFIELDS 16
 
 /* Fills *out from the Q_JOB_NFIELDS replies of an HMGET of Q_JOB_FIELDS.
  * -ENOENT when there is no status (no such job), -EIO when the status or

@@ -19,13 +19,14 @@
 /* Enqueue a batch.  KEYS: ci:jobs:high, ci:jobs, hash_1..hash_n.
  * ARGV: ttl, then per job: id, owner, session_id, created_at, stream index
  * (1|2), job bytes, callback_url ('' = none), batch id ('' = none), turn
- * deadline (ms; '' = no line: batch items).  A job with a session and a
- * deadline takes the next ticket of its session's line (q_lua_turn.h) in
- * this same call.  Returns per job 1, or
- * 0 when the id already exists (nothing written for it). */
+ * deadline (ms; '' = no line: batch items), user tag ('' = the anonymous
+ * user; ingress/ing_user.h).  A job with a session and a deadline takes the
+ * next ticket of its session's line (q_lua_turn.h) in this same call.
+ * Returns per job 1, or 0 when the id already exists (nothing written for
+ * it). */
 static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
                                 "for i = 1, #KEYS - 2 do\n"
-                                "  local b, h = 1 + 9 * (i - 1), KEYS[2 + i]\n"
+                                "  local b, h = 1 + 10 * (i - 1), KEYS[2 + i]\n"
                                 "  if redis.call('EXISTS', h) == 1 then\n"
                                 "    out[i] = 0\n"
                                 "  else\n"
@@ -44,6 +45,7 @@ static const char s_enqueue[] = "local ttl, out = ARGV[1], {}\n"
                                 "      redis.call('HSET', h, 'ticket', t,\n"
                                 "        'turn_deadline', ARGV[b + 9])\n"
                                 "    end\n"
+                                "    if ARGV[b + 10] ~= '' then redis.call('HSET', h, 'user', ARGV[b + 10]) end\n"
                                 "    redis.call('EXPIRE', h, ttl)\n"
                                 "    redis.call('XADD', KEYS[tonumber(ARGV[b + 5])], '*', 'id', "
                                 "ARGV[b + 1], 'job', ARGV[b + 6])\n"

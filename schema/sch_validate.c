@@ -239,7 +239,8 @@ static void v_file_version(struct sch_vctx *v, const json_t *x, const char *fiel
     verr(v, V_422, field, "must be a non-negative integer");
 }
 
-/* files[i].resource_id: optional, 1..128 characters, no control characters. */
+/* files[i].resource_id: optional ("" = absent), <= 128 characters, no
+ * control characters. */
 static void v_file_resource(struct sch_vctx *v, const json_t *x, const char *field,
                             struct sch_file *f)
 {
@@ -247,10 +248,10 @@ static void v_file_resource(struct sch_vctx *v, const json_t *x, const char *fie
     if (!r)
         return;
     const char *s = vstring(v, r, field);
-    if (!s)
-        return;
+    if (!s || !*s)
+        return; /* "" is absent */
     size_t n = strlen(s);
-    int ok = n > 0 && utf8_chars(s) <= SCH_USER_ID_MAX && sch_utf8_valid(s, n);
+    int ok = utf8_chars(s) <= SCH_USER_ID_MAX && sch_utf8_valid(s, n);
     for (size_t i = 0; ok && i < n; i++)
         ok = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
     if (!ok)

@@ -17,7 +17,7 @@
  *   files          array <= MAX_FILES_PER_SESSION of objects        [422]
  *                  LibreChat's {id: required id, storage_session_id:
  *                   required id, kind?: "user"|"agent"|"skill" (default
- *                   user), resource_id?: 1..128 printable chars,
+ *                   user), resource_id?: <= 128 printable chars,
  *                   version?: integer >= 0 or digit string, name}
  *                  (chosen when storage_session_id or kind is present; a
  *                   session_id given too must equal storage_session_id),
