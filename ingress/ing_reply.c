@@ -79,7 +79,19 @@ enum MHD_Result ing_reply_error(struct MHD_Connection *c, unsigned status, const
                                 const char *message, const struct sch_errors *errs,
                                 const char *request_id, int retry_after)
 {
-    json_t *o = sch_error_json(message, error_type, errs, request_id);
+    json_t *o;
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+        /* LibreChat reads `error` (and `retry_after_seconds`) of a 429's body:
+         * "rate_limited" there, the human text in `message` */
+        o = sch_error_json("rate_limited", error_type, errs, request_id);
+        if (o) {
+            json_object_set_new(o, "message", json_string(message ? message : "rate limited"));
+            json_object_set_new(o, "retry_after_seconds",
+                                json_integer(retry_after > 0 ? retry_after : 1));
+        }
+    } else {
+        o = sch_error_json(message, error_type, errs, request_id);
+    }
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!body)

@@ -28,7 +28,9 @@ enum MHD_Result ing_reply_buf(struct MHD_Connection *c, unsigned status, char *b
 enum MHD_Result ing_reply_json(struct MHD_Connection *c, unsigned status, json_t *obj,
                                const char *request_id);
 
-/* The error shape; `errs` may be NULL; `retry_after` > 0 adds Retry-After. */
+/* The error shape; `errs` may be NULL; `retry_after` > 0 adds Retry-After.
+ * A 429 carries "error":"rate_limited" (what LibreChat reads), the text in
+ * "message" and "retry_after_seconds" besides the shape's other fields. */
 enum MHD_Result ing_reply_error(struct MHD_Connection *c, unsigned status, const char *error_type,
                                 const char *message, const struct sch_errors *errs,
                                 const char *request_id, int retry_after);

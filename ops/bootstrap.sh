@@ -19,6 +19,8 @@ PKGS=(
     redis-server redis-tools docker.io mmdebstrap iptables iproute2
     # scripts, tests, benchmarks
     python3 curl ca-certificates openssl wrk procps psmisc jq
+    # JWT-mode tests sign LibreChat-style tokens (tests/security_http/test_jwt.py)
+    python3-cryptography python3-jwt
 )
 for arg in "$@"; do
     case "$arg" in

@@ -352,23 +352,25 @@ static void v_callback(struct sch_vctx *v, const json_t *body, struct sch_job *j
         job->callback_url = ci_xstrdup(s);
 }
 
+/* timeout: milliseconds, as LibreChat sends it (15000); above the
+ * configured maximum it is clamped, not refused. */
 static void v_timeout(struct sch_vctx *v, const json_t *body, struct sch_job *job)
 {
-    uint32_t max_s = v->lim->max_execution_time_s;
+    uint32_t max_ms = v->lim->max_execution_time_s * 1000u;
     json_t *x = vget(body, "timeout");
-    job->timeout_ms = max_s * 1000u;
+    job->timeout_ms = max_ms;
     if (!x)
         return;
     if (!json_is_number(x)) {
-        verr(v, V_422, "timeout", "must be a number of seconds");
+        verr(v, V_422, "timeout", "must be a number of milliseconds");
         return;
     }
     double t = json_number_value(x);
-    if (!(t > 0) || t > (double)max_s) {
-        verr(v, V_422, "timeout", "must be greater than 0 and at most %u seconds", max_s);
+    if (!(t > 0)) {
+        verr(v, V_422, "timeout", "must be greater than 0 milliseconds");
         return;
     }
-    job->timeout_ms = (uint32_t)ceil(t * 1000.0);
+    job->timeout_ms = t >= (double)max_ms ? max_ms : (uint32_t)ceil(t);
 }
 
 static void v_priority(struct sch_vctx *v, const json_t *body, struct sch_job *job)

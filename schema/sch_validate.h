@@ -25,8 +25,9 @@
  *                   id, name, restore_state?: bool} (kind user);
  *                  name: required safe relative path (sch_valid_relpath)
  *   callback_url   string <= 2048, "http://" or "https://" prefix   [422]
- *   timeout        number of seconds, 0 < t <= MAX_EXECUTION_TIME   [422]
- *                  -> timeout_ms (rounded up); default MAX_EXECUTION_TIME
+ *   timeout        number of milliseconds (LibreChat's unit), > 0   [422]
+ *                  -> timeout_ms (rounded up), clamped to
+ *                  MAX_EXECUTION_TIME; default MAX_EXECUTION_TIME
  *   priority       "normal" | "high" (any case) | 0 | 1             [422]
  * A JSON null for an optional field means "absent"; for code/lang it means
  * "missing" [400].  Unknown fields are ignored.  A missing required field is

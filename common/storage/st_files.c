@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +70,61 @@ static const struct {
     {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 1},
     {"xls", "application/vnd.ms-excel", 1},
     {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 1},
-    /* outputs only */
-    {"zip", "application/zip", 0},
-    {"tsv", "text/tab-separated-values", 0},
-    {"log", "text/plain", 0},
-    {"sh", "text/plain", 0},
-    {"webp", "image/webp", 0},
-    {"bmp", "image/bmp", 0},
-    {"parquet", "application/octet-stream", 0},
+    /* what LibreChat keeps (librechat-data-provider codeTypeMapping and the
+     * agents' CodeExecutor note: .py/.sh/.sql/.md/.json/.csv/.parquet/...) */
+    {"zip", "application/zip", 1},
+    {"tar", "application/x-tar", 1},
+    {"tsv", "text/tab-separated-values", 1},
+    {"log", "text/plain", 1},
+    {"sh", "application/x-sh", 1},
+    {"bash", "text/plain", 1},
+    {"sql", "application/sql", 1},
+    {"parquet", "application/vnd.apache.parquet", 1},
+    {"pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", 1},
+    {"ppt", "application/vnd.ms-powerpoint", 1},
+    {"odt", "application/vnd.oasis.opendocument.text", 1},
+    {"ods", "application/vnd.oasis.opendocument.spreadsheet", 1},
+    {"odp", "application/vnd.oasis.opendocument.presentation", 1},
+    {"rtf", "application/rtf", 1},
+    {"ipynb", "application/x-ipynb+json", 1},
+    {"tex", "text/x-tex", 1},
+    {"cs", "text/x-csharp", 1},
+    {"kt", "text/plain", 1},
+    {"swift", "text/plain", 1},
+    {"scala", "text/plain", 1},
+    {"lua", "text/plain", 1},
+    {"pl", "text/plain", 1},
+    {"jl", "text/plain", 1},
+    {"toml", "text/plain", 1},
+    {"ini", "text/plain", 1},
+    {"cfg", "text/plain", 1},
+    {"conf", "text/plain", 1},
+    {"htm", "text/html", 1},
+    {"jsx", "text/plain", 1},
+    {"tsx", "text/plain", 1},
+    {"ics", "text/calendar", 1},
+    {"eml", "message/rfc822", 1},
+    {"webp", "image/webp", 1},
+    {"bmp", "image/bmp", 1},
+    {"tif", "image/tiff", 1},
+    {"tiff", "image/tiff", 1},
+    {"epub", "application/epub+zip", 1},
+    {"npy", "application/octet-stream", 1},
+    {"pkl", "application/octet-stream", 1},
+    {"h5", "application/octet-stream", 1},
+    {"db", "application/octet-stream", 1},
+    {"sqlite", "application/vnd.sqlite3", 1},
+    {"gz", "application/gzip", 1},
+    /* outputs only: none at the moment (UPLOAD_EXTENSIONS can narrow uploads) */
+    {"mp3", "audio/mpeg", 0},
+    {"wav", "audio/wav", 0},
+    {"mp4", "video/mp4", 0},
 };
 
 static int type_index(const char *name)
 {
+    const char *base = name ? strrchr(name, '/') : NULL; /* nested names: the last part */
+    name = base ? base + 1 : name;
     const char *dot = name ? strrchr(name, '.') : NULL;
     if (!dot || dot == name || !dot[1])
         return -1;
@@ -96,9 +140,58 @@ const char *st_content_type(const char *name)
     return i < 0 ? "application/octet-stream" : types[i].type;
 }
 
+/* The upload allow-list from the environment, read once (st_files.h). */
+#define ST_EXT_ENV_MAX 256
+static char s_ext_only[ST_EXT_ENV_MAX][16], s_ext_extra[ST_EXT_ENV_MAX][16];
+static size_t s_n_only, s_n_extra;
+static int s_only_set;
+static pthread_once_t s_ext_once = PTHREAD_ONCE_INIT;
+
+static size_t ext_list(const char *v, char out[][16])
+{
+    size_t n = 0;
+    while (v && *v && n < ST_EXT_ENV_MAX) {
+        v += strspn(v, " ,.");
+        size_t len = strcspn(v, " ,");
+        if (len > 0 && len < 16) {
+            memcpy(out[n], v, len);
+            out[n++][len] = '\0';
+        }
+        v += len;
+    }
+    return n;
+}
+
+static void ext_env(void)
+{
+    const char *only = getenv("UPLOAD_EXTENSIONS"), *extra = getenv("UPLOAD_EXTENSIONS_EXTRA");
+    s_only_set = only && *only;
+    s_n_only = s_only_set ? ext_list(only, s_ext_only) : 0;
+    s_n_extra = ext_list(extra, s_ext_extra);
+}
+
+static int ext_in(const char *ext, char list[][16], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(ext, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int st_extension_allowed(const char *name)
 {
-    int i = type_index(name);
+    const char *base = name ? strrchr(name, '/') : NULL;
+    const char *dot;
+    base = base ? base + 1 : name;
+    dot = base ? strrchr(base, '.') : NULL;
+    if (!dot || dot == base || !dot[1])
+        return 0;
+    pthread_once(&s_ext_once, ext_env);
+    if (ext_in(dot + 1, s_ext_extra, s_n_extra))
+        return 1;
+    if (s_only_set)
+        return ext_in(dot + 1, s_ext_only, s_n_only);
+    int i = type_index(base);
     return i >= 0 && types[i].upload;
 }
 

@@ -42,7 +42,11 @@ int st_file_key(char *out, size_t outsz, const char *sid, const char *fid, int m
 /* Content type for a file name by its extension (case-insensitive);
  * "application/octet-stream" for unknown ones. */
 const char *st_content_type(const char *name);
-/* 1 when the name's extension is on SECURITY.md's upload whitelist. */
+/* 1 when the extension of the name's last component is on the upload
+ * allow-list: SECURITY.md's list plus what LibreChat keeps (.zip .tar .sh
+ * .sql .parquet .pptx .tsv .log .ipynb .odt ... see the table in
+ * st_files.c), case-insensitive.  UPLOAD_EXTENSIONS ("csv,txt,...")
+ * replaces the list, UPLOAD_EXTENSIONS_EXTRA adds to it (both read once). */
 int st_extension_allowed(const char *name);
 
 /* Stores the file at path as session file meta->id of meta->session_id and

@@ -220,8 +220,10 @@ def case_limits():
         r = s.request("POST", "/upload", key=s.KEY, raw=b"{}",
                       headers={"Content-Type": "application/json"})
         check_error(r, 415)
-        # bad names: 400 (or 422), never stored
-        for bad in (b"../x.txt", b"a/b.txt", b"x" * 252 + b".txt", b"a\x01b.txt"):
+        # bad names: 400 (or 422), never stored (nested "a/b.txt" is a name;
+        # empty, absolute, "." and ".." components are not)
+        for bad in (b"../x.txt", b"a/../b.txt", b"a//b.txt", b"/abs.txt", b"a/./b.txt",
+                    b"x" * 252 + b".txt", b"a\x01b.txt"):
             r = upload(s, [("file", bad, b"x")])
             assert r.status in (400, 422), (bad, r.status, r.body)
             check_error(r, r.status)

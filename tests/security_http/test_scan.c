@@ -83,7 +83,7 @@ TEST(filename_rules)
     ASSERT(!ing_fname_ok(long_name, &why) && strstr(why, "255"));
     ASSERT(!ing_fname_ok("x;rm -rf.txt", &why) && why);
     ASSERT(!ing_fname_ok("a|b.txt", &why) && why);
-    ASSERT(!ing_fname_ok("run.sh", &why) && strstr(why, "whitelist"));
+    ASSERT(!ing_fname_ok("run.exe", &why) && strstr(why, "whitelist"));
     ASSERT(!ing_fname_ok("noext", &why) && why);
     ASSERT(!ing_fname_ok(".bashrc", &why) && why);
     ASSERT(!ing_fname_ok("x.exe", NULL));

@@ -109,6 +109,7 @@ def case_bruteforce_lockout_shared():
             check_headers(r, 429)
             ra = int(r.headers["retry-after"])
             assert 0 < ra <= 3600, ra
+            assert r.json()["error"] == "rate_limited" and r.json()["retry_after_seconds"] == ra
         # locked out even with the right key: no oracle for a correct guess
         check_headers(s.get("/jobs/" + NO_JOB, key=s.KEY, headers=attacker), 429)
         # another client (per-IP limit) passes
@@ -201,6 +202,10 @@ def case_rate_limit_headers():
         check_headers(r, 429)
         assert r.headers["x-ratelimit-remaining"] == "0", r.headers
         assert 0 < int(r.headers["retry-after"]) <= 3600, r.headers
+        # LibreChat reads the body: "error":"rate_limited", retry_after_seconds
+        j = r.json()
+        assert j["error"] == "rate_limited" and j["error_type"] == "rate_limited", j
+        assert j["retry_after_seconds"] == int(r.headers["retry-after"]), j
         # a key without limits: no headers, no 429
         for _ in range(5):
             r = s.get("/jobs/" + NO_JOB, key=s.KEY)
@@ -240,7 +245,7 @@ def case_cross_caller_files_audited():
     with Stack(workers=0, env={"ADMIN_API_KEY": ADMIN}) as s:
         # file names: refused with a clear error, then a good one passes
         for name, status in (("../x.txt", 400), ("a\\b.txt", 400), ("a;rm.txt", 400),
-                             ("x" * 252 + ".txt", 400), ("run.sh", 415)):
+                             ("x" * 252 + ".txt", 400), ("run.exe", 415)):
             r = upload(s, [("file", name, b"data")])
             check_headers(r, status)
             assert r.json()["details"], r.body
