@@ -15,6 +15,7 @@
 #include "ing_config.h"
 #include "ing_fileref.h"
 #include "ing_pipe.h"
+#include "ing_profile.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
 #include "ing_sec.h"
@@ -60,6 +61,10 @@ static int intake(struct ing_request *req, struct sch_job *job, enum MHD_Result 
                  jerr.line, jerr.column);
         *ret = ing_reply_error(req->conn, MHD_HTTP_BAD_REQUEST, "validation_error", msg, NULL,
                                req->request_id, 0);
+        return -1;
+    }
+    if (ing_profile_intake(req, body, ret) != 0) { /* X-CodeAPI-Expected-Profile, hint */
+        json_decref(body);
         return -1;
     }
     int rc = sch_job_from_json(body, &ing_cfg.limits, job, &errs, &status);
@@ -144,12 +149,38 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
     if (rc != 0)
         goto out;
     rc = -1;
+    /* stateful profile: the hint's session, when it is still the caller's */
+    char hinted[65];
+    if (ing_profile_hint_session(c, req, hinted) != 0) {
+        *ret = redis_down(req);
+        goto fail_idem;
+    }
+    if (hinted[0]) {
+        free(job.session_id);
+        job.session_id = ci_xstrdup(hinted);
+    }
     /* the session's and the audit's writes ride with the enqueue: ing_pipe.h */
     int npend = 0, pre_bad = 0;
     if (ing_session_choose_piped(c, req->owner, job.user_id, job.entity_id, job.session_id,
                                  req->session_id, &npend) != 0) {
         *ret = redis_down(req);
         goto fail_idem;
+    }
+    if (req->hint_hex[0]) {
+        /* the choice's writes are still unread on c: record the hint after them */
+        for (int i = 0; i < npend; i++) {
+            redisReply *r = NULL;
+            if (redisGetReply(c, (void **)&r) != REDIS_OK)
+                npend = -1;
+            freeReplyObject(r);
+            if (npend < 0)
+                break;
+        }
+        if (npend < 0 || ing_profile_remember(c, req, hinted) != 0) {
+            *ret = redis_down(req);
+            goto fail_idem;
+        }
+        npend = 0;
     }
     ing_pipe_begin();
     ing_sec_session_chosen(req, job.session_id); /* audits another caller's session */
@@ -284,8 +315,9 @@ static enum MHD_Result exec_finish(struct ing_request *req, int rc, struct q_job
         return ing_reply_error(req->conn, MHD_HTTP_CONFLICT, "cancelled", "the job was cancelled",
                                NULL, req->request_id, 0);
     ing_sec_exec_outcome(req, info);
-    return ing_reply_json(req->conn, MHD_HTTP_OK,
-                          sch_result_to_json(&info->result, info->session_id), req->request_id);
+    json_t *o = sch_result_to_json(&info->result, info->session_id);
+    ing_profile_annotate(req, o); /* runtime_session_id / runtime_status */
+    return ing_reply_json(req->conn, MHD_HTTP_OK, o, req->request_id);
 }
 
 enum MHD_Result ing_h_exec(struct ing_request *req)
@@ -318,6 +350,7 @@ enum MHD_Result ing_h_jobs_submit(struct ing_request *req)
     }
     json_t *o = json_pack("{s:s,s:s,s:s}", "job_id", req->job_id, "status", "queued",
                           "session_id", req->session_id);
+    ing_profile_annotate(req, o);
     return ing_reply_json(req->conn, MHD_HTTP_ACCEPTED, o, req->request_id);
 }
 

@@ -52,6 +52,8 @@ struct ing_request {
     char jwt_user[4 * ING_JWT_SUB_MAX + 1]; /* JWT mode: the token's sub */
     int user_fixed;                /* 1 in JWT mode: jwt_user is the user, whatever is asserted */
     char user_tag[17];             /* ci_user_tag() of the request's user once known ("" anon) */
+    char hint_hex[33];             /* digest of a runtime_session_hint that applies (ing_profile.h) */
+    char runtime_status[8];        /* "new" / "reused" once the hint's session is chosen, else "" */
     char key_prefix[9];
     char client_ip[64];
     int64_t started_us;
