@@ -59,7 +59,12 @@ run_ctest() {
     (cd build-ci && ctest "${args[@]}")
 }
 
-phase bootstrap bash ops/bootstrap.sh
+# The full run also installs docker-compose: ops.compose_deploy must run, not skip.
+if [ "$quick" -eq 0 ]; then
+    phase bootstrap bash ops/bootstrap.sh --compose
+else
+    phase bootstrap bash ops/bootstrap.sh
+fi
 if [ "$quick" -eq 0 ]; then
     phase services bash ops/start-deps.sh
     phase images bash ops/images/build.sh
