@@ -50,7 +50,8 @@ enum ing_auth_kind {
 };
 
 /* 1 for the kinds that identify a caller (static, managed, JWT). */
-#define ING_AUTH_IS_CALLER(k) ((k) == ING_AUTH_STATIC || (k) == ING_AUTH_MANAGED || (k) == ING_AUTH_JWT)
+#define ING_AUTH_IS_CALLER(k)                                                                      \
+    ((k) == ING_AUTH_STATIC || (k) == ING_AUTH_MANAGED || (k) == ING_AUTH_JWT)
 
 struct ing_auth {
     enum ing_auth_kind kind;

@@ -207,9 +207,11 @@ static enum MHD_Result enqueue(struct ing_request *req, redisContext *c, struct 
         ptrs[i] = j;
         json_array_append_new(ids, json_string(jid));
     }
-    struct q_batch_spec spec = {
-        .id = batch_id, .owner = req->owner, .callback_url = b->callback_url, .created_ms = now,
-        .user_tag = req->user_tag};
+    struct q_batch_spec spec = {.id = batch_id,
+                                .owner = req->owner,
+                                .callback_url = b->callback_url,
+                                .created_ms = now,
+                                .user_tag = req->user_tag};
     int rc = q_enqueue_batch_ex(c, ptrs, b->n, ing_cfg.job_ttl_s, &spec, NULL);
     free(ptrs);
     if (rc != 0) {
@@ -264,7 +266,7 @@ enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req)
     if (ing_user_of(req, NULL, &submitter, &ret) != 0)
         goto out;
     ci_user_tag(submitter, req->user_tag); /* the batch record's user */
-    for (size_t i = 0; i < b.n; i++) { /* every item's files: 404 names jobs[i].files[k] */
+    for (size_t i = 0; i < b.n; i++) {     /* every item's files: 404 names jobs[i].files[k] */
         char prefix[32];
         const char *user;
         snprintf(prefix, sizeof prefix, "jobs[%zu]", i);

@@ -142,10 +142,9 @@ int ing_files_access(struct ing_request *req, int write, enum MHD_Result *ret)
         *ret = unavailable(req, "the session store is unreachable; try again shortly");
         return 0;
     }
-    enum st_access a =
-        rc == 0 ? ST_ACCESS_DENIED
-        : write ? st_access_write(rec.owner, rec.user_id, rec.kind, req->owner, user)
-                : st_access_read(rec.owner, rec.user_id, rec.kind, req->owner, user);
+    enum st_access a = rc == 0 ? ST_ACCESS_DENIED
+                       : write ? st_access_write(rec.owner, rec.user_id, rec.kind, req->owner, user)
+                               : st_access_read(rec.owner, rec.user_id, rec.kind, req->owner, user);
     /* a shared bucket is reached only under its own kind (and version) */
     if (a != ST_ACCESS_DENIED && st_access_shared_kind(rec.kind) &&
         ((qkind && strcmp(qkind, rec.kind) != 0) || (qver && rec.ver[0] && strcmp(qver, rec.ver))))
@@ -155,8 +154,7 @@ int ing_files_access(struct ing_request *req, int write, enum MHD_Result *ret)
     if (a == ST_ACCESS_READONLY) {
         ing_sec_denied(req, "session", sid, "read-only (skill or read_only) session");
         *ret = ing_reply_error(req->conn, MHD_HTTP_FORBIDDEN, "read_only",
-                               "the files of this session are read-only", NULL, req->request_id,
-                               0);
+                               "the files of this session are read-only", NULL, req->request_id, 0);
         return 0;
     }
     if (a == ST_ACCESS_DENIED) {
@@ -188,10 +186,11 @@ static json_t *file_json(const struct st_file_meta *m, const char *detail)
     snprintf(path, sizeof path, "/mnt/data/%s", m->name);
     if (strcmp(detail, "simple") == 0)
         return json_pack("{s:s, s:s, s:s}", "id", m->id, "name", m->name, "path", path);
-    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}}", "name", name, "id", m->id,
-                     "session_id", m->session_id, "size", (json_int_t)m->size, "lastModified", when,
-                     "etag", m->etag, "contentType", m->content_type, "metadata", "content-type",
-                     m->content_type, "original-filename", m->name);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}}", "name", name, "id",
+                     m->id, "session_id", m->session_id, "storage_session_id", m->session_id,
+                     "size", (json_int_t)m->size, "lastModified", when, "etag", m->etag,
+                     "contentType", m->content_type, "metadata", "content-type", m->content_type,
+                     "original-filename", m->name);
 }
 
 enum MHD_Result ing_h_files_list(struct ing_request *req)
@@ -324,11 +323,11 @@ enum MHD_Result ing_h_objects_get(struct ing_request *req)
         return unavailable(req, "file storage failed; try again shortly");
     char when[32];
     ci_format_iso8601(m.created_ms, when, sizeof when);
-    return ing_reply_json(
-        req->conn, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "id", m.id, "fileId", m.id,
-                  "storage_session_id", m.session_id, "session_id", m.session_id,
-                  "originalFilename", m.name, "size", (json_int_t)m.size, "lastModified", when,
-                  "etag", m.etag, "contentType", m.content_type),
-        req->request_id);
+    return ing_reply_json(req->conn, MHD_HTTP_OK,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "id", m.id,
+                                    "fileId", m.id, "storage_session_id", m.session_id,
+                                    "session_id", m.session_id, "originalFilename", m.name, "size",
+                                    (json_int_t)m.size, "lastModified", when, "etag", m.etag,
+                                    "contentType", m.content_type),
+                          req->request_id);
 }

@@ -51,8 +51,7 @@ int ing_jwt_init(void)
     } else if (EVP_PKEY_id(s_key) == EVP_PKEY_RSA && EVP_PKEY_bits(s_key) >= 2048) {
         s_alg = "RS256";
     } else {
-        log_error("CODEAPI_JWT_PUBLIC_KEY_FILE %s: need an Ed25519 or RSA (>= 2048 bit) key",
-                  path);
+        log_error("CODEAPI_JWT_PUBLIC_KEY_FILE %s: need an Ed25519 or RSA (>= 2048 bit) key", path);
         EVP_PKEY_free(s_key);
         s_key = NULL;
         return -1;
@@ -64,8 +63,8 @@ int ing_jwt_init(void)
 
 static int b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 int ing_jwt_looks_like(const char *token)
@@ -138,8 +137,8 @@ static int signature_ok(const char *signed_part, size_t signed_len, const char *
     if (sig && ctx &&
         EVP_DigestVerifyInit(ctx, NULL, strcmp(s_alg, "RS256") == 0 ? EVP_sha256() : NULL, NULL,
                              s_key) == 1)
-        ok = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)signed_part,
-                              signed_len) == 1;
+        ok =
+            EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)signed_part, signed_len) == 1;
     EVP_MD_CTX_free(ctx);
     free(sig);
     return ok;
@@ -221,8 +220,7 @@ static void owner_of(const char *tenant, char out[17])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-int ing_jwt_verify(const char *token, int64_t now_s, struct ing_jwt_claims *out,
-                   const char **why)
+int ing_jwt_verify(const char *token, int64_t now_s, struct ing_jwt_claims *out, const char **why)
 {
     json_t *hdr = NULL, *claims = NULL;
     const char *reason = "JWT mode is not configured";

@@ -55,7 +55,6 @@ int ing_jwt_looks_like(const char *token);
 
 /* Verifies `token` at unix time `now_s`.  0 with *out filled, or -1 with
  * *why pointing to a static reason (for the audit, never for the caller). */
-int ing_jwt_verify(const char *token, int64_t now_s, struct ing_jwt_claims *out,
-                   const char **why);
+int ing_jwt_verify(const char *token, int64_t now_s, struct ing_jwt_claims *out, const char **why);
 
 #endif

@@ -45,9 +45,8 @@ void ing_kind_session_id(const char *owner, enum sch_file_kind kind, const char 
     sid[21] = '\0';
 }
 
-int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind,
-                     const char *user, const char *rid, const char *version, int read_only,
-                     char sid[65])
+int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind, const char *user,
+                     const char *rid, const char *version, int read_only, char sid[65])
 {
     const char *kname = sch_file_kind_name(kind);
     const char *u = kind == SCH_FILE_KIND_USER && user ? user : "";
@@ -70,8 +69,7 @@ int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind
         r = NULL;
         if (rc != 0)
             goto out;
-        r = redisCommand(c, "HSET ci:sess:%s last_used %lld%s", id, now,
-                         read_only ? " ro 1" : "");
+        r = redisCommand(c, "HSET ci:sess:%s last_used %lld%s", id, now, read_only ? " ro 1" : "");
         freeReplyObject(r);
         r = redisCommand(c, "EXPIRE ci:sess:%s %lld", id, ttl);
         rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -EIO;

@@ -39,8 +39,7 @@ void ing_kind_session_id(const char *owner, enum sch_file_kind kind, const char 
  * TTL.  Returns 0 with sid filled, -EEXIST when the derived id is held by a
  * record that is not this one (a hash collision: refused), -EIO on Redis
  * failure. */
-int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind,
-                     const char *user, const char *rid, const char *version, int read_only,
-                     char sid[65]);
+int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind, const char *user,
+                     const char *rid, const char *version, int read_only, char sid[65]);
 
 #endif

@@ -349,12 +349,12 @@ static void check_form(struct upload *u, struct up_form *fm)
     if (fm->has_kind && fm->kind != SCH_FILE_KIND_USER && !fm->id)
         refuse(u, MHD_HTTP_BAD_REQUEST, "validation_error", "id",
                "is required for kind agent and skill");
-    if (fm->version && (strlen(fm->version) > 20 ||
-                        strspn(fm->version, "0123456789") != strlen(fm->version)))
+    if (fm->version &&
+        (strlen(fm->version) > 20 || strspn(fm->version, "0123456789") != strlen(fm->version)))
         refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "version",
                "must be a non-negative integer");
-    if (ro && strcasecmp(ro, "true") != 0 && strcasecmp(ro, "false") != 0 &&
-        strcmp(ro, "1") != 0 && strcmp(ro, "0") != 0)
+    if (ro && strcasecmp(ro, "true") != 0 && strcasecmp(ro, "false") != 0 && strcmp(ro, "1") != 0 &&
+        strcmp(ro, "0") != 0)
         refuse(u, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_error", "read_only",
                "must be true or false");
     fm->read_only = ro && (strcasecmp(ro, "true") == 0 || strcmp(ro, "1") == 0);
@@ -367,8 +367,8 @@ static int store_all(struct upload *u, struct st_store *st, const char *sid, jso
     for (size_t i = 0; i < u->nfiles; i++) {
         struct up_file *f = &u->files[i];
         if (f->error) {
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "status", "error",
-                                                 "filename", f->name, "error", f->error));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "status", "error", "filename",
+                                                 f->name, "error", f->error));
             continue;
         }
         struct st_file_meta m;
@@ -400,8 +400,8 @@ static int choose_session(struct ing_request *req, redisContext *c, const struct
                           const char *user, char sid[65])
 {
     if (fm->has_kind)
-        return ing_kind_session(c, req->owner, fm->kind, user, fm->id, fm->version,
-                                fm->read_only, sid);
+        return ing_kind_session(c, req->owner, fm->kind, user, fm->id, fm->version, fm->read_only,
+                                sid);
     return ing_session_choose(c, req->owner, user, fm->entity, NULL, sid);
 }
 
@@ -487,9 +487,8 @@ enum MHD_Result ing_h_upload(struct ing_request *req)
     }
     rlog_info(req->request_id, "upload: %zu file(s) into session %s", u->nfiles - failed, sid);
     ing_sec_file_event(req, "file_upload", sid, NULL, u->nfiles - failed); /* audit */
-    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "message",
-                          failed ? "partial_success" : "success", "storage_session_id", sid,
-                          "session_id", sid, "files", arr);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "message", failed ? "partial_success" : "success",
+                          "storage_session_id", sid, "session_id", sid, "files", arr);
     if (u->batch)
         json_object_set_new(o, "failed", json_integer((json_int_t)failed));
     return ing_reply_json(req->conn, MHD_HTTP_OK, o, req->request_id);

@@ -23,7 +23,7 @@
 #define ST_ACCESS_H
 
 enum st_access {
-    ST_ACCESS_DENIED = 0,  /* not the caller's: answer as if it did not exist */
+    ST_ACCESS_DENIED = 0, /* not the caller's: answer as if it did not exist */
     ST_ACCESS_OK = 1,
     ST_ACCESS_READONLY = 2 /* visible to the caller but may not be changed */
 };
