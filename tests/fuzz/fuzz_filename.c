@@ -6,7 +6,11 @@
  * Contract: an accepted name is 1..255 bytes, has no '/', '\\', control
  * character or dangerous character, is not "." or "..", and has a
  * whitelisted extension; a refused one carries a reason; the checks are
- * monotone (ok => safe => sch_valid_filename).
+ * monotone (ok => safe => sch_valid_filename).  Nested names
+ * (sch_valid_relpath): an accepted one is 1..255 bytes, not absolute, has
+ * at most SCH_FILEPATH_DEPTH components, each itself a sch_valid_filename
+ * (so none is empty, "." or ".."); a single safe name is always a valid
+ * relative path.
  */
 #include "ing_scan.h"
 #include "sch_validate.h"
@@ -55,6 +59,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(strpbrk(name, ING_FNAME_DANGEROUS) == NULL);
     if (ok)
         check(strrchr(name, '.') != NULL);
+    const char *why_rel = NULL;
+    int rel = sch_valid_relpath(name, &why_rel);
+    check(rel == (why_rel == NULL));
+    check(!sch || rel);
+    if (rel) {
+        size_t depth = 0;
+        check(n >= 1 && n <= 255 && name[0] != '/' && !strchr(name, '\\'));
+        for (char *p = name, *slash;; p = slash + 1) {
+            slash = strchr(p, '/');
+            if (slash)
+                *slash = '\0';
+            check(sch_valid_filename(p, NULL));
+            depth++;
+            if (!slash)
+                break;
+        }
+        check(depth <= SCH_FILEPATH_DEPTH);
+    }
     free(name);
     return 0;
 }
