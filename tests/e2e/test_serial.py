@@ -124,7 +124,7 @@ def case_wait_timeout():
         a = submit(s, "import time\ntime.sleep(6)\nn = n + 1\nprint(n)", sid)
         wait_for(lambda: job(s, a)["status"] == "running", 60, "a running")
         r = s.exec({"lang": "py", "code": "n = 100\nprint('ran')", "session_id": sid,
-                    "timeout": 1})
+                    "timeout": 1000})
         assert r.status == 200, r.body
         j = r.json()
         assert j["status"] == "timeout", j
