@@ -3,7 +3,7 @@
 #
 #   code-interpreter/base:<hash>, :latest   mmdebstrap rootfs (base/), imported
 #   code-interpreter/<lang>-tools:latest    + toolchain (<lang>/Dockerfile)
-#   code-interpreter/<lang>:latest          + /opt/ci/runner.py (runner-layer/)
+#   code-interpreter/<lang>:$IMAGE_TAG      + /opt/ci/runner.py (runner-layer/)
 #
 # The runner is the last, thin layer, so a runner change rebuilds about a
 # second per language and never a toolchain or the rootfs.
@@ -16,7 +16,9 @@
 # The rootfs tarball is kept in var/cache/images/ so a lost base image is
 # re-imported without running mmdebstrap again.
 #
-# Env: RUNNER_PY (default ops/runner/runner.py; its ci_runner/ beside it), JOBS (parallel language
+# Env: IMAGE_TAG (tag of the per-language images, default latest: a private
+# tag such as `sbx` builds a runner under test without touching :latest),
+# RUNNER_PY (default ops/runner/runner.py; its ci_runner/ beside it), JOBS (parallel language
 # builds, default 2), FORCE=1 (ignore the cache).  Logs: var/log/images/.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -29,6 +31,8 @@ LOGS="$CI_VAR/log/images"
 RUNNER_PY="${RUNNER_PY:-$CI_ROOT/ops/runner/runner.py}"
 JOBS="${JOBS:-2}"
 FORCE="${FORCE:-0}"
+IMAGE_TAG="${IMAGE_TAG:-latest}"
+[[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || ci_die "bad IMAGE_TAG '$IMAGE_TAG'"
 mkdir -p "$CACHE" "$LOGS"
 # One build at a time per checkout (two would race on tags and the tarball).
 exec 9>"$CACHE/.lock"
@@ -151,7 +155,7 @@ build_image() {
 # build_lang INDEX LANG: builds code-interpreter/LANG-tools and
 # code-interpreter/LANG; prints one result line.
 build_lang() {
-    local i=$1 l=$2 ref="code-interpreter/$2:latest" tools="code-interpreter/$2-tools:latest"
+    local i=$1 l=$2 ref="code-interpreter/$2:$IMAGE_TAG" tools="code-interpreter/$2-tools:latest"
     local log="$LOGS/$2.log" th h t0 r1 r2
     th="$( (echo "$base_hash"; cat "$IMG_DIR/$l/Dockerfile") | sha)"
     h="$( (echo "$th" "$runner_sum") | sha)"

@@ -49,7 +49,7 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.n = 200
-    require_docker_image("code-interpreter/py:latest")
+    require_docker_image("code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest"))
     env = {"LOG_LEVEL": "warn", "MAX_QUEUE_DEPTH": "1000000", "WORKER_CONCURRENCY": "2"}
     with Stack(env=env, workers=a.w) as s:
         base = redis_benchmark(s.redis_port, 20000 if a.quick else 200000)

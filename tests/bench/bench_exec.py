@@ -42,7 +42,7 @@ from stack import Stack, wait_for  # noqa: E402
 from test_languages import SUM  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-PY = "code-interpreter/py:latest"
+PY = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 NUMPY = ("import numpy as np, pandas as pd\n"
          "df = pd.DataFrame({'a': np.arange(1000), 'b': np.random.rand(1000)})\n"
          "print(int(df.a.sum()), round(float(df.b.mean()) * 0, 1))\n")
@@ -292,7 +292,7 @@ def sec_langs():
     with stack(env) as st:
         cl = Client(st)
         for lang in langs:
-            image = "code-interpreter/%s:latest" % lang
+            image = "code-interpreter/%s:%s" % (lang, os.environ.get("IMAGE_TAG", "latest"))
             if subprocess.run(["docker", "image", "inspect", image],
                               capture_output=True).returncode != 0:
                 row(lang, "no image", w=(8, 13))

@@ -64,7 +64,7 @@ def main():
     k = 3 if quick else 15
     sizes = [1] if quick else [1, 10]
     pause = 0.3
-    require_docker_image("code-interpreter/py:latest")
+    require_docker_image("code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest"))
     env = {"LOG_LEVEL": "info", "WORKER_CONCURRENCY": "1", "STATE_MAX_SIZE_MB": "64"}
 
     base = {}

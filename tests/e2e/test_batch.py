@@ -3,13 +3,14 @@
 Real HTTP, a private redis-server, real workers with dockerd where code runs.
 """
 import json
+import os
 import sys
 import time
 
 from receiver import Receiver, signature_ok
 from stack import Stack, require_docker_image, run_cases, wait_for
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 SECRET = "whsec_" + "YmF0Y2gtdGVzdC1zZWNyZXQtMDEyMzQ1Njc4OWFiY2Rl"
 
 

@@ -17,7 +17,7 @@ import uuid
 
 from stack import SKIP, Stack, free_port, require_docker_image, run_cases, wait_for
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CSV = b"x,y\n1,2\n3,5\n"
 

@@ -3,12 +3,13 @@
 Real HTTP against the real ingress, a private redis-server and (where a case
 runs code) a real worker with dockerd.
 """
+import os
 import sys
 import time
 
 from stack import Stack, require_docker_image, run_cases
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 BODY = {"lang": "py", "code": "print('hi')"}
 
 

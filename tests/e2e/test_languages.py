@@ -2,6 +2,7 @@
 real images): a program printing the sum of 1..10 answers "55\\n"; a C
 compile error is a failed run with the compiler's message in stderr.
 """
+import os
 import sys
 
 from stack import SKIP, Stack, require_docker_image, run_cases
@@ -31,7 +32,7 @@ SUM = {
 
 
 def run_sum(lang):
-    require_docker_image("code-interpreter/%s:latest" % lang)
+    require_docker_image("code-interpreter/%s:%s" % (lang, os.environ.get("IMAGE_TAG", "latest")))
     with Stack() as s:
         r = s.exec({"lang": lang, "code": SUM[lang]}, timeout=180)
         j = r.json()
@@ -41,7 +42,7 @@ def run_sum(lang):
 
 
 def case_compile_error_c():
-    require_docker_image("code-interpreter/c:latest")
+    require_docker_image("code-interpreter/c:" + os.environ.get("IMAGE_TAG", "latest"))
     with Stack() as s:
         j = s.exec({"lang": "c", "code": "int main(void) { return undefined_name; }\n"}).json()
         assert j["status"] == "failed" and j["exit_code"] != 0, j

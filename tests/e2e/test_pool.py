@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stack import Stack, require_docker_image, run_cases, wait_for  # noqa: E402
 
-IMAGE = "code-interpreter/py:latest"
+IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 WORKER = "worker-1"
 
 # The container's own id, read from inside: Docker bind-mounts

@@ -4,12 +4,13 @@ HTTP client -> ci-ingress -> redis stream -> ci-worker -> dockerd -> the
 Python image's resident runner -> result -> completion notice -> HTTP reply.
 """
 import json
+import os
 import sys
 import time
 
 from stack import Stack, require_docker_image, run_cases
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 
 
 def check_error_shape(r, status):

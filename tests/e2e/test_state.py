@@ -12,7 +12,7 @@ import time
 
 from stack import Stack, require_docker_image, run_cases, wait_for
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 
 
 def new_stack(**env):

@@ -16,7 +16,7 @@ from stack import Stack, free_port, require_docker_image, run_cases, wait_for
 SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tzLTAxMjM0NTY3"  # base64 of 33 bytes
 ENV = {"WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
        "WEBHOOK_RETRY_BASE_MS": "200", "WEBHOOK_RETRY_MAX_MS": "1000", "WEBHOOK_POLL_MS": "50"}
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 
 
 def job_state(s, job_id):

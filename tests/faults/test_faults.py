@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from receiver import Receiver, signature_ok  # noqa: E402
 from stack import SKIP, Stack, require_docker_image, run_cases, wait_for  # noqa: E402
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 SECRET = "whsec_" + "ZmF1bHQtdGVzdHMtc2VjcmV0LTAxMjM0NTY3ODlhYmNk"
 HOOK_ENV = {"WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32",
             "WEBHOOK_POLL_MS": "50", "WEBHOOK_RETRY_BASE_MS": "200"}

@@ -66,7 +66,7 @@ def recv(sock):
 def main():
     lang = sys.argv[1]
     code, want = PROGRAMS[lang]
-    image = "code-interpreter/%s:latest" % lang
+    image = "code-interpreter/%s:%s" % (lang, os.environ.get("IMAGE_TAG", "latest"))
     tmp = tempfile.mkdtemp(prefix="ci-img-%s-" % lang)
     run_dir, data_dir = os.path.join(tmp, "run"), os.path.join(tmp, "data")
     os.mkdir(run_dir)

@@ -57,7 +57,7 @@ def new_stack(workers=1, **env):
 
 
 def case_metrics_and_health():
-    require_docker_image("code-interpreter/py:latest")
+    require_docker_image("code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest"))
     with new_stack() as s:
         # the worker announces itself; health turns 200 once its docker ping answered
         wait_for(lambda: health(s)[0] == 200, 30, "a healthy /health/detailed")
@@ -139,7 +139,7 @@ def json_lines(path):
 
 
 def case_request_id_in_both_logs():
-    require_docker_image("code-interpreter/py:latest")
+    require_docker_image("code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest"))
     with new_stack() as s:
         rid = "trace-" + uuid.uuid4().hex[:20]
         r = s.exec({"lang": "py", "code": "print('hi')"}, headers={"X-Request-ID": rid})
@@ -172,7 +172,7 @@ def admin(s, *args):
 
 
 def case_admin_requeue_dead():
-    require_docker_image("code-interpreter/py:latest")
+    require_docker_image("code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest"))
     with new_stack(workers=0, MAX_ATTEMPTS="1") as s:
         # a worker whose sandbox image does not exist: the job dies (infrastructure)
         s.env["IMAGE_PREFIX"] = "code-interpreter-missing/"

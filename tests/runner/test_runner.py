@@ -45,7 +45,7 @@ def image_exists(name):
 
 def find_image(lang):
     env = os.environ.get("CI_TEST_IMAGE_" + lang.upper())
-    cands = [env] if env else ["code-interpreter/%s:latest" % lang]
+    cands = [env] if env else ["code-interpreter/%s:%s" % (lang, os.environ.get("IMAGE_TAG", "latest"))]
     for c in cands:
         if image_exists(c):
             return c

@@ -18,6 +18,7 @@ static struct {
     struct wk_docker *d;
     struct wk_sandbox *sb;
     const char *image;
+    char image_buf[160];
     char root[64], run_root[96], data_root[96];
     char session[33];
     int ready, ready_status;
@@ -73,8 +74,12 @@ static void setup(void)
     uv_loop_init(&E.loop);
     ASSERT_EQ(wk_docker_new(&E.loop, &E.d), 0);
     E.image = getenv("CI_TEST_IMAGE");
-    if (!E.image || !*E.image)
-        E.image = "code-interpreter/py:latest";
+    if (!E.image || !*E.image) {
+        const char *tag = getenv("IMAGE_TAG");
+        snprintf(E.image_buf, sizeof E.image_buf, "code-interpreter/py:%s",
+                 tag && *tag ? tag : "latest");
+        E.image = E.image_buf;
+    }
     char path[256];
     snprintf(path, sizeof path, "/images/%s/json", E.image);
     struct http h = api("GET", path);

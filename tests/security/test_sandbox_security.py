@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from stack import Stack, require_docker_image, run_cases  # noqa: E402
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 LIMITS = {"MAX_EXECUTION_TIME": "4", "MAX_MEMORY_MB": "128", "MAX_PIDS": "64",
           "MAX_OUTPUT_BYTES": "65536", "MAX_OPEN_FILES": "256"}
 

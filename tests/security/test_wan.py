@@ -20,7 +20,7 @@ from stack import SKIP, Stack, require_docker_image, run_cases, wait_for  # noqa
 import netlab  # noqa: E402
 from netlab import DNS, LINKLOCAL, PORT, PRIVATE, PUBLIC  # noqa: E402
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
 BLOCKED = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8",
            "224.0.0.0/4", "240.0.0.0/4")
 

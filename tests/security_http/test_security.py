@@ -273,7 +273,7 @@ def case_cross_caller_files_audited():
 
 # -- code scan and the audit log ------------------------------------------------
 def case_code_scan_warnings_audited():
-    require_docker_image("code-interpreter/py:latest")
+    require_docker_image("code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest"))
     with Stack(workers=1, env={"ADMIN_API_KEY": ADMIN}) as s:
         audit = os.path.join(s.tmp, "audit.log")
         s.env["AUDIT_LOG_FILE"] = audit
