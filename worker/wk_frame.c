@@ -12,6 +12,11 @@ void wk_frame_decoder_init(struct wk_frame_decoder *dec, size_t max)
     dec->max = (max == 0 || max > WK_FRAME_MAX) ? WK_FRAME_MAX : max;
 }
 
+void wk_frame_decoder_set_max(struct wk_frame_decoder *dec, size_t max)
+{
+    dec->max = (max == 0 || max > WK_FRAME_MAX) ? WK_FRAME_MAX : max;
+}
+
 void wk_frame_decoder_release(struct wk_frame_decoder *dec)
 {
     free(dec->buf);

@@ -41,6 +41,9 @@ typedef int (*wk_frame_cb)(void *arg, const char *payload, size_t len);
 /* `max` 0 means WK_FRAME_MAX; larger values are clamped to it. */
 void wk_frame_decoder_init(struct wk_frame_decoder *dec, size_t max);
 void wk_frame_decoder_release(struct wk_frame_decoder *dec);
+/* Changes the maximum for the frames whose header is still to come (same
+ * clamping as init). */
+void wk_frame_decoder_set_max(struct wk_frame_decoder *dec, size_t max);
 
 /* Consumes `len` bytes.  Returns 0, -EMSGSIZE when a frame header declares
  * more than `max` (also on every later call), or the callback's non-zero

@@ -18,6 +18,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The largest frame before the first run: a hello. */
+#define WK_SANDBOX_HELLO_MAX (64u << 10)
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static char *path_join(const char *a, const char *b)
@@ -189,7 +192,9 @@ static int on_frame(void *arg, const char *payload, size_t len)
 {
     struct wk_sandbox *sb = arg;
     json_error_t jerr;
-    json_t *msg = json_loadb(payload, len, 0, &jerr);
+    /* NUL (\u0000) is allowed: program output may hold it; the output
+     * sanitizer drops it (docs/runner-protocol.md). */
+    json_t *msg = json_loadb(payload, len, JSON_ALLOW_NUL, &jerr);
     const char *type = json_string_value(json_object_get(msg, "type"));
 
     if (sb->destroying || sb->state == WK_SB_DEAD)
@@ -248,7 +253,7 @@ static int peer_uid_ok(struct wk_sandbox *sb)
     if (uv_fileno((uv_handle_t *)&sb->conn, &fd) != 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
         return 0;
-    return cred.uid == sb->uid;
+    return cred.uid == WK_SANDBOX_RUNNER_UID; /* programs run as sb->uid: never them */
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -279,8 +284,10 @@ static int make_host_side(struct wk_sandbox *sb, const struct wk_sandbox_spec *s
     if (mkdir(sb->run_dir, 0755) != 0)
         return -errno;
     sb->run_dir_made = 1;
-    /* The runner writes home/, build/ and state.out under /run/ci. */
-    if (chmod(sb->run_dir, 0755) != 0 || chown(sb->run_dir, spec->uid, spec->gid) != 0)
+    /* Root's (the runner's): programs, which run as spec->uid, can read
+     * state.in but write nothing here; the runner makes home/ and build/
+     * in it and hands those to the sandbox uid. */
+    if (chmod(sb->run_dir, 0755) != 0 || chown(sb->run_dir, WK_SANDBOX_RUNNER_UID, 0) != 0)
         return -errno;
     if (strlen(sb->sock_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return -ENAMETOOLONG;
@@ -290,7 +297,7 @@ static int make_host_side(struct wk_sandbox *sb, const struct wk_sandbox_spec *s
     if ((rc = uv_pipe_bind(&sb->server, sb->sock_path)) < 0 ||
         (rc = uv_listen((uv_stream_t *)&sb->server, 4, on_connection)) < 0)
         return rc;
-    if (chmod(sb->sock_path, 0666) != 0)
+    if (chmod(sb->sock_path, 0600) != 0) /* the runner (root) only */
         return -errno;
     if (mkdir(sb->data_dir, 0700) != 0)
         return -errno;
@@ -321,7 +328,7 @@ int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbo
     sb->ready_cb = cb;
     sb->ready_arg = arg;
     sb->session_id = ci_xstrdup(spec->session_id ? spec->session_id : "");
-    wk_frame_decoder_init(&sb->dec, WK_FRAME_MAX);
+    wk_frame_decoder_init(&sb->dec, WK_SANDBOX_HELLO_MAX); /* runs raise it */
     if (ci_random_hex(sb->token, 12) != 0) {
         rc = -EIO;
         goto out;

@@ -3,8 +3,9 @@
  *
  * Life of a sandbox (docs/runner-protocol.md):
  *
- *   OPENING  wk_sandbox_open(): makes $RUN_DIR/<token>/ (0755) and listens on
- *            its ctl.sock (0666) *before* the container exists, makes
+ *   OPENING  wk_sandbox_open(): makes $RUN_DIR/<token>/ (root's, 0755) and
+ *            listens on its ctl.sock (0600: the runner is container root;
+ *            programs, uid 1000, cannot connect) *before* the container exists, makes
  *            $DATA_DIR/<token>/ owned by the sandbox uid/gid, then creates and
  *            starts the container (name "ci-<token>").  The runner inside
  *            connects to /run/ci/ctl.sock and sends `hello`.
@@ -41,6 +42,7 @@
 
 #include "sch_types.h"
 #include "wk_docker.h"
+#include "wk_frame.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -49,6 +51,9 @@
 #include <uv.h>
 
 #define WK_SANDBOX_DEADLINE_SLACK_MS 2000
+/* The runner's uid inside the container (container root, few capabilities;
+ * docs/sandbox.md).  Programs run as spec.uid, never as this. */
+#define WK_SANDBOX_RUNNER_UID 0
 
 struct wk_sandbox;
 
@@ -62,7 +67,8 @@ struct wk_sandbox_spec {
     const char *hostname;   /* "sandbox" */
     const char *run_root;   /* RUN_DIR, default /var/lib/code-interpreter/run */
     const char *data_root;  /* DATA_DIR, default /var/lib/code-interpreter/data */
-    uid_t uid;              /* 1000: container User and owner of the data dir */
+    uid_t uid;              /* 1000: the programs' uid (the runner drops to it) and
+                             * owner of the data dir; never 0 */
     gid_t gid;              /* 1000 */
     int start_timeout_ms;   /* 15000: open fails past it without a hello */
     const char *network;    /* NULL: no network at all (NetworkMode "none");
@@ -132,6 +138,29 @@ typedef void (*wk_sandbox_result_cb)(void *arg, struct wk_sandbox *sb, int rc,
  * -EPIPE (not READY), -EINVAL (code not UTF-8, missing fields). */
 int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_sandbox_result_cb cb,
                    void *arg);
+
+/* ---- the result frame, validated (wk_sandbox_result.c) ----------------
+ *
+ * Limits a result must respect whatever the runner says; the runner keeps
+ * the same ones (ops/runner/ci_runner/config.py). */
+#define WK_SANDBOX_MAX_WARNINGS 100
+#define WK_SANDBOX_WARNING_MAX 1024 /* bytes per warning; longer ones are cut */
+
+/* The largest frame the worker reads while a run with `max_output` bytes
+ * per stream is in flight (larger declared lengths are refused at the
+ * header, before any byte is buffered). */
+size_t wk_sandbox_frame_cap(size_t max_output);
+
+/* Fills `r` from a `result` frame for the job `job_id`: id equal, status
+ * one of completed/failed/timeout/oom, exit_code 0..255, duration_ms and
+ * state_size non-negative integers, stdout/stderr strings of at most
+ * 3 * `max_output` bytes (the runner keeps max_output bytes of a stream and
+ * decodes them, an invalid byte becoming the 3-byte U+FFFD), warnings an array of at most WK_SANDBOX_MAX_WARNINGS
+ * strings (each cut to WK_SANDBOX_WARNING_MAX).  Returns 0, or -EPROTO with
+ * *why (static text) naming the first violation, or -ENOMEM; on failure
+ * `r` may hold partial members (release with sch_result_release). */
+int wk_sandbox_parse_result(json_t *msg, const char *job_id, size_t max_output,
+                            struct wk_run_result *r, const char **why);
 
 /* Cancellation: kills the container.  A run in flight completes with
  * SCH_STATUS_CANCELLED (exit code 137); an open in flight fails with

@@ -87,20 +87,32 @@ static json_t *binds(const struct wk_sandbox_spec *spec, const char *run_dir, co
     return arr;
 }
 
+/* The runner's capabilities (docs/sandbox.md, "Identity"). */
+static json_t *runner_caps(void)
+{
+    return json_pack("[s,s,s,s,s,s,s]", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL",
+                     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER");
+}
+
 static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_dir,
                            const char *data_dir)
 {
     char tmpfs[96];
     snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lldm", (long long)spec->tmp_mb);
     json_int_t nofile = spec->nofile > 0 ? spec->nofile : 1024;
-    /* CapDrop ALL and nothing added: the runner runs as an ordinary user and
-     * needs no capability.  SecurityOpt keeps Docker's default seccomp
-     * profile (it is applied unless "seccomp=unconfined" is given). */
-    json_t *hc = json_pack("{s:o, s:s, s:[s], s:[s], s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
+    /* CapDrop ALL, then only what the runner (container root) needs to
+     * hand programs the sandbox uid with an empty bounding set (SETUID,
+     * SETGID, SETPCAP) and to clean up after them (KILL, CHOWN,
+     * DAC_OVERRIDE, FOWNER).  Programs drop every one (bounding set emptied,
+     * setresuid to spec->uid, no_new_privs).  SecurityOpt keeps Docker's
+     * default seccomp profile (it is applied unless "seccomp=unconfined"
+     * is given). */
+    json_t *hc = json_pack("{s:o, s:s, s:[s], s:o, s:[s], s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
                            "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
-                           spec->network ? spec->network : "none", "CapDrop", "ALL", "SecurityOpt",
-                           "no-new-privileges", "ReadonlyRootfs", 1, "Tmpfs", "/tmp", tmpfs,
-                           "Ulimits", "Name", "nofile", "Soft", nofile, "Hard", nofile, "Init", 0);
+                           spec->network ? spec->network : "none", "CapDrop", "ALL", "CapAdd",
+                           runner_caps(), "SecurityOpt", "no-new-privileges", "ReadonlyRootfs", 1,
+                           "Tmpfs", "/tmp", tmpfs, "Ulimits", "Name", "nofile", "Soft", nofile,
+                           "Hard", nofile, "Init", 0);
     if (!hc)
         return NULL;
     set_dns(hc, spec);
@@ -123,16 +135,19 @@ static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_d
 json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const char *run_dir,
                                     const char *data_dir)
 {
-    char user[64];
-    snprintf(user, sizeof user, "%u:%u", (unsigned)spec->uid, (unsigned)spec->gid);
+    char env_uid[48], env_gid[48];
+    snprintf(env_uid, sizeof env_uid, "CI_SANDBOX_UID=%u", (unsigned)spec->uid);
+    snprintf(env_gid, sizeof env_gid, "CI_SANDBOX_GID=%u", (unsigned)spec->gid);
     if (!spec->image)
         return NULL;
-    /* No Cmd/Entrypoint: the image's CMD starts the runner. */
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o, s:o}", "Image",
-                            spec->image, "User", user, "WorkingDir", "/mnt/data", "Domainname", "",
-                            "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin", 0,
-                            "AttachStdout", 0, "AttachStderr", 0, "Labels", labels(spec),
-                            "HostConfig", host_config(spec, run_dir, data_dir));
+    /* No Cmd/Entrypoint: the image's CMD starts the runner, as container
+     * root (User "0:0"); it runs every program as spec->uid:spec->gid. */
+    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:[s,s], s:o, s:o}",
+                            "Image", spec->image, "User", "0:0", "WorkingDir", "/mnt/data",
+                            "Domainname", "", "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0,
+                            "OpenStdin", 0, "AttachStdout", 0, "AttachStderr", 0, "Env", env_uid,
+                            env_gid, "Labels", labels(spec), "HostConfig",
+                            host_config(spec, run_dir, data_dir));
     /* Unmasked, Docker names the host after the container id. */
     if (cfg && spec->mask_host_info)
         json_object_set_new(

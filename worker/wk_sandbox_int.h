@@ -49,6 +49,7 @@ struct wk_sandbox {
     wk_sandbox_result_cb run_cb;
     void *run_arg;
     char *job_id;
+    size_t max_output; /* of the run in flight: bounds its result */
     enum wk_sb_end end;
     int inspect_tries;
 

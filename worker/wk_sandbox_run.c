@@ -32,6 +32,8 @@ void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r)
     sch_result_release(&r->res);
 }
 
+static void on_killed(void *arg, int status, const char *body, size_t len);
+
 /* A run that ended without a result frame. */
 static void finish_without_result(struct wk_sandbox *sb, int rc, enum sch_status st,
                                   const char *error)
@@ -46,80 +48,71 @@ static void finish_without_result(struct wk_sandbox *sb, int rc, enum sch_status
     wk_sb__finish_run(sb, rc, &r);
 }
 
-static char *dup_json_str(json_t *v, size_t *len)
+static char *dup_json_str(json_t *v)
 {
-    size_t n = json_is_string(v) ? json_string_length(v) : 0;
-    char *s = ci_xmalloc(n + 1);
-    if (n)
-        memcpy(s, json_string_value(v), n);
-    s[n] = '\0';
-    if (len)
-        *len = n;
-    return s;
+    return ci_xstrdup(json_is_string(v) ? json_string_value(v) : "");
 }
 
-static int parse_result(json_t *msg, struct wk_run_result *r)
+/* The runner broke the protocol during a run (a result for another job, a
+ * malformed or oversized frame, an unexpected frame type): it shares the
+ * container with the caller's code, so this is the caller's failure, not
+ * the infrastructure's.  The job fails at once with a one-line stderr (never
+ * retried) and the container is killed (the pool then destroys it). */
+static void protocol_violation(struct wk_sandbox *sb, const char *why)
 {
-    const char *status = json_string_value(json_object_get(msg, "status"));
-    json_t *warnings = json_object_get(msg, "warnings");
-    size_t i;
-    json_t *w;
-
-    r->res.status = sch_status_from_name(status);
-    if (r->res.status != SCH_STATUS_COMPLETED && r->res.status != SCH_STATUS_FAILED &&
-        r->res.status != SCH_STATUS_TIMEOUT && r->res.status != SCH_STATUS_OOM)
-        return -EPROTO;
-    if (!json_is_integer(json_object_get(msg, "exit_code")))
-        return -EPROTO;
-    r->res.exit_code = (int)json_integer_value(json_object_get(msg, "exit_code"));
-    r->res.stdout_buf = dup_json_str(json_object_get(msg, "stdout"), &r->res.stdout_len);
-    r->res.stderr_buf = dup_json_str(json_object_get(msg, "stderr"), &r->res.stderr_len);
-    r->stdout_truncated = json_is_true(json_object_get(msg, "stdout_truncated"));
-    r->stderr_truncated = json_is_true(json_object_get(msg, "stderr_truncated"));
-    r->res.duration_ms = json_integer_value(json_object_get(msg, "duration_ms"));
-    r->res.state_size = json_integer_value(json_object_get(msg, "state_size"));
-    r->res.has_state = r->res.state_size > 0;
-    json_array_foreach(warnings, i, w)
-    {
-        if (json_is_string(w) && sch_result_add_warning(&r->res, json_string_value(w)) < 0)
-            return -ENOMEM;
-    }
-    return 0;
+    struct wk_run_result r;
+    char msg[256];
+    log_warn("sandbox %s: protocol violation during job %s: %s", sb->name,
+             sb->job_id ? sb->job_id : "?", why);
+    memset(&r, 0, sizeof r);
+    r.res.status = SCH_STATUS_FAILED;
+    r.res.exit_code = 1;
+    snprintf(msg, sizeof msg,
+             "sandbox error: the sandbox sent %s; the run was stopped and its sandbox destroyed\n",
+             why);
+    r.res.stderr_len = strlen(msg);
+    r.res.stderr_buf = ci_xstrndup(msg, r.res.stderr_len);
+    r.res.stdout_buf = ci_xstrdup("");
+    if (sb->container_id)
+        wk_sb__docker_issued(sb,
+                             wk_docker_kill(sb->docker, sb->container_id, NULL, on_killed, sb));
+    wk_sb__close_conn(sb);
+    sb->state = WK_SB_DEAD;
+    wk_sb__finish_run(sb, 0, &r);
 }
 
 int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
 {
     const char *id = json_string_value(json_object_get(msg, "id"));
+    const char *why = NULL;
     struct wk_run_result r;
     int rc;
 
     memset(&r, 0, sizeof r);
     if (sb->end != WK_SB_END_NONE)
         return 0; /* being killed: on_killed reports */
-    if (id && sb->job_id && strcmp(id, sb->job_id) != 0) {
-        log_warn("sandbox %s: frame for job %s while running %s", sb->name, id, sb->job_id);
-        return 0;
-    }
     if (strcmp(type, "result") == 0) {
-        rc = parse_result(msg, &r);
-        if (rc < 0) {
-            log_warn("sandbox %s: malformed result frame", sb->name);
-            r.res.error = ci_xstrdup("malformed result from runner");
+        rc = wk_sandbox_parse_result(msg, sb->job_id, sb->max_output, &r, &why);
+        if (rc == -EPROTO) {
+            sch_result_release(&r.res);
+            protocol_violation(sb, why);
+            return 0;
         }
-    } else if (strcmp(type, "error") == 0) {
+        if (rc < 0)
+            r.res.error = ci_xstrdup("cannot read the result");
+    } else if (strcmp(type, "error") == 0 && id && sb->job_id && strcmp(id, sb->job_id) == 0) {
         rc = -EPROTO;
         r.res.status = SCH_STATUS_FAILED;
         r.res.exit_code = -1;
-        r.res.error = dup_json_str(json_object_get(msg, "message"), NULL);
+        r.res.error = dup_json_str(json_object_get(msg, "message"));
         log_warn("sandbox %s: runner error: %s", sb->name, r.res.error);
+        /* A runner `error` leaves the channel usable: stay READY. */
+        sb->state = WK_SB_READY;
     } else {
-        log_warn("sandbox %s: unexpected '%s' frame while running", sb->name, type);
-        wk_sb__on_channel_lost(sb, -EPROTO);
+        protocol_violation(sb, strcmp(type, "error") == 0 ? "an error for another job"
+                                                          : "an unexpected frame");
         return 0;
     }
-    /* A runner `error` leaves the channel usable: stay READY. */
-    if (rc < 0 && strcmp(type, "error") == 0)
-        sb->state = WK_SB_READY;
     wk_sb__finish_run(sb, rc, &r);
     return 0;
 }
@@ -184,6 +177,14 @@ int wk_sandbox_kill(struct wk_sandbox *sb)
 
 static void inspect_dead(struct wk_sandbox *sb);
 
+/* SIGKILL or SIGTERM as the container's end: dockerd (a stop, its own
+ * restart), an operator, the kernel.  Programs cannot signal the runner
+ * (another uid, no CAP_KILL), so these are infrastructure faults. */
+static int killed_from_outside(int exit_code)
+{
+    return exit_code == 128 + 9 || exit_code == 128 + 15;
+}
+
 static void on_inspect_retry(uv_timer_t *t)
 {
     inspect_dead(t->data);
@@ -200,10 +201,20 @@ static void on_inspected(void *arg, int status, const char *body, size_t len)
     json_t *st = json_object_get(doc, "State");
     int running = json_is_true(json_object_get(st, "Running"));
     int oom = json_is_true(json_object_get(st, "OOMKilled"));
+    json_t *code = json_object_get(st, "ExitCode");
+    int exit_code = json_is_integer(code) ? (int)json_integer_value(code) : -1;
     json_decref(doc);
 
     if (oom) {
         finish_without_result(sb, 0, SCH_STATUS_OOM, NULL);
+    } else if (status == 200 && !running && exit_code >= 0 && !killed_from_outside(exit_code)) {
+        /* The runner ended on its own mid-run: programs cannot signal it
+         * (docs/sandbox.md), so the run broke it (or a bug did): the
+         * caller's failure, never retried. */
+        char why[96];
+        snprintf(why, sizeof why, "no result: its runner exited during the run (code %d)",
+                 exit_code);
+        protocol_violation(sb, why);
     } else if (running && ++sb->inspect_tries < INSPECT_TRIES && sb->timer_open) {
         uv_timer_start(&sb->timer, on_inspect_retry, INSPECT_RETRY_MS, 0); /* still exiting */
     } else {
@@ -240,8 +251,7 @@ void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err)
     if (sb->timer_open)
         uv_timer_stop(&sb->timer);
     if (err == -EPROTO) {
-        kill_container(sb, WK_SB_END_NONE);
-        finish_without_result(sb, -EPROTO, SCH_STATUS_FAILED, "protocol error from runner");
+        protocol_violation(sb, "a malformed or oversized frame");
         return;
     }
     sb->inspect_tries = 0;
@@ -315,6 +325,8 @@ int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_s
     sb->run_cb = cb;
     sb->run_arg = arg;
     sb->job_id = ci_xstrdup(req->job_id);
+    sb->max_output = req->max_output;
+    wk_frame_decoder_set_max(&sb->dec, wk_sandbox_frame_cap(req->max_output));
     uv_timer_start(&sb->timer, on_run_deadline,
                    (uint64_t)req->timeout_ms + WK_SANDBOX_DEADLINE_SLACK_MS, 0);
 out:

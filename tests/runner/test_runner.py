@@ -26,6 +26,8 @@ import time
 
 SKIP = 77
 UID = 1000
+# what the worker gives the runner (worker/wk_sandbox_config.c)
+RUNNER_CAPS = ("SETUID", "SETGID", "SETPCAP", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER")
 
 
 class Fail(Exception):
@@ -69,21 +71,25 @@ class Session:
         self.tmp = tempfile.mkdtemp(prefix="ci-runner-test-")
         self.run_dir = os.path.join(self.tmp, "run")
         self.data_dir = os.path.join(self.tmp, "data")
-        for d in (self.run_dir, self.data_dir):
-            os.mkdir(d, 0o755)
-            os.chown(d, UID, UID)
+        # as the worker makes them: /run/ci root's, /mnt/data the sandbox user's
+        os.mkdir(self.run_dir, 0o755)
+        os.mkdir(self.data_dir, 0o755)
+        os.chown(self.data_dir, UID, UID)
         self.cid = None
         self.conn = None
         self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         path = os.path.join(self.run_dir, "ctl.sock")
         self.lsock.bind(path)
-        os.chmod(path, 0o666)
+        os.chmod(path, 0o600)   # the runner is container root
         self.lsock.listen(1)
         t0 = time.monotonic()
         cmd = ["docker", "run", "-d", "--network", "none",
                "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",
-               "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-               "--user", "%d:%d" % (UID, UID),
+               "--cap-drop", "ALL"] + \
+              ["--cap-add=" + c for c in RUNNER_CAPS] + \
+              ["--security-opt", "no-new-privileges",
+               "--user", "0:0", "-e", "CI_SANDBOX_UID=%d" % UID,
+               "-e", "CI_SANDBOX_GID=%d" % UID,
                "-v", self.run_dir + ":/run/ci", "-v", self.data_dir + ":/mnt/data",
                "-w", "/mnt/data"] + list(docker_args) + \
               (["-v", os.environ["CI_TEST_RUNNER_MOUNT"] + ":/opt/ci/runner.py:ro",
@@ -257,7 +263,7 @@ def case_state(s):
           "state_size", r1)
     check("state: skipped variable 'f' (cannot pickle TextIOWrapper)"
           in r1["warnings"], "warning for file object", r1)
-    shutil.copy(out, os.path.join(s.run_dir, "state.in"))
+    shutil.copyfile(out, os.path.join(s.run_dir, "state.in"))
     r2 = s.run("print(x + 1)\ninc(); inc()\nprint(counter, p.v, m.sqrt(16))\n"
                "print('f' in globals())", state_in=True, state_out=True)
     expect(r2, "completed", 0, "43\n2 7 4.0\nFalse\n")
@@ -266,11 +272,11 @@ def case_state(s):
     r3 = s.run("print('x' in globals())")
     expect(r3, "completed", 0, "False\n")
     # State is also saved when the program fails.
-    shutil.copy(out, os.path.join(s.run_dir, "state.in"))
+    shutil.copyfile(out, os.path.join(s.run_dir, "state.in"))
     r4 = s.run("y = counter * 10\nraise ValueError('boom')",
                state_in=True, state_out=True)
     expect(r4, "failed", 1)
-    shutil.copy(out, os.path.join(s.run_dir, "state.in"))
+    shutil.copyfile(out, os.path.join(s.run_dir, "state.in"))
     expect(s.run("print(y)", state_in=True), "completed", 0, "20\n")
 
 
@@ -317,8 +323,12 @@ def case_robust(s):
                 "message": "unsupported language: cobol"}, "bad lang", r)
     s.send({"type": "bogus", "id": "k"})
     check(s.recv().get("type") == "error", "unknown type")
-    expect(s.run("import os\nos.closerange(0, 1024)\nos.kill(1, 9)"),
-           "completed", 0, "")
+    expect(s.run("import os\nos.closerange(0, 1024)"), "completed", 0, "")
+    # the runner (PID 1) is root's: a program cannot signal it
+    expect(s.run("import os\nfor sig in (2, 9, 15, 19):\n    try:\n"
+                 "        os.kill(1, sig)\n    except PermissionError:\n"
+                 "        print('EPERM', sig)"),
+           "completed", 0, "EPERM 2\nEPERM 9\nEPERM 15\nEPERM 19\n")
     expect(s.run("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"),
            "failed", 139)
     # A SIGKILL that is not the memory cgroup's is a plain failure.

@@ -27,7 +27,11 @@ TEST(top_level)
 {
     json_t *cfg = make(NULL);
     ASSERT_STR_EQ(str_at(cfg, "Image"), "code-interpreter/py:latest");
-    ASSERT_STR_EQ(str_at(cfg, "User"), "1000:1000");
+    /* the runner is container root; it runs programs as 1000:1000 */
+    ASSERT_STR_EQ(str_at(cfg, "User"), "0:0");
+    json_t *env = json_object_get(cfg, "Env");
+    ASSERT_STR_EQ(json_string_value(json_array_get(env, 0)), "CI_SANDBOX_UID=1000");
+    ASSERT_STR_EQ(json_string_value(json_array_get(env, 1)), "CI_SANDBOX_GID=1000");
     ASSERT_STR_EQ(str_at(cfg, "WorkingDir"), "/mnt/data");
     ASSERT_STR_EQ(str_at(cfg, "Hostname"), "sandbox");
     ASSERT_STR_EQ(str_at(cfg, "Domainname"), "");
@@ -56,6 +60,13 @@ TEST(host_config)
     ASSERT_EQ(json_integer_value(json_object_get(hc, "PidsLimit")), 100);
     ASSERT_EQ(json_integer_value(json_object_get(hc, "NanoCpus")), 500000000);
     ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(hc, "CapDrop"), 0)), "ALL");
+    /* exactly the runner's seven: hand out the sandbox uid, kill, clean up */
+    json_t *add = json_object_get(hc, "CapAdd");
+    ASSERT_EQ(json_array_size(add), 7);
+    const char *want[] = {"CAP_SETUID", "CAP_SETGID",       "CAP_SETPCAP", "CAP_KILL",
+                          "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER"};
+    for (size_t i = 0; i < 7; i++)
+        ASSERT_STR_EQ(json_string_value(json_array_get(add, i)), want[i]);
     ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(hc, "SecurityOpt"), 0)),
                   "no-new-privileges");
     ASSERT(json_is_true(json_object_get(hc, "ReadonlyRootfs")));

@@ -319,7 +319,8 @@ TEST(container_config_and_isolation)
     ASSERT_STR_EQ(json_string_value(json_object_get(labels, "com.code-interpreter.wan-access")),
                   "false");
     ASSERT_STR_EQ(json_string_value(json_object_get(cfg, "Hostname")), "sandbox");
-    ASSERT_STR_EQ(json_string_value(json_object_get(cfg, "User")), "1000:1000");
+    /* the runner is container root; the program (below) is uid 1000 */
+    ASSERT_STR_EQ(json_string_value(json_object_get(cfg, "User")), "0:0");
     ASSERT_STR_EQ(json_string_value(json_object_get(hc, "NetworkMode")), "none");
     ASSERT(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
     ASSERT_EQ(json_integer_value(json_object_get(hc, "Memory")), 256 << 20);

@@ -1,5 +1,6 @@
 """The resident runner's modules (entry point: ops/runner/runner.py).
 
+    identity  the two identities: runner (root, few caps) and program (1000)
     config    language table, protocol limits, paths, log()
     frames    length-prefixed JSON frames: read, write, validate run frames
     procs     process supervision: pipes, deadlines, leftovers, OOM, status

@@ -1,6 +1,8 @@
 """Every language but Python: the code is written to a private build
 directory /run/ci/build/<n>/, compiled if the language needs it (LANGS in
-config.py), run with cwd /mnt/data, and the directory removed."""
+config.py), run with cwd /mnt/data, and the directory removed.  The runner
+(root) writes the sources into a directory it has just made, then hands the
+directory to the sandbox user; compiler and program run as that user."""
 
 import os
 import re
@@ -9,6 +11,7 @@ import time
 
 from .config import BUILD_ROOT, LANGS, TS_FAST_JS
 from .frames import error_frame, result
+from .identity import give_to_user
 from .procs import Capture, classify, oom_kills, spawn
 
 _build_seq = 0
@@ -48,7 +51,10 @@ def run_compiled(req, ctl):
     deadline = t0 + req["timeout_ms"] / 1000.0
     cap = req["max_output"]
     try:
-        os.makedirs(bdir, exist_ok=True)
+        os.makedirs(BUILD_ROOT, exist_ok=True)
+        if os.path.lexists(bdir):
+            shutil.rmtree(bdir, ignore_errors=True)
+        os.mkdir(bdir, 0o755)   # root's until the sources are in
         subst = {"dir": bdir, "bin": bdir + "/main", "cls": "Main",
                  "main": "Main"}
         if req["lang"] == "java":
@@ -64,6 +70,7 @@ def run_compiled(req, ctl):
             if tsc:
                 env["CI_TS_LIB"] = os.path.dirname(
                     os.path.dirname(os.path.realpath(tsc)))
+        give_to_user(bdir)   # the compiler (the sandbox user) writes here
     except OSError as e:
         return error_frame(req["id"], "cannot prepare build dir: %s" % e), False
     try:

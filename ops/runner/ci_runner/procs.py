@@ -11,6 +11,7 @@ import socket
 import time
 
 from .config import DATA_DIR, DRAIN_GRACE_S
+from .identity import close_fds_except, drop_to_user
 
 
 class Capture:
@@ -279,8 +280,10 @@ def classify(status, timed_out, oom_flag=False, oom_before=None):
     return ("completed" if code == 0 else "failed"), code
 
 
-def child_setup(out_w, err_w, close_fds):
-    """In a fresh child: own group, stdio on the pipes, cwd /mnt/data."""
+def child_setup(out_w, err_w, keep=()):
+    """In a fresh child: own group, stdio on the pipes, every other runner
+    descriptor closed (but `keep`), the sandbox user's identity
+    (identity.drop_to_user), cwd /mnt/data."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:   # the OOM killer must pick the program, never the runner
@@ -288,22 +291,32 @@ def child_setup(out_w, err_w, close_fds):
             f.write("1000")
     except OSError:
         pass
-    for fd in close_fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    for fd in {devnull, out_w, err_w}:
-        if fd > 2:
-            os.close(fd)
+    close_fds_except(keep)
+    drop_to_user()
+    set_user_limits()
     try:
         os.chdir(DATA_DIR)
     except OSError:
         pass
+
+
+def set_user_limits():
+    """RLIMIT_FSIZE for the program (CI_MAX_FILE_BYTES, set by the worker
+    from SANDBOX_DISK_MB): a bigger file gets SIGXFSZ/EFBIG at once."""
+    import resource
+    try:
+        n = int(os.environ.get("CI_MAX_FILE_BYTES", "0"))
+    except ValueError:
+        n = 0
+    if n > 0:
+        try:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+        except (OSError, ValueError):
+            pass
 
 
 def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False):
@@ -315,9 +328,7 @@ def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False):
     pid = os.fork()
     if pid == 0:
         try:
-            extra = [out_w] if merge_stdout else []
-            child_setup(err_w if merge_stdout else out_w, err_w,
-                        [out_r, err_r, ctl.fileno()] + extra)
+            child_setup(err_w if merge_stdout else out_w, err_w)
             for sig in (signal.SIGPIPE, signal.SIGXFSZ):
                 signal.signal(sig, signal.SIG_DFL)
             os.execvpe(argv[0], argv, env)

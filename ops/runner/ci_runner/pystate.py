@@ -1,5 +1,7 @@
 """The Python state file (/run/ci/state.in, /run/ci/state.out), written and
-read only inside the container; the host never unpickles it:
+read only inside the container; the host never unpickles it.  The child
+(already the sandbox user) writes it through a descriptor the runner opened
+(STATE_TMP); the runner renames it to state.out after the run:
 
     cloudpickle.dumps({
         "format": "ci-state", "version": 1,
@@ -17,7 +19,7 @@ import importlib
 import os
 import types
 
-from .config import MAX_WARNINGS, STATE_IN, STATE_OUT
+from .config import MAX_WARNINGS, STATE_IN
 
 
 def pickler():
@@ -67,7 +69,7 @@ def load_state(warnings):
     return g
 
 
-def save_state(g, info):
+def save_state(g, info, fd):
     import types
     pk = pickler()
     values, modules = {}, {}
@@ -99,12 +101,13 @@ def save_state(g, info):
             add_warning(info, "state: cannot save state (%s)"
                         % type(e).__name__)
             return
-    tmp = STATE_OUT + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(blob)
-        os.rename(tmp, STATE_OUT)
-        info["state_size"] = len(blob)
+    try:   # the fd the runner opened (STATE_TMP): whatever the program
+        os.ftruncate(fd, 0)            # wrote there before is dropped
+        view = memoryview(blob)
+        off = 0
+        while off < len(view):
+            off += os.pwrite(fd, view[off:off + (1 << 20)], off)
+        info["state_saved"] = True
     except OSError as e:
         add_warning(info, "state: cannot write state (%s)" % e.strerror)
 

@@ -11,25 +11,28 @@ import linecache
 import os
 import random
 import signal
+import stat
 import sys
 import threading
 import time
 import traceback
 import types
 
-from .config import DATA_DIR, MAX_WARNINGS, STATE_OUT
+from .config import DATA_DIR, MAX_WARNING_CHARS, MAX_WARNINGS, STATE_OUT, STATE_TMP
 from .frames import result
-from .procs import Capture, Report, child_setup, classify, oom_kills, supervise
+from .procs import (Capture, Report, child_setup, classify, kill_leftovers, oom_kills,
+                    supervise)
 from .pystate import load_state, save_state
 
 PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-def py_child(req, rep_fd):
+def py_child(req, rep_fd, state_fd):
     """Runs in the forked child; never returns.
 
     Last act: flush, point fds 1 and 2 at /dev/null (EOF for the runner),
-    write one JSON line {"rc", "oom", "warnings", "state_size"} to rep_fd.
+    write one JSON line {"rc", "oom", "warnings", "state_saved"} to rep_fd
+    (the runner trusts none of it blindly: clean_report()).
     """
     import io
     import linecache
@@ -37,7 +40,7 @@ def py_child(req, rep_fd):
     import types
 
     code_rc = 0
-    info = {"oom": False, "warnings": [], "state_size": 0}
+    info = {"oom": False, "warnings": [], "state_saved": False}
     me = os.getpid()
     try:
         sys.stdout = io.open(1, "w", encoding="utf-8", closefd=False)
@@ -68,7 +71,7 @@ def py_child(req, rep_fd):
         sys.modules["__main__"] = mod
         code_rc = exec_user(src, g, info)
         if os.getpid() == me:   # not a fork of the user's that fell through
-            finish_python(g, req, info)
+            finish_python(g, req, info, state_fd)
     except BaseException:
         try:
             traceback.print_exc()
@@ -163,20 +166,24 @@ def print_user_tb(e):
         pass
 
 
-def finish_python(g, req, info):
+def finish_python(g, req, info, state_fd):
     try:
         sys.stdout.flush()
     except BaseException:
         pass
-    if req["state_out"]:
-        save_state(g, info)
+    if req["state_out"] and state_fd >= 0:
+        save_state(g, info, state_fd)
 
 
 class Spare:
     """A forked Python child waiting for its request (fork off the hot path).
 
     The child has its own process group, stdio on fresh pipes, cwd /mnt/data,
-    and blocks reading the request JSON from req_w until EOF.
+    the sandbox user's identity (child_setup), and blocks reading the
+    request JSON from req_w until EOF.  It keeps exactly three descriptors
+    besides stdio: the request pipe, its report pipe, and STATE_TMP opened
+    by the runner (root) for it, the only way it can write state into the
+    runner's directory.
     """
 
     def __init__(self, ctl):
@@ -184,11 +191,12 @@ class Spare:
         self.out_r, out_w = os.pipe()
         self.err_r, err_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
+        state_fd = open_state_tmp()
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                child_setup(out_w, err_w, [self.out_r, self.err_r, self.rep_r,
-                                           self.req_w, ctl.fileno()])
+                keep = [req_r, rep_w] + ([state_fd] if state_fd >= 0 else [])
+                child_setup(out_w, err_w, keep)
                 chunks = []
                 while True:
                     chunk = os.read(req_r, 1 << 20)
@@ -198,15 +206,16 @@ class Spare:
                 if not chunks:
                     os._exit(0)
                 os.close(req_r)
-                py_child(json.loads(b"".join(chunks)), rep_w)
+                py_child(json.loads(b"".join(chunks)), rep_w, state_fd)
             finally:
                 os._exit(70)
         try:
             os.setpgid(self.pid, self.pid)
         except OSError:
             pass
-        for fd in (req_r, out_w, err_w, rep_w):
-            os.close(fd)
+        for fd in (req_r, out_w, err_w, rep_w, state_fd):
+            if fd >= 0:
+                os.close(fd)
 
     def start(self, req):
         data = json.dumps(req).encode("utf-8")
@@ -229,6 +238,61 @@ class Spare:
         for fd in (self.req_w, self.out_r, self.err_r, self.rep_r):
             if fd >= 0:
                 os.close(fd)
+        drop_state_tmp()
+
+
+def open_state_tmp():
+    """STATE_TMP, fresh and empty, root's, in root's /run/ci; -1 if not."""
+    drop_state_tmp()
+    try:
+        fd = os.open(STATE_TMP, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+                     os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return -1
+    try:   # it becomes state.in: the next program (uid 1000) reads it
+        os.fchmod(fd, 0o644)
+    except OSError:
+        pass
+    return fd
+
+
+def drop_state_tmp():
+    try:
+        os.unlink(STATE_TMP)
+    except OSError:
+        pass
+
+
+def publish_state():
+    """After a state_out run (its processes gone): STATE_TMP becomes
+    STATE_OUT.  The size is measured here, never taken from the program."""
+    try:
+        st = os.lstat(STATE_TMP)
+        if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+            drop_state_tmp()
+            return 0
+        os.rename(STATE_TMP, STATE_OUT)
+        return st.st_size
+    except OSError:
+        drop_state_tmp()
+        return 0
+
+
+def clean_report(info):
+    """The child's report is written by the process that ran the user's
+    code: it may say anything.  Keep well-typed, bounded fields only."""
+    if not isinstance(info, dict):
+        return {}
+    out = {}
+    rc = info.get("rc")
+    if isinstance(rc, int) and not isinstance(rc, bool):
+        out["rc"] = rc & 0xFF
+    out["oom"] = info.get("oom") is True
+    out["state_saved"] = info.get("state_saved") is True
+    ws = info.get("warnings")
+    out["warnings"] = [w[:MAX_WARNING_CHARS] for w in ws[:MAX_WARNINGS]
+                       if isinstance(w, str)] if isinstance(ws, list) else []
+    return out
 
 
 def run_python(req, ctl, spare):
@@ -251,13 +315,15 @@ def run_python(req, ctl, spare):
                                           deadline, out, err, ctl,
                                           spare.rep_r, report)
     dur = time.monotonic() - t0
-    info = report.info or {}
+    info = clean_report(report.info)
     if not timed_out and status is None and "rc" in info:
-        rc = info["rc"] if isinstance(info["rc"], int) else 1
-        status = (rc & 0xFF) << 8   # as a wait status: exited with rc
-    st, rc = classify(status, timed_out, bool(info.get("oom")), oom_before)
-    warnings = [str(w) for w in (info.get("warnings") or [])][:MAX_WARNINGS]
-    size = info.get("state_size") if req["state_out"] else 0
-    size = size if isinstance(size, int) else 0
-    res = result(req, st, rc, out, err, dur, warnings, size)
+        status = info["rc"] << 8   # as a wait status: exited with rc
+    st, rc = classify(status, timed_out, info.get("oom", False), oom_before)
+    size = 0
+    if req["state_out"] and info.get("state_saved") and not timed_out:
+        kill_leftovers(spare.pid)   # nobody writes the state any more
+        size = publish_state()
+    else:
+        drop_state_tmp()
+    res = result(req, st, rc, out, err, dur, info.get("warnings", []), size)
     return res, closed, spare.pid

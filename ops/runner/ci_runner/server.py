@@ -11,6 +11,7 @@ from .compiled import run_compiled
 from .config import BUILD_ROOT, HOME_DIR, LANGS, PROTO_VERSION, RUN_DIR, log
 from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_frame,
                      send_frame)
+from .identity import harden_runner, make_user_dir
 from .procs import become_subreaper, kill_leftovers
 from .python import Spare, run_python
 
@@ -18,12 +19,12 @@ from .python import Spare, run_python
 def setup_env():
     home = HOME_DIR
     try:
-        os.makedirs(home, exist_ok=True)
-        os.makedirs(BUILD_ROOT, exist_ok=True)
+        make_user_dir(home)
+        os.makedirs(BUILD_ROOT, 0o755, exist_ok=True)
     except OSError as e:
         log("cannot create %s (%s); using /tmp/home" % (home, e))
         home = "/tmp/home"
-        os.makedirs(home, exist_ok=True)
+        make_user_dir(home)
     env = {
         "HOME": home,
         "XDG_CACHE_HOME": home + "/.cache",
@@ -41,7 +42,7 @@ def setup_env():
         "TMPDIR": "/tmp",
     }
     os.environ.update(env)
-    os.makedirs("/tmp/matplotlib", exist_ok=True)
+    make_user_dir("/tmp/matplotlib")
 
 
 def available_langs():
@@ -145,6 +146,7 @@ class Server:
 
 def main():
     path = os.environ.get("CI_CTL_SOCKET", RUN_DIR + "/ctl.sock")
+    harden_runner()
     setup_env()
     become_subreaper()
     langs = available_langs()
