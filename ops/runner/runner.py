@@ -3,7 +3,9 @@
 (this entry point) and /opt/ci/ci_runner/ (the modules, listed in
 ci_runner/__init__.py).
 
-Started as the container's command (uid 1000, read-only rootfs, no network).
+Started as the container's command (container root with a few capabilities,
+read-only rootfs, no network); every program runs as uid 1000 with none
+(ci_runner/identity.py).
 It connects to the worker's unix socket (/run/ci/ctl.sock, or $CI_CTL_SOCKET),
 sends `hello`, then serves `run` frames one at a time until the worker closes
 the connection.  The wire contract is docs/runner-protocol.md.
