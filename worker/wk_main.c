@@ -10,6 +10,7 @@
 #include "wk_config.h"
 #include "wk_docker.h"
 #include "wk_exec.h"
+#include "wk_sandbox.h"
 #include "wk_heartbeat.h"
 #include "wk_state.h"
 #include "wk_webhook.h"
@@ -92,6 +93,8 @@ int main(void)
 {
     ci_log_init("worker");
     if (wk_config_load() != 0)
+        return 2;
+    if (wk_sandbox_seccomp_init() != 0) /* the sandboxes' seccomp profile: required */
         return 2;
     signal(SIGPIPE, SIG_IGN);
     if (make_dir(wk_cfg.run_dir) < 0 || make_dir(wk_cfg.data_dir) < 0) {

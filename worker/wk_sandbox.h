@@ -80,7 +80,26 @@ struct wk_sandbox_spec {
                               * empty domain, no DNS search list, no host resolver */
     const char *dns_servers; /* with network: comma-separated IPv4 servers (Dns) */
     const char *resolv_conf; /* host file bound read-only at /etc/resolv.conf, or NULL */
+    const char *seccomp;     /* compact JSON profile sent inline, or NULL for Docker's
+                              * default (spec_init: wk_sandbox_seccomp_profile()) */
 };
+
+/* ---- the seccomp profile (wk_sandbox_seccomp.c) --------------------------
+ *
+ * The project's own profile (ops/sandbox/seccomp.json: Docker's default plus
+ * denials, docs/sandbox.md "Kernel surface").  wk_sandbox_seccomp_init()
+ * runs once at worker start, on the main thread, before any sandbox:
+ * it reads $SANDBOX_SECCOMP_PROFILE (default: the file in the source tree)
+ * with a bound, checks it is a refusing allowlist, and keeps it for the
+ * process lifetime.  Returns 0 or a negative errno (logged): the worker
+ * must not start without it. */
+#define WK_SECCOMP_MAX_BYTES (1 << 20)
+int wk_sandbox_seccomp_init(void);
+/* The loaded profile (compact JSON), or NULL before a successful init. */
+const char *wk_sandbox_seccomp_profile(void);
+/* Reads and validates the profile at `path` into *out (compact JSON,
+ * caller frees).  Exposed for tests. */
+int wk_sandbox_seccomp_load(const char *path, char **out);
 
 /* Fills the defaults above (from the environment where named).  image,
  * lang and session_id are left NULL. */

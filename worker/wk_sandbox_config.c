@@ -8,6 +8,7 @@
 #include "ci_env.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void wk_sandbox_spec_init(struct wk_sandbox_spec *spec)
@@ -25,6 +26,7 @@ void wk_sandbox_spec_init(struct wk_sandbox_spec *spec)
     spec->nofile = ci_env_int("MAX_OPEN_FILES", 1024, 16, 1 << 20);
     spec->tmp_mb = ci_env_int("SANDBOX_TMP_MB", 64, 1, 1 << 16);
     spec->mask_host_info = ci_env_bool("CONTAINER_MASK_HOST_INFO", 1);
+    spec->seccomp = wk_sandbox_seccomp_profile();
 }
 
 static json_t *labels(const struct wk_sandbox_spec *spec)
@@ -87,6 +89,25 @@ static json_t *binds(const struct wk_sandbox_spec *spec, const char *run_dir, co
     return arr;
 }
 
+/* no-new-privileges, and the project's seccomp profile inline when loaded
+ * (Docker's default otherwise; never "unconfined"). */
+static json_t *security_opts(const struct wk_sandbox_spec *spec)
+{
+    json_t *arr = json_pack("[s]", "no-new-privileges");
+    if (spec->seccomp) {
+        size_t n = strlen(spec->seccomp) + sizeof "seccomp=";
+        char *opt = malloc(n);
+        if (!opt) {
+            json_decref(arr);
+            return NULL;
+        }
+        snprintf(opt, n, "seccomp=%s", spec->seccomp);
+        json_array_append_new(arr, json_string(opt));
+        free(opt);
+    }
+    return arr;
+}
+
 /* The runner's capabilities (docs/sandbox.md, "Identity"). */
 static json_t *runner_caps(void)
 {
@@ -107,10 +128,10 @@ static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_d
      * setresuid to spec->uid, no_new_privs).  SecurityOpt keeps Docker's
      * default seccomp profile (it is applied unless "seccomp=unconfined"
      * is given). */
-    json_t *hc = json_pack("{s:o, s:s, s:[s], s:o, s:[s], s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
+    json_t *hc = json_pack("{s:o, s:s, s:[s], s:o, s:o, s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
                            "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
                            spec->network ? spec->network : "none", "CapDrop", "ALL", "CapAdd",
-                           runner_caps(), "SecurityOpt", "no-new-privileges", "ReadonlyRootfs", 1,
+                           runner_caps(), "SecurityOpt", security_opts(spec), "ReadonlyRootfs", 1,
                            "Tmpfs", "/tmp", tmpfs, "Ulimits", "Name", "nofile", "Soft", nofile,
                            "Hard", nofile, "Init", 0);
     if (!hc)
