@@ -108,6 +108,29 @@ static json_t *security_opts(const struct wk_sandbox_spec *spec)
     return arr;
 }
 
+/* Docker's own masked paths (what it sets when the create body names none:
+ * giving MaskedPaths replaces them), then ours: host facts a program has no
+ * use for.  Each is covered by /dev/null (files) or an empty read-only
+ * tmpfs (directories).  What stays visible and why: docs/sandbox.md. */
+static const char *const k_masked[] = {
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    /* ours */
+    "/proc/sys/kernel/random/boot_id", /* names this boot of the host */
+    "/proc/modules", "/proc/kallsyms", /* the host kernel's modules and symbols */
+    "/proc/diskstats", "/proc/partitions", "/proc/swaps", /* host disks */
+    "/proc/interrupts", "/proc/softirqs", "/proc/iomem", "/proc/ioports", /* host hardware */
+    "/proc/buddyinfo", "/proc/zoneinfo", "/proc/pagetypeinfo", "/proc/vmallocinfo",
+    "/proc/slabinfo", "/sys/kernel/debug", "/sys/devices/virtual/dmi"};
+
+static json_t *masked_paths(void)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sizeof k_masked / sizeof *k_masked; i++)
+        json_array_append_new(arr, json_string(k_masked[i]));
+    return arr;
+}
+
 /* The runner's capabilities (docs/sandbox.md, "Identity"). */
 static json_t *runner_caps(void)
 {
@@ -137,6 +160,8 @@ static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_d
     if (!hc)
         return NULL;
     set_dns(hc, spec);
+    if (spec->mask_host_info)
+        json_object_set_new(hc, "MaskedPaths", masked_paths());
     if (spec->network) /* IPv4 only: no link-local IPv6 path around the rules */
         json_object_set_new(hc, "Sysctls",
                             json_pack("{s:s, s:s}", "net.ipv6.conf.all.disable_ipv6", "1",

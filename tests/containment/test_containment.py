@@ -334,6 +334,127 @@ int main(void) {
         no_dead_letters(s)
 
 
+# ---- 6. kernel surface and host information -----------------------------
+
+PY_KERNEL = r"""
+import ctypes, errno, json, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def sc(n, *a):
+    r = libc.syscall(n, *a)
+    return "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+r = {}
+params = ctypes.create_string_buffer(120)
+r["io_uring_setup"] = sc(425, 8, params)
+r["io_uring_register"] = sc(427, 0, 0, 0, 0)
+r["userfaultfd"] = sc(323, 0)
+attr = ctypes.create_string_buffer(128)
+r["perf_event_open"] = sc(298, attr, 0, -1, -1, 0)
+r["bpf"] = sc(321, 0, ctypes.create_string_buffer(128), 128)
+r["keyctl"] = sc(250, 0, -3, 0, 0, 0)           # KEYCTL_GET_KEYRING_ID, session
+r["add_key"] = sc(248, b"user", b"k", b"v", 1, -3)
+r["kexec_load"] = sc(246, 0, 0, 0, 0)
+r["ptrace_traceme"] = sc(101, 0, 0, 0, 0)        # PTRACE_TRACEME
+for name, fam, typ in (("unix", 1, 1), ("inet", 2, 2), ("inet6", 10, 2), ("netlink", 16, 3),
+                       ("packet", 17, 3), ("vsock", 40, 1), ("alg", 38, 5), ("bluetooth", 31, 1),
+                       ("xdp", 44, 3), ("can", 29, 3)):
+    try:
+        socket.socket(fam, typ).close()
+        r["socket_" + name] = "ok"
+    except OSError as e:
+        r["socket_" + name] = errno.errorcode.get(e.errno, "?")
+print(json.dumps(r))
+"""
+
+C_KERNEL = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void show(const char *what, long rc) { printf("%s=%s\n", what, rc >= 0 ? "ok" : strerrorname_np(errno)); }
+int main(void) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    show("io_uring_setup", syscall(__NR_io_uring_setup, 8, &p));
+    show("userfaultfd", syscall(__NR_userfaultfd, 0));
+    show("socket_vsock", socket(40, SOCK_STREAM, 0));
+    show("socket_netlink", socket(AF_NETLINK, SOCK_RAW, 0));
+    show("socket_packet", socket(AF_PACKET, SOCK_RAW, 0));
+    show("socket_inet", socket(AF_INET, SOCK_DGRAM, 0));
+    show("socket_unix", socket(AF_UNIX, SOCK_STREAM, 0));
+    show("ptrace_seize_1", syscall(__NR_ptrace, 0x4206, 1, 0, 0));
+    return 0;
+}
+"""
+
+
+def case_kernel_surface():
+    """Finding 6: io_uring, userfaultfd, perf, BPF, keyrings, kexec, ptrace
+    and socket families other than unix/inet/inet6 are refused by the
+    project's seccomp profile (py and c); ordinary sockets still work."""
+    for lang in ("py", "c"):
+        require_docker_image(image(lang))
+    with Stack(env=LIMITS) as s:
+        res = answered_once(submit(s, "py", PY_KERNEL))
+        assert res["status"] == "completed", res
+        r = json.loads(res["stdout"])
+        print(r)
+        for k in ("io_uring_setup", "io_uring_register", "userfaultfd", "perf_event_open",
+                  "bpf", "keyctl", "add_key", "kexec_load", "ptrace_traceme"):
+            assert r[k] in ("EPERM", "ENOSYS"), (k, r)
+        for fam in ("netlink", "packet", "vsock", "alg", "bluetooth", "xdp", "can"):
+            assert r["socket_" + fam] in ("EPERM", "EAFNOSUPPORT"), (fam, r)
+        for fam in ("unix", "inet", "inet6"):
+            assert r["socket_" + fam] == "ok", (fam, r)
+        res = answered_once(submit(s, "c", C_KERNEL))
+        print(res)
+        assert res["status"] == "completed", res
+        got = dict(l.split("=", 1) for l in res["stdout"].split())
+        for k in ("io_uring_setup", "userfaultfd", "socket_vsock", "socket_netlink",
+                  "socket_packet", "ptrace_seize_1"):
+            assert got[k] in ("EPERM", "ENOSYS", "EAFNOSUPPORT"), (k, got)
+        assert got["socket_inet"] == "ok" and got["socket_unix"] == "ok", got
+        served(s)
+
+
+PY_HOST = r"""
+import json, os
+r = {}
+for p in ("/proc/sys/kernel/random/boot_id", "/proc/modules", "/proc/kallsyms",
+          "/proc/diskstats", "/proc/interrupts", "/proc/iomem", "/proc/partitions"):
+    try:
+        with open(p, "rb") as f:
+            r[p] = len(f.read())
+    except OSError as e:
+        r[p] = e.strerror
+print(json.dumps(r))
+"""
+
+
+def case_host_info():
+    """Finding 6 (host information): boot id, kernel modules and symbols,
+    host disks and hardware are masked (empty) in py and bash; the
+    hostname is generic.  (What stays visible: docs/sandbox.md.)"""
+    for lang in ("py", "bash"):
+        require_docker_image(image(lang))
+    with Stack(env=LIMITS) as s:
+        res = answered_once(submit(s, "py", PY_HOST))
+        assert res["status"] == "completed", res
+        r = json.loads(res["stdout"])
+        print(r)
+        for p, n in r.items():
+            assert n == 0 or isinstance(n, str), (p, n)
+        res = answered_once(submit(s, "bash", "echo \"boot=$(cat /proc/sys/kernel/random/boot_id)\"\n"
+                                             "echo \"host=$(hostname)\"\n"
+                                             "echo \"syms=$(wc -c < /proc/kallsyms)\""))
+        assert res["status"] == "completed", res
+        assert res["stdout"] == "boot=\nhost=sandbox\nsyms=0\n", res
+        served(s)
+
+
 if __name__ == "__main__":
     sys.exit(run_cases({n[5:]: f for n, f in list(globals().items())
                         if n.startswith("case_")}, sys.argv))
