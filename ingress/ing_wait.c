@@ -4,7 +4,7 @@
 #include "ci_util.h"
 #include "ing_config.h"
 #include "ing_keys_cache.h"
-#include "q_consumer_int.h" /* q_uv_attach: hiredis 0.14's libuv adapter hangs on a refused reconnect */
+#include "q_link.h"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -36,8 +36,7 @@ static struct {
     uv_loop_t loop;
     uv_async_t stop_async;
     uv_timer_t sweep_timer;
-    uv_timer_t retry_timer;
-    redisAsyncContext *ac;
+    struct q_link *link; /* q_link.h: reconnects, keepalive, no DNS on the loop */
     int stopping;
     int subscribed;
     pthread_cond_t subscribed_cond;
@@ -146,8 +145,6 @@ int ing_wait_count(void)
 
 /* ---- notifier thread ---------------------------------------------------- */
 
-static void connect_redis(void);
-
 static void on_message(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -178,59 +175,33 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
-static void on_retry(uv_timer_t *t)
+/* The link is up (again): subscribe.  The "subscribe" confirmation wakes
+ * every waiter once (on_message), for notices published meanwhile. */
+static void on_link_up(struct q_link *l, void *arg)
 {
-    connect_redis();
+    (void)arg;
+    if (q_link_command(l, on_message, NULL, "SUBSCRIBE " DONE_CHANNEL " " ING_KEYS_CHANNEL) != 0)
+        q_link_drop(l, "cannot subscribe");
 }
 
-static void schedule_retry(void)
+static void on_link_down(struct q_link *l, void *arg)
 {
-    if (!W.stopping)
-        uv_timer_start(&W.retry_timer, on_retry, 500, 0);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    if (status != REDIS_OK) {
-        log_warn("notifier cannot reach redis: %s; retrying", ac->errstr);
-        W.ac = NULL; /* hiredis frees the context after a failed connect */
-        schedule_retry();
-    }
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    W.ac = NULL;
+    (void)l, (void)arg;
     ing_keys_cache_set_live(0);
     pthread_mutex_lock(&W.lock);
     W.subscribed = 0;
     pthread_mutex_unlock(&W.lock);
-    if (status != REDIS_OK)
-        log_warn("notifier lost redis: %s; reconnecting", ac->errstr);
-    schedule_retry();
 }
 
 static void connect_redis(void)
 {
-    redisAsyncContext *ac = redisAsyncConnect(ing_cfg.redis_host, ing_cfg.redis_port);
-    if (!ac || ac->err) {
-        log_warn("notifier: %s", ac ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        schedule_retry();
-        return;
-    }
-    if (q_uv_attach(ac, &W.loop) != REDIS_OK) {
-        redisAsyncFree(ac);
-        schedule_retry();
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (ing_cfg.redis_password[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", ing_cfg.redis_password);
-    redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE " DONE_CHANNEL " " ING_KEYS_CHANNEL);
-    W.ac = ac;
+    static const struct q_link_cb cb = {on_link_up, on_link_down};
+    struct q_link_config cfg = {.host = ing_cfg.redis_host,
+                                .port = ing_cfg.redis_port,
+                                .password = ing_cfg.redis_password,
+                                .name = "notifier"};
+    if (q_link_open(&W.loop, &cfg, &cb, NULL, &W.link) != 0)
+        log_error("notifier: cannot create its redis link");
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -253,12 +224,9 @@ static void close_handle(uv_handle_t *h, void *arg)
 static void on_stop(uv_async_t *a)
 {
     W.stopping = 1;
-    uv_timer_stop(&W.retry_timer);
-    if (W.ac)
-        redisAsyncDisconnect(W.ac); /* its handle closes through the adapter */
-    W.ac = NULL;
+    q_link_close(W.link, 0, NULL, NULL); /* its handles close on this loop */
+    W.link = NULL;
     uv_close((uv_handle_t *)&W.sweep_timer, NULL);
-    uv_close((uv_handle_t *)&W.retry_timer, NULL);
     uv_close((uv_handle_t *)&W.stop_async, NULL);
 }
 
@@ -278,7 +246,6 @@ int ing_wait_start(void)
         return -1;
     uv_async_init(&W.loop, &W.stop_async, on_stop);
     uv_timer_init(&W.loop, &W.sweep_timer);
-    uv_timer_init(&W.loop, &W.retry_timer);
     uv_timer_start(&W.sweep_timer, on_sweep, 50, 50);
     if (pthread_create(&W.thread, NULL, notifier_main, NULL) != 0)
         return -1;

@@ -71,6 +71,7 @@ void q_consumer_conn_up(struct q_conn *conn)
             redisAsyncCommand(conn->ac, q_ignore_reply, NULL, "SCRIPT LOAD %s",
                               q_script_text((enum q_script_id)i));
         q_call_flush_replay(c);
+        q_heartbeat_cb(&c->heartbeat); /* leases at once: they aged while the link was down */
         q_pump(c);
         break;
     case Q_CONN_SUB:
@@ -183,10 +184,8 @@ void q_consumer_stop(struct q_consumer *c, void (*closed)(void *arg), void *arg)
     }
     uv_idle_stop(&c->flush);
     uv_close((uv_handle_t *)&c->flush, q_consumer_handle_closed);
-    for (int i = 0; i < Q_CONN_COUNT; i++) {
-        c->conn[i].timer.data = c;
+    for (int i = 0; i < Q_CONN_COUNT; i++)
         q_conn_close(&c->conn[i]);
-    }
     for (size_t i = 0; i < c->nbatch; i++) { /* completions never sent */
         struct q_complete_item *it = &c->batch[i];
         if (it->done)

@@ -1,6 +1,6 @@
 /*
  * q_consumer_int.h - internals of the async consumer, shared by
- * q_conn.c (connections), q_call.c (script calls), q_consumer.c (lifecycle),
+ * q_conn.c (connections, over q_link.h), q_call.c (script calls), q_consumer.c (lifecycle),
  * q_consumer_read.c (reading, starting), q_consumer_ops.c (complete, fail,
  * leases).
  *
@@ -18,6 +18,7 @@
 
 #include "q_consumer.h"
 #include "q_keys.h"
+#include "q_link.h"
 #include "q_script.h"
 
 #include <hiredis/async.h>
@@ -28,11 +29,9 @@ enum q_conn_kind { Q_CONN_READ = 0, Q_CONN_CMD, Q_CONN_SUB, Q_CONN_COUNT };
 struct q_conn {
     struct q_consumer *c;
     enum q_conn_kind kind;
-    redisAsyncContext *ac; /* NULL while down */
-    int connected;         /* TCP connect finished */
+    struct q_link *link;   /* q_link.h: reconnects, times out, keeps alive */
+    redisAsyncContext *ac; /* the link's context while up, else NULL */
     int up;                /* connected, authenticated, PING answered */
-    int64_t backoff_ms;
-    uv_timer_t timer; /* reconnect / re-PING */
 };
 
 enum q_held_state {
@@ -120,9 +119,6 @@ struct q_consumer {
 };
 
 extern const char *const q_streams[2];
-
-/* q_uv_adapter.c: attaches ac to loop (replaces hiredis' libuv adapter). */
-int q_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
 
 /* q_conn.c */
 void q_conn_init(struct q_consumer *c, struct q_conn *conn, enum q_conn_kind kind);

@@ -7,7 +7,7 @@
 #include "ci_log.h"
 #include "ci_stats.h"
 #include "ci_util.h"
-#include "q_consumer_int.h" /* q_uv_attach: hiredis <-> libuv glue of the queue */
+#include "q_link.h"
 #include "wk_config.h"
 #include "wk_pool.h"
 #include "wk_stats.h"
@@ -30,8 +30,7 @@ static struct {
     int64_t started_at;
     char host[64];
     char key[sizeof CI_WORKER_KEY_PREFIX + 128];
-    redisAsyncContext *ac;
-    int unanswered; /* beats sent without an EXEC reply yet */
+    struct q_link *link; /* q_link.h: reconnects, command timeouts, keepalive */
     int ping_inflight;
     int64_t ping_sent_ms;
     int docker_ok; /* -1 unknown, 0 down, 1 ok */
@@ -44,43 +43,13 @@ static struct {
 
 static void hb_finish(void);
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+static int hb_link_open(void)
 {
-    if (ac == H.ac)
-        H.ac = NULL;
-    if (H.stopping)
-        hb_finish();
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    if (status != REDIS_OK) {
-        log_warn("heartbeat: cannot reach redis at %s:%d (%s); retrying each beat",
-                 wk_cfg.redis_host, wk_cfg.redis_port, ac->errstr);
-        if (ac == H.ac)
-            H.ac = NULL; /* hiredis frees it after this callback */
-        if (H.stopping)
-            hb_finish();
-    }
-}
-
-static int hb_connect(void)
-{
-    redisAsyncContext *ac = redisAsyncConnect(wk_cfg.redis_host, wk_cfg.redis_port);
-    if (!ac)
-        return -ENOMEM;
-    if (ac->err || q_uv_attach(ac, H.loop) != REDIS_OK) {
-        log_warn("heartbeat: cannot connect to redis: %s", ac->err ? ac->errstr : "attach");
-        redisAsyncFree(ac);
-        return -EIO;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (wk_cfg.redis_password[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", wk_cfg.redis_password);
-    H.ac = ac;
-    H.unanswered = 0;
-    return 0;
+    struct q_link_config cfg = {.host = wk_cfg.redis_host,
+                                .port = wk_cfg.redis_port,
+                                .password = wk_cfg.redis_password,
+                                .name = "heartbeat"};
+    return q_link_open(H.loop, &cfg, NULL, NULL, &H.link);
 }
 
 /* EXEC's reply: the beat (and its counter deltas) landed, or give them back. */
@@ -93,8 +62,6 @@ static void on_exec(redisAsyncContext *ac, void *reply, void *priv)
         wk_stats_give_back(d);
     if (!ok && r && r->type == REDIS_REPLY_ERROR)
         log_warn("heartbeat: redis refused the beat: %s", r->str);
-    if (ok)
-        H.unanswered = 0;
     free(d);
 }
 
@@ -190,17 +157,9 @@ static void send_record(redisAsyncContext *ac, int64_t now)
  * counter deltas, in one MULTI/EXEC. */
 static void hb_beat(int last)
 {
-    if (!H.ac && hb_connect() < 0)
+    redisAsyncContext *ac = q_link_ac(H.link); /* NULL while down: this beat is skipped */
+    if (!ac)
         return;
-    if (++H.unanswered > 3) {
-        log_warn("heartbeat: redis has not answered for 3 beats; reconnecting");
-        redisAsyncContext *ac = H.ac;
-        H.ac = NULL;
-        redisAsyncFree(ac);
-        if (hb_connect() < 0)
-            return;
-    }
-    redisAsyncContext *ac = H.ac;
     int64_t now = ci_now_ms();
     int64_t ttl = H.interval_ms * CI_HEARTBEAT_TTL_FACTOR;
     struct wk_stats_delta *d = ci_xmalloc(sizeof *d);
@@ -271,6 +230,8 @@ int wk_heartbeat_start(uv_loop_t *loop, struct wk_docker *docker, const struct w
         snprintf(H.host, sizeof H.host, "unknown");
     snprintf(H.key, sizeof H.key, "%s%s", CI_WORKER_KEY_PREFIX, wk_cfg.worker_id);
     uv_timer_init(loop, &H.timer);
+    if (hb_link_open() != 0)
+        log_error("heartbeat: cannot create its redis link");
     H.started = 1;
     uv_timer_start(&H.timer, on_tick, 0, (uint64_t)H.interval_ms);
     return 0;
@@ -294,23 +255,19 @@ static void on_timer_closed(uv_handle_t *h)
         done(arg);
 }
 
-/* Called when the connection is gone (or on the grace deadline). */
+/* Called when the link is closed. */
 static void hb_finish(void)
 {
     if (H.closed_handles)
         return;
     H.closed_handles = 1;
-    if (H.ac) { /* grace deadline: Redis did not let go in time */
-        redisAsyncContext *ac = H.ac;
-        H.ac = NULL;
-        redisAsyncFree(ac);
-    }
     uv_timer_stop(&H.timer);
     uv_close((uv_handle_t *)&H.timer, on_timer_closed);
 }
 
-static void on_grace(uv_timer_t *t)
+static void on_link_closed(void *arg)
 {
+    (void)arg;
     hb_finish();
 }
 
@@ -326,13 +283,11 @@ void wk_heartbeat_stop(void (*done)(void *arg), void *arg)
     H.done_arg = arg;
     H.ex = NULL;
     uv_timer_stop(&H.timer);
-    if (!H.ac)
-        hb_connect(); /* to ship the last counters and withdraw the record */
-    if (H.ac) {
-        hb_beat(1);
-        redisAsyncDisconnect(H.ac); /* runs on_disconnect once replies are in */
-        uv_timer_start(&H.timer, on_grace, HB_STOP_GRACE_MS, 0);
-    } else {
+    hb_beat(1); /* ships the last counters and withdraws the record, if up */
+    struct q_link *l = H.link;
+    H.link = NULL;
+    if (l)
+        q_link_close(l, HB_STOP_GRACE_MS, on_link_closed, NULL); /* replies first */
+    else
         hb_finish();
-    }
 }

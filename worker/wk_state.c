@@ -60,6 +60,7 @@ void wk_state_init(uv_loop_t *loop)
         wk_state_g.store = NULL;
         log_error("state: object storage unavailable: states are kept in Redis only");
     }
+    wk_state_redis_open(); /* up before the first job needs it */
     log_info("state: persistence on (ttl %llds, max %lld MB, archive after %llds, kept %lld days)",
              (long long)c->ttl_s, (long long)c->max_mb, (long long)c->archive_after_s,
              (long long)c->archive_ttl_days);

@@ -2,7 +2,7 @@
  * wk_state_int.h - internals shared by the state files (docs/state.md):
  *
  *   wk_state.c          stage-in (restore) and stage-out (save) steps
- *   wk_state_redis.c    the module's own async Redis connection
+ *   wk_state_redis.c    the module's own async Redis connection (a q_link)
  *   wk_state_archive.c  archive sweep to object storage, archive expiry,
  *                       audit lines
  *   wk_state_blob.c     the stored blob format (pure)
@@ -121,12 +121,15 @@ void wk_state_init(uv_loop_t *loop);
 void wk_state_queue_work(uv_work_t *req, uv_work_cb work, uv_after_work_cb after);
 void wk_state_work_done(void);
 
-/* wk_state_redis.c: one lazily (re)connected async connection.  Returns 0
- * (fn runs exactly once, with a NULL reply when the connection fails or
- * closes) or -EIO (fn never runs). */
+/* wk_state_redis.c: one q_link (q_link.h).  wk_state_redis_open() opens
+ * it (also done by the first command).  wk_state_redis_argv returns 0 (fn
+ * runs exactly once, with a NULL reply when the connection fails, closes or
+ * no reply came within the command timeout) or -EIO (the link is down; fn
+ * never runs). */
+void wk_state_redis_open(void);
 int wk_state_redis_argv(redisCallbackFn *fn, void *priv, int argc, const char **argv,
                         const size_t *argvlen);
-/* Flushes pending commands, then disconnects. */
+/* Lets pending replies arrive (at most 5 s), then closes the link. */
 void wk_state_redis_close(void);
 
 /* wk_state_local.c: the version a sandbox's state.in holds (loop thread). */

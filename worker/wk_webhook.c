@@ -6,8 +6,8 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
-#include "q_consumer_int.h" /* q_uv_attach: hiredis <-> libuv glue of the queue */
 #include "q_job.h"
+#include "q_link.h"
 #include "q_webhook.h"
 #include "wk_config.h"
 #include "wk_curl_uv.h"
@@ -36,12 +36,13 @@ struct wh_cfg {
 struct wk_webhook {
     uv_loop_t *loop;
     struct wk_curl_uv *cu;
-    redisAsyncContext *ac;
+    struct q_link *link; /* q_link.h: reconnects, command timeouts, keepalive */
     uv_timer_t timer;
     struct wh_cfg cfg;
     int inflight; /* claimed and not yet recorded */
     int claiming;
-    int stopping, closing;
+    char claim_token[160]; /* of the claim in flight */
+    int stopping, closing, link_closing;
     uint64_t seq;
     void (*done)(void *arg);
     void *done_arg;
@@ -64,42 +65,13 @@ static void wh_maybe_close(struct wk_webhook *wh);
 
 /* -- redis ------------------------------------------------------------- */
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+static int wh_link_open(struct wk_webhook *wh)
 {
-    struct wk_webhook *wh = ac->data;
-    (void)status;
-    if (wh && wh->ac == ac)
-        wh->ac = NULL;
-    if (wh)
-        wh_maybe_close(wh);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct wk_webhook *wh = ac->data;
-    if (status != REDIS_OK && wh) {
-        log_debug("webhooks: cannot reach redis (%s); retrying", ac->errstr);
-        if (wh->ac == ac)
-            wh->ac = NULL; /* hiredis frees it after this callback */
-        wh_maybe_close(wh);
-    }
-}
-
-static void wh_connect(struct wk_webhook *wh)
-{
-    redisAsyncContext *ac = redisAsyncConnect(wk_cfg.redis_host, wk_cfg.redis_port);
-    if (!ac)
-        return;
-    if (ac->err || q_uv_attach(ac, wh->loop) != REDIS_OK) {
-        redisAsyncFree(ac);
-        return;
-    }
-    ac->data = wh;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (wk_cfg.redis_password[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", wk_cfg.redis_password);
-    wh->ac = ac;
+    struct q_link_config cfg = {.host = wk_cfg.redis_host,
+                                .port = wk_cfg.redis_port,
+                                .password = wk_cfg.redis_password,
+                                .name = "webhooks"};
+    return q_link_open(wh->loop, &cfg, NULL, NULL, &wh->link);
 }
 
 /* -- finishing a delivery ---------------------------------------------- */
@@ -158,10 +130,6 @@ static void wh_record(struct wh_delivery *d, const char *outcome, const char *er
                   : strcmp(outcome, "retry") == 0   ? WK_STAT_WEBHOOK_FAILED
                                                     : WK_STAT_WEBHOOK_GAVE_UP,
                   1); /* /metrics (wk_stats.h) */
-    if (!wh->ac) {
-        wh_delivery_free(d);
-        return;
-    }
     char due_key[] = Q_WEBHOOK_DUE, wkey[160], skey[160], nexts[24], nows[24], ttl[24],
          status[24] = "";
     snprintf(wkey, sizeof wkey, "%s%s", Q_WEBHOOK_KEY_PREFIX, d->wid);
@@ -175,9 +143,9 @@ static void wh_record(struct wh_delivery *d, const char *outcome, const char *er
     const char *argv[] = {
         "EVAL", q_webhook_finish_script(), "3",    due_key, wkey, skey, d->wid, d->token, outcome,
         nexts,  error ? error : "",        status, nows,    ttl};
-    if (redisAsyncCommandArgv(wh->ac, on_finished, d, (int)(sizeof argv / sizeof argv[0]), argv,
-                              NULL) != REDIS_OK)
-        wh_delivery_free(d);
+    if (q_link_command_argv(wh->link, on_finished, d, (int)(sizeof argv / sizeof argv[0]), argv,
+                            NULL) != 0)
+        wh_delivery_free(d); /* not recorded: the claim lease brings it back */
 }
 
 static void on_sent(void *arg, CURL *easy, CURLcode result)
@@ -321,27 +289,25 @@ static void wh_start_one(struct wk_webhook *wh, const redisReply *e, const char 
 
 static void on_claimed(redisAsyncContext *ac, void *reply, void *priv)
 {
-    struct wk_webhook *wh = ac->data;
+    struct wk_webhook *wh = priv;
     redisReply *r = reply;
-    char *token = priv;
+    (void)ac;
     wh->claiming = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR)
             log_warn("webhooks: claim failed: %s", r->str);
-        free(token);
         wh_maybe_close(wh);
         return;
     }
     for (size_t i = 0; i < r->elements; i++)
-        wh_start_one(wh, r->element[i], token);
-    free(token);
+        wh_start_one(wh, r->element[i], wh->claim_token);
     wh_maybe_close(wh);
 }
 
 static void wh_claim(struct wk_webhook *wh)
 {
     int room = wh->cfg.concurrency - wh->inflight;
-    if (room <= 0 || wh->claiming || !wh->ac)
+    if (room <= 0 || wh->claiming || !q_link_is_up(wh->link))
         return;
     static char fields_buf[] = Q_JOB_FIELDS;
     static const char *fields[Q_JOB_NFIELDS];
@@ -356,19 +322,17 @@ static void wh_claim(struct wk_webhook *wh)
             f += n + 1;
         }
     }
-    char now[24], lease[24], max[16], *token = ci_xmalloc(160);
+    char now[24], lease[24], max[16];
     snprintf(now, sizeof now, "%" PRId64, ci_now_ms());
     snprintf(lease, sizeof lease, "%" PRId64, wh->cfg.lease_ms);
     snprintf(max, sizeof max, "%d", room);
-    snprintf(token, 160, "%s:%" PRIu64, wk_cfg.worker_id, ++wh->seq);
+    snprintf(wh->claim_token, sizeof wh->claim_token, "%s:%" PRIu64, wk_cfg.worker_id, ++wh->seq);
     const char *argv[8 + Q_JOB_NFIELDS] = {
-        "EVAL", q_webhook_claim_script(), "1", Q_WEBHOOK_DUE, now, lease, max, token};
+        "EVAL", q_webhook_claim_script(), "1", Q_WEBHOOK_DUE, now, lease, max, wh->claim_token};
     for (int i = 0; i < nfields; i++)
         argv[8 + i] = fields[i];
-    if (redisAsyncCommandArgv(wh->ac, on_claimed, token, 8 + nfields, argv, NULL) == REDIS_OK)
+    if (q_link_command_argv(wh->link, on_claimed, wh, 8 + nfields, argv, NULL) == 0)
         wh->claiming = 1;
-    else
-        free(token);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -376,11 +340,7 @@ static void on_tick(uv_timer_t *t)
     struct wk_webhook *wh = t->data;
     if (wh->stopping)
         return;
-    if (!wh->ac) {
-        wh_connect(wh);
-        return;
-    }
-    wh_claim(wh);
+    wh_claim(wh); /* nothing while the link is down: it reconnects by itself */
 }
 
 /* -- lifecycle --------------------------------------------------------- */
@@ -416,6 +376,8 @@ int wk_webhook_start(uv_loop_t *loop, struct wk_webhook **out)
         return rc;
     }
     wh->loop = loop;
+    if (wh_link_open(wh) != 0)
+        log_error("webhooks: cannot create the redis link");
     uv_timer_init(loop, &wh->timer);
     wh->timer.data = wh;
     uv_timer_start(&wh->timer, on_tick, 0, (uint64_t)wh->cfg.poll_ms);
@@ -439,18 +401,26 @@ static void on_curl_closed(void *arg)
     uv_close((uv_handle_t *)&wh->timer, on_timer_closed);
 }
 
-/* Once stopping and nothing is in flight: drop redis, close curl. */
+static void on_link_closed(void *arg)
+{
+    struct wk_webhook *wh = arg;
+    wh->link_closing = 0;
+    wh_maybe_close(wh);
+}
+
+/* Once stopping and nothing is in flight: close the link, then curl. */
 static void wh_maybe_close(struct wk_webhook *wh)
 {
     if (!wh->stopping || wh->inflight > 0 || wh->claiming)
         return;
-    if (wh->ac) { /* nothing of ours is pending on it any more */
-        redisAsyncContext *ac = wh->ac;
-        wh->ac = NULL;
-        ac->data = NULL;
-        redisAsyncFree(ac); /* deferred by hiredis when inside one of its callbacks */
+    if (wh->link) { /* nothing of ours is pending on it any more */
+        struct q_link *l = wh->link;
+        wh->link = NULL;
+        wh->link_closing = 1;
+        q_link_close(l, 0, on_link_closed, wh);
+        return;
     }
-    if (wh->closing)
+    if (wh->closing || wh->link_closing)
         return;
     wh->closing = 1;
     wk_curl_uv_close(wh->cu, on_curl_closed, wh);

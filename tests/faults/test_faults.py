@@ -1,5 +1,6 @@
 """Fault tests through real processes (issue 7): workers killed with SIGKILL
-and restarted, redis killed and restarted (AOF), webhook URL guard, SIGTERM
+and restarted, redis killed and restarted (AOF), redis frozen with SIGSTOP
+for 20 s (FAULT_BLACKHOLE_S), webhook URL guard, SIGTERM
 draining, dockerd stopped and started again.  Real ingress, workers, redis-server, dockerd and images; a webhook
 receiver on 127.0.0.1.
 
@@ -157,6 +158,94 @@ def case_redis_restart():
               "redis was down" % (len(accepted), refused[0]))
 
 
+def case_redis_blackhole():
+    """Redis frozen (SIGSTOP: the process stopped, its sockets open, nothing
+    answers) for 20 s under load, then SIGCONT: command timeouts fire (no
+    hang for the kernel's retransmission time), links reconnect, every
+    accepted job completes exactly once, no process hangs or crashes."""
+    require_docker_image(PY_IMAGE)
+    stop_s = float(os.environ.get("FAULT_BLACKHOLE_S", "20"))
+    env = {"LOG_LEVEL": "info", "WORKER_CONCURRENCY": "2", "POOL_SIZE_PY": "2"}
+    with Stack(workers=2, env=env) as s:
+        redis = s.procs["redis"]
+        accepted, refused_n = [], [0]
+        resumed, stop = threading.Event(), threading.Event()
+        slow = "import time\ntime.sleep(0.5)\nprint(%d)"
+
+        def submit():
+            i = 0
+            while not stop.is_set():
+                try:
+                    r = s.post("/jobs", {"lang": "py", "code": slow % i,
+                                         "entity_id": "bh%d" % (i % 4)}, timeout=15)
+                except OSError:
+                    r = None
+                if r is not None and r.status == 202:
+                    accepted.append((r.json()["job_id"], i))
+                    i += 1
+                    time.sleep(0.05)
+                else:
+                    refused_n[0] += 1
+                    time.sleep(0.2)
+
+        t = threading.Thread(target=submit)
+        t.start()
+        try:
+            wait_for(lambda: len(accepted) >= 12, 90, "jobs accepted before the freeze")
+            # the workers are busy (the first jobs done, more queued and running)
+            first = accepted[0][0]
+            wait_for(lambda: b"completed" in s.redis("HGET", "ci:job:" + first, "status"),
+                     90, "the workers to run jobs")
+            os.killpg(redis.pid, signal.SIGSTOP)
+            t_stop = time.time()
+            time.sleep(stop_s)
+            os.killpg(redis.pid, signal.SIGCONT)
+            resumed.set()
+            t_cont = time.time()
+            # the ingress answers while and after Redis was away (not hung)
+            wait_for(lambda: s.get("/health", timeout=10).status == 200, 30, "ingress health")
+            n_at_cont = len(accepted)
+            wait_for(lambda: len(accepted) >= n_at_cont + 8, 120, "jobs accepted after SIGCONT")
+        finally:
+            os.killpg(redis.pid, signal.SIGCONT)
+            stop.set()
+            t.join(timeout=60)
+        assert not t.is_alive()
+        for jid, i in accepted:
+            g = s.get("/jobs/%s?wait=90" % jid, key=s.KEY, timeout=120).json()
+            assert g["status"] == "completed", g
+            assert g["result"]["stdout"] == "%d\n" % i, g
+        time.sleep(1.0)
+        # no process hung or crashed
+        for name, p in s.procs.items():
+            assert p.poll() is None, (name, p.returncode, s.logs())
+        logs = {n: open(os.path.join(s.tmp, n + ".log"), errors="replace").read()
+                for n in s.procs if n.startswith("worker")}
+        every = "".join(logs.values())
+        # each job completed exactly once (no duplicate run to the end)
+        for jid, _ in accepted:
+            assert every.count("job %s: completed" % jid) == 1, (jid, every.count(jid))
+        # nothing left behind, nothing dead-lettered
+        assert s.redis("XLEN", "ci:dead") == b":0\r\n"
+        assert s.redis("XPENDING", "ci:jobs", "workers")[:4] == b"*4\r\n"
+        assert b":0\r\n" in s.redis("XPENDING", "ci:jobs", "workers")[:8]
+        # the links saw the silence through their command timeout and came back
+        assert "no reply for" in every, every[-3000:]
+        assert "up again" in every, every[-3000:]
+        # heartbeats resumed: both workers' records are fresh
+        for w in ("worker-1", "worker-2"):
+            hb = s.redis("HGET", "ci:workers:" + w, "last_heartbeat").split(b"\r\n")[1]
+            assert int(hb) / 1000.0 > t_cont, (w, hb, t_cont)
+        # and they drain and exit cleanly on SIGTERM
+        for name in ("worker-1", "worker-2", "ingress"):
+            p = s.procs[name]
+            os.killpg(p.pid, signal.SIGTERM)
+            assert p.wait(timeout=60) == 0, (name, s.logs())
+        print("redis_blackhole: redis stopped %.0f s; %d accepted jobs all completed once, "
+              "%d submissions refused meanwhile; links timed out and reconnected"
+              % (t_cont - t_stop, len(accepted), refused_n[0]))
+
+
 def refused(s, jid):
     w = job(s, jid).get("webhook", {})
     return w.get("status") == "refused" and w.get("error")
@@ -301,6 +390,7 @@ CASES = {
     "batch_chaos": case_batch_chaos,
     "kill_running": case_kill_running,
     "redis_restart": case_redis_restart,
+    "redis_blackhole": case_redis_blackhole,
     "url_guard": case_url_guard,
     "sigterm_drain": case_sigterm_drain,
     "dockerd_restart": case_dockerd_restart,

@@ -1,6 +1,6 @@
 /*
- * q_uv_adapter.c - hiredis <-> libuv glue, used instead of hiredis 0.14's
- * <hiredis/adapters/libuv.h>.
+ * q_link_uv.c - hiredis <-> libuv glue of q_link, used instead of hiredis
+ * 0.14's <hiredis/adapters/libuv.h>.
  *
  * Why not the stock adapter: on POLLERR (a refused connect, a reset
  * connection) libuv stops the poll handle and calls back with a negative
@@ -11,15 +11,20 @@
  * fails the connect) and as a read event afterwards (read() reports the
  * error), so the normal disconnect path runs.
  *
+ * Every readable event stamps the link's last_read_ms: the reply watchdog
+ * (q_link.c) measures silence from it.
+ *
  * Ownership: the events struct is allocated at attach and freed in the
- * poll handle's close callback, which hiredis triggers through cleanup.
+ * poll handle's close callback, which hiredis triggers through cleanup; the
+ * link counts the handle in l->open until then.
  */
-#include "q_consumer_int.h"
+#include "q_link_int.h"
 
 #include <stdlib.h>
 
 struct q_uv_events {
     redisAsyncContext *ac;
+    struct q_link *link;
     uv_poll_t handle;
     int events;
 };
@@ -37,8 +42,10 @@ static void q_uv_poll_cb(uv_poll_t *handle, int status, int events)
             redisAsyncHandleWrite(p->ac);
         return;
     }
-    if (events & UV_READABLE)
+    if (events & UV_READABLE) {
+        p->link->last_read_ms = (int64_t)uv_now(p->link->loop);
         redisAsyncHandleRead(p->ac);
+    }
     if (p->ac && (events & UV_WRITABLE))
         redisAsyncHandleWrite(p->ac);
 }
@@ -74,7 +81,10 @@ static void q_uv_del_write(void *priv)
 
 static void q_uv_closed(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct q_uv_events *p = handle->data;
+    struct q_link *l = p->link;
+    free(p);
+    q_link_handle_done(l);
 }
 
 static void q_uv_cleanup(void *priv)
@@ -84,17 +94,19 @@ static void q_uv_cleanup(void *priv)
     uv_close((uv_handle_t *)&p->handle, q_uv_closed);
 }
 
-int q_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
+int q_link_uv_attach(struct q_link *l, redisAsyncContext *ac)
 {
     if (ac->ev.data)
         return REDIS_ERR;
     struct q_uv_events *p = calloc(1, sizeof *p);
     if (!p)
         return REDIS_ERR;
-    if (uv_poll_init(loop, &p->handle, ac->c.fd) != 0) {
+    if (uv_poll_init(l->loop, &p->handle, ac->c.fd) != 0) {
         free(p);
         return REDIS_ERR;
     }
+    l->open++;
+    p->link = l;
     p->ac = ac;
     p->handle.data = p;
     ac->ev.data = p;
