@@ -119,7 +119,9 @@ def case_redis_restart():
     """redis SIGKILLed and restarted (AOF) under load: every accepted job ends terminal."""
     require_docker_image(PY_IMAGE)
     total = int(os.environ.get("FAULT_REDIS_N", "40"))
-    with Stack(workers=1, env={"LOG_LEVEL": "info"}) as s:
+    # all calls share one session (entity "r"), so they run one at a time in
+    # arrival order: their timeout must cover the whole line, not one run
+    with Stack(workers=1, env={"LOG_LEVEL": "info", "MAX_EXECUTION_TIME": "300"}) as s:
         accepted, refused = [], [0]
         restarted = threading.Event()
 
@@ -165,7 +167,10 @@ def case_redis_blackhole():
     accepted job completes exactly once, no process hangs or crashes."""
     require_docker_image(PY_IMAGE)
     stop_s = float(os.environ.get("FAULT_BLACKHOLE_S", "20"))
-    env = {"LOG_LEVEL": "info", "WORKER_CONCURRENCY": "2", "POOL_SIZE_PY": "2"}
+    # calls of one session run one at a time: a call queued behind the freeze
+    # and its session's earlier calls must not time out waiting for its turn
+    env = {"LOG_LEVEL": "info", "WORKER_CONCURRENCY": "2", "POOL_SIZE_PY": "2",
+           "MAX_EXECUTION_TIME": "300"}
     with Stack(workers=2, env=env) as s:
         redis = s.procs["redis"]
         accepted, refused_n = [], [0]
@@ -183,7 +188,7 @@ def case_redis_blackhole():
                 if r is not None and r.status == 202:
                     accepted.append((r.json()["job_id"], i))
                     i += 1
-                    time.sleep(0.05)
+                    time.sleep(0.15)
                 else:
                     refused_n[0] += 1
                     time.sleep(0.2)
