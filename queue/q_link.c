@@ -110,6 +110,7 @@ static void q_link_handshake(struct q_link *l)
 {
     if (l->password)
         redisAsyncCommand(l->ac, q_link_auth, l, "AUTH %s", l->password);
+    redisAsyncCommand(l->ac, NULL, NULL, "CLIENT SETNAME %s", l->client_name);
     redisAsyncCommand(l->ac, q_link_pong, l, "PING");
 }
 
@@ -308,6 +309,10 @@ int q_link_open(uv_loop_t *loop, const struct q_link_config *cfg, const struct q
     l->host = ci_xstrdup(cfg->host && *cfg->host ? cfg->host : "127.0.0.1");
     l->password = cfg->password && *cfg->password ? ci_xstrdup(cfg->password) : NULL;
     l->name = ci_xstrdup(cfg->name && *cfg->name ? cfg->name : "redis");
+    snprintf(l->client_name, sizeof l->client_name, "ci-%s", l->name);
+    for (char *p = l->client_name; *p; p++) /* CLIENT SETNAME takes no spaces */
+        if (*p == ' ' || *p < 0x21 || *p > 0x7e)
+            *p = '-';
     l->port = cfg->port > 0 ? cfg->port : 6379;
     l->cmd_timeout_ms =
         cfg->command_timeout_ms > 0 ? cfg->command_timeout_ms : Q_LINK_COMMAND_TIMEOUT_MS;

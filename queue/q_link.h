@@ -13,7 +13,8 @@
  *   socket gets TCP keepalive (idle 10 s, 3 probes 5 s apart) and
  *   TCP_USER_TIMEOUT (unacknowledged data for longer than the command
  *   timeout drops it).
- * - Handshaking: AUTH when a password is set, then PING until PONG (a Redis
+ * - Handshaking: AUTH when a password is set, CLIENT SETNAME ci-<name>
+ *   (spaces as '-': CLIENT LIST shows who is who), then PING until PONG (a Redis
  *   replaying its AOF answers LOADING; PING again 200 ms later).  Both are
  *   queued with the connect, so commands issued meanwhile follow them.
  * - Up: cb->up runs; the caller issues commands (q_link_command*, or
@@ -53,7 +54,7 @@ struct q_link_config {
     const char *host;           /* address or name; NULL/"": 127.0.0.1 */
     int port;                   /* <= 0: 6379 */
     const char *password;       /* NULL/"": no AUTH */
-    const char *name;           /* for log lines, e.g. "heartbeat" */
+    const char *name;           /* for log lines and CLIENT SETNAME, e.g. "heartbeat" */
     int64_t command_timeout_ms; /* <= 0: Q_LINK_COMMAND_TIMEOUT_MS */
     int64_t connect_timeout_ms; /* <= 0: Q_LINK_CONNECT_TIMEOUT_MS */
 };

@@ -13,6 +13,7 @@
 struct q_link {
     uv_loop_t *loop;
     char *host, *password, *name;
+    char client_name[48]; /* CLIENT SETNAME: "ci-" + name, spaces as '-' */
     int port;
     int64_t cmd_timeout_ms, connect_timeout_ms, slack_ms;
     struct q_link_cb cb;

@@ -234,7 +234,19 @@ def case_redis_blackhole():
         assert s.redis("XLEN", "ci:dead") == b":0\r\n"
         assert s.redis("XPENDING", "ci:jobs", "workers")[:4] == b"*4\r\n"
         assert b":0\r\n" in s.redis("XPENDING", "ci:jobs", "workers")[:8]
-        # the links saw the silence through their command timeout and came back
+        # the links saw the silence through their command timeout and came
+        # back: each worker connection that had a command pending during the
+        # freeze is a fresh one (named by its link, CLIENT SETNAME), not the
+        # old connection that merely survived the stop
+        now = time.time()
+        clients = [dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+                   for line in s.redis("CLIENT", "LIST").decode(errors="replace").splitlines()
+                   if "name=" in line]
+        for name in ("ci-heartbeat", "ci-queue-read", "ci-queue-cmd", "ci-webhooks"):
+            conns = [c for c in clients if c.get("name") == name]
+            assert len(conns) == 2, (name, clients)  # one per worker
+            for c in conns:
+                assert int(c["age"]) < now - t_stop, (name, c, now - t_stop)
         assert "no reply for" in every, every[-3000:]
         assert "up again" in every, every[-3000:]
         # heartbeats resumed: both workers' records are fresh
