@@ -23,6 +23,7 @@ static const struct sch__field sch__file_fields[] = {
     F_("kind", SCH__FKIND, struct sch_file, kind, kind, 0, 0, 0, 0),
     F_("rid", SCH__STR, struct sch_file, resource_id, resource_id, 0, 0, 0, 0),
     F_("ver", SCH__STR, struct sch_file, version, version, 0, 0, 0, 0),
+    F_("inh", SCH__BOOL, struct sch_file, inherited, inherited, 0, 1, 0, 0),
 };
 
 #define J_(k, kind, m, m2, lo, hi, req) F_(k, kind, struct sch_job, m, m2, lo, hi, req, 0)
@@ -58,6 +59,9 @@ static const struct sch__field sch__result_fields[] = {
     R_("ss", SCH__I64, state_size, state_size, 0, INT64_MAX, 0, 0),
     R_("warn", SCH__STRV, warnings, nwarnings, 0, 0, 0, 0),
     R_("error", SCH__STR, error, error, 0, 0, 0, 0),
+    R_("del", SCH__STRV, deleted_files, ndeleted_files, 0, 0, 0, 0),
+    R_("oat", SCH__U32, outputs_attempted, outputs_attempted, 0, UINT32_MAX, 0, 0),
+    R_("odl", SCH__U32, outputs_delivered, outputs_delivered, 0, UINT32_MAX, 0, 0),
 };
 
 #define REC_(arr)                                                                                  \

@@ -53,11 +53,46 @@ static json_t *file_json(const struct sch_file *f, const char *session_id)
         path = ci_xmalloc(n);
         snprintf(path, n, "/mnt/data/%s", name);
     }
-    j = json_pack("{s:o, s:o, s:o, s:o}", "id", opt_str(f->id), "name", opt_str(name), "path",
-                  opt_str(f->path ? f->path : path), "session_id",
-                  opt_str(f->session_id ? f->session_id : session_id));
+    const char *sid = f->session_id ? f->session_id : session_id;
+    j = json_pack("{s:o, s:o, s:o, s:o, s:o}", "id", opt_str(f->id), "name", opt_str(name), "path",
+                  opt_str(f->path ? f->path : path), "session_id", opt_str(sid),
+                  "storage_session_id", opt_str(sid));
     free(path);
+    if (j && f->inherited && json_object_set_new(j, "inherited", json_true()) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     return j;
+}
+
+/* LibreChat's ArtifactDeliveryFailure when outputs were dropped, else
+ * NULL (the member is then absent). */
+static json_t *artifact_delivery(const struct sch_result *res)
+{
+    uint32_t att = res->outputs_attempted, del = res->outputs_delivered;
+    if (att <= del)
+        return NULL;
+    return json_pack("{s:s, s:s, s:I, s:I, s:I}", "code", "artifact_delivery_failed", "status",
+                     del ? "partial" : "failed", "attempted", (json_int_t)att, "delivered",
+                     (json_int_t)del, "failed", (json_int_t)(att - del));
+}
+
+/* deleted_files and artifact_delivery, present only when there is
+ * something to say.  0 or -1 (out of memory). */
+static int add_lifecycle(json_t *j, const struct sch_result *res)
+{
+    if (res->ndeleted_files > 0) {
+        json_t *del = json_array();
+        if (!del || json_object_set_new(j, "deleted_files", del) < 0)
+            return -1;
+        for (size_t i = 0; i < res->ndeleted_files; i++)
+            if (json_array_append_new(del, opt_str(res->deleted_files[i])) < 0)
+                return -1;
+    }
+    json_t *ad = artifact_delivery(res);
+    if (ad && json_object_set_new(j, "artifact_delivery", ad) < 0)
+        return -1;
+    return 0;
 }
 
 json_t *sch_result_to_json(const struct sch_result *res, const char *session_id)
@@ -79,7 +114,8 @@ json_t *sch_result_to_json(const struct sch_result *res, const char *session_id)
                   "exit_code", res->exit_code, "status", status ? status : "failed", "duration_ms",
                   (json_int_t)res->duration_ms, "has_state", res->has_state, "state_size",
                   (json_int_t)res->state_size, "warnings", warnings);
-    if (j && res->error && json_object_set_new(j, "error", opt_str(res->error)) < 0) {
+    if (j && ((res->error && json_object_set_new(j, "error", opt_str(res->error)) < 0) ||
+              add_lifecycle(j, res) < 0)) {
         json_decref(j);
         j = NULL;
     }

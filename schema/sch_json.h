@@ -4,14 +4,20 @@
  *
  * /exec response (also the "result" of GET /jobs/{id}):
  *   {"session_id", "stdout", "stderr",
- *    "files": [{"id","name","path","session_id"}],
+ *    "files": [{"id","name","path","session_id","storage_session_id",
+ *               "inherited"? (true, only for an input echoed unchanged)}],
  *    "exit_code", "status", "duration_ms", "has_state", "state_size",
- *    "warnings": [...], "error"? (only when res->error is set)}
+ *    "warnings": [...], "error"? (only when res->error is set),
+ *    "deleted_files"? [input names the run removed; only when any],
+ *    "artifact_delivery"? (only when outputs were dropped: LibreChat's
+ *      {"code":"artifact_delivery_failed","status":"partial"|"failed",
+ *       "attempted","delivered","failed"}, attempted = delivered + failed)}
  * stdout/stderr always pass through sch_output_sanitize() (no cap; the
  * worker already capped them), so they are valid UTF-8 without stray
  * control characters and, when non-empty, end with "\n".  A file's
  * session_id defaults to the response session_id, its path to
- * "/mnt/data/<name>".
+ * "/mnt/data/<name>"; storage_session_id (LibreChat's name for the
+ * storage session the file lives in) always equals its session_id.
  *
  * Error body:
  *   {"error","error_type","details":[{"field","message"}],

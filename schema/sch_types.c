@@ -140,6 +140,7 @@ void sch_result_release(struct sch_result *res)
     sch_files_free(res->files, res->nfiles);
     sch_strv_free(res->warnings, res->nwarnings);
     free(res->error);
+    sch_strv_free(res->deleted_files, res->ndeleted_files);
     memset(res, 0, sizeof *res);
 }
 

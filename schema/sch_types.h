@@ -108,6 +108,8 @@ struct sch_file {
     enum sch_file_kind kind; /* requests: kind of the storage session */
     char *resource_id;  /* requests: LibreChat's resource_id (agent/skill id), or NULL */
     char *version;      /* requests: skill version (decimal text), or NULL */
+    int inherited;      /* results only: an input echoed back unchanged (id and
+                           session_id are the input's own) */
 };
 
 struct sch_job {
@@ -148,6 +150,14 @@ struct sch_result {
     char **warnings;
     size_t nwarnings;
     char *error; /* infrastructure error text for FAILED/DEAD, else NULL */
+    /* Inputs (their `name` as the request gave it) that the run removed. */
+    char **deleted_files;
+    size_t ndeleted_files;
+    /* Outputs found (attempted) and stored (delivered); attempted >
+     * delivered means some were dropped (limits or storage failure): the
+     * response then carries LibreChat's `artifact_delivery` failure. */
+    uint32_t outputs_attempted;
+    uint32_t outputs_delivered;
 };
 
 void sch_file_release(struct sch_file *f);

@@ -43,6 +43,8 @@ int wk_config_load(void)
     if (!(c > 0.01 && c <= 64))
         c = 1;
     wk_cfg.cpus_nano = (int64_t)(c * 1e9);
+    wk_cfg.max_scan_entries = (uint32_t)ci_env_int("MAX_SCAN_ENTRIES", 10000, 10, 1000000);
+    wk_cfg.max_output_depth = (uint32_t)ci_env_int("MAX_OUTPUT_DEPTH", 8, 1, 8);
     sch_limits_from_env(&wk_cfg.limits);
     return 0;
 }

@@ -25,6 +25,10 @@ struct wk_config {
     char data_dir[256];      /* DATA_DIR */
     int64_t cpus_nano;       /* CONTAINER_CPUS (e.g. 1.0) as NanoCpus */
     char hostname[64];       /* CONTAINER_GENERIC_HOSTNAME, default "sandbox" */
+    uint32_t max_scan_entries; /* MAX_SCAN_ENTRIES: /mnt/data entries looked at per
+                                  scan (stage-in, stage-out), default 10000 */
+    uint32_t max_output_depth; /* MAX_OUTPUT_DEPTH: components of an output's path
+                                  under /mnt/data ("a/b/c.csv" = 3), default 8 */
     struct sch_limits limits;
 };
 

@@ -3,6 +3,7 @@
 #include "ci_log.h"
 #include "ci_util.h"
 #include "q_consumer.h"
+#include "sch_explain.h"
 #include "sch_output.h"
 #include "wk_config.h"
 #include "wk_pool.h"
@@ -196,6 +197,12 @@ static void clean_stream(char **buf, size_t *len, int truncated)
     *len = outlen;
 }
 
+/* The program's wall-clock limit: the job's own, else MAX_EXECUTION_TIME. */
+static uint32_t run_timeout_ms(const struct sch_job *job)
+{
+    return job->timeout_ms ? job->timeout_ms : wk_cfg.limits.max_execution_time_s * 1000u;
+}
+
 static void post_result(struct wk_slot *s)
 {
     struct sch_result *res = &s->res;
@@ -269,6 +276,8 @@ static void on_result(void *arg, struct wk_sandbox *sb, int rc, struct wk_run_re
     free(warn);
     clean_stream(&s->res.stdout_buf, &s->res.stdout_len, r->stdout_truncated);
     clean_stream(&s->res.stderr_buf, &s->res.stderr_len, r->stderr_truncated);
+    /* LibreChat reads only stdout/stderr: say what happened (sch_explain.h) */
+    sch_result_explain(&s->res, run_timeout_ms(&s->d->job), wk_cfg.limits.max_memory_mb);
     s->clean_run = rc == 0 && wk_sandbox_is_ready(sb) &&
                    (s->res.status == SCH_STATUS_COMPLETED || s->res.status == SCH_STATUS_FAILED);
     if (s->cancel_requested) {
@@ -297,8 +306,7 @@ static void on_staged_in(void *arg, int rc, const char *msg)
         .code_len = job->code_len,
         .args = (const char *const *)job->args,
         .nargs = job->nargs,
-        .timeout_ms = job->timeout_ms ? job->timeout_ms
-                                      : wk_cfg.limits.max_execution_time_s * 1000u,
+        .timeout_ms = run_timeout_ms(job),
         .max_output = wk_cfg.limits.max_output_bytes,
         .state_in = s->ctx.state_in,
         .state_out = s->ctx.state_out,

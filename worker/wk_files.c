@@ -9,12 +9,17 @@
  *      not found: <name>", the same answer as for a missing file, so
  *      foreign files stay invisible;
  *   2. its metadata files/<sid>/<id>.meta must exist (else the same error);
- *   3. the bytes are written to <data dir>/<name> (a file of that name left
- *      by an earlier run of the same session is replaced; a directory there
- *      is a user error) with O_EXCL|O_NOFOLLOW, then chowned to the sandbox
- *      user (1000:1000).
- * Then every regular file in /mnt/data is recorded (wk_files_int.h), also
- * when the job references none: a reused container may hold earlier files.
+ *   3. the bytes are written to <data dir>/<name>; a nested name
+ *      ("dir/file.csv") has its directories made as needed, each reached
+ *      by openat(O_NOFOLLOW) from the data dir's fd (a symlink on the way,
+ *      left by an earlier run of the session, is a user error and nothing
+ *      is written through it); a file of that name left by an earlier run
+ *      is replaced, a directory there is a user error; the file is created
+ *      with O_EXCL through /proc/self/fd/<parent fd>/<base>, then chowned
+ *      to the sandbox user (1000:1000).
+ * Then the data dir is scanned (wk_files_int.h: bounded, no hashing) and
+ * each staged input's identity is recorded, also when the job references
+ * none: a reused container may hold earlier files.
  * Redis or storage failures are infrastructure errors (rc < 0, retried).
  */
 #include "wk_files_int.h"
@@ -26,11 +31,9 @@
 #include "st_files.h"
 #include "wk_config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,79 +53,6 @@ struct st_store *wk_files_store(void)
     return s_store;
 }
 
-int wk_files_hash_fd(int fd, unsigned char out[32])
-{
-    unsigned char buf[65536];
-    unsigned int len = 0;
-    int rc = -EIO;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 || lseek(fd, 0, SEEK_SET) != 0)
-        goto out;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            goto out;
-        if (r == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)r);
-    }
-    if (EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32)
-        rc = 0;
-out:
-    EVP_MD_CTX_free(md);
-    return rc;
-}
-
-void wk_files_seen_free(struct wk_files_seen *s)
-{
-    if (!s)
-        return;
-    free(s->e);
-    free(s);
-}
-
-int wk_files_snapshot(const char *dir, struct wk_files_seen *out)
-{
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd < 0)
-        return -errno;
-    DIR *d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return -EIO;
-    }
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strlen(de->d_name) >= sizeof out->e[0].name)
-            continue;
-        int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        struct stat sb;
-        if (fd < 0)
-            continue;
-        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            close(fd);
-            continue;
-        }
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            out->e = ci_xrealloc(out->e, cap * sizeof *out->e);
-        }
-        struct wk_files_entry *e = &out->e[out->n];
-        memset(e, 0, sizeof *e);
-        snprintf(e->name, sizeof e->name, "%s", de->d_name);
-        e->size = sb.st_size;
-        e->mtime = sb.st_mtim;
-        if (wk_files_hash_fd(fd, e->sha256) == 0)
-            out->n++;
-        close(fd);
-    }
-    closedir(d);
-    return 0;
-}
-
 /* -- stage-in ----------------------------------------------------------- */
 
 struct stage_in {
@@ -132,9 +62,10 @@ struct stage_in {
     void *arg;
     struct st_store *st;
     char dir[512];
+    int dfd; /* the data dir, O_NOFOLLOW */
     int rc;
     char msg[512];
-    struct wk_files_seen *seen;
+    struct wk_files_stage *stage;
 };
 
 static redisContext *redis_open(void)
@@ -183,7 +114,7 @@ static int stage_one(struct stage_in *op, redisContext *c, const struct sch_file
 {
     const struct sch_job *job = op->ctx->job;
     struct st_file_meta m;
-    char key[160], path[1024];
+    char key[160], path[1024 + 64];
     int own = session_owned(c, job, f->session_id);
     if (own < 0) {
         snprintf(op->msg, sizeof op->msg, "session store unreachable while staging files");
@@ -198,13 +129,26 @@ static int stage_one(struct stage_in *op, redisContext *c, const struct sch_file
         snprintf(op->msg, sizeof op->msg, "file storage failed while staging %s", f->name);
         return -EIO;
     }
-    snprintf(path, sizeof path, "%s/%s", op->dir, f->name);
-    if (unlink(path) != 0 && errno != ENOENT) {
+    int pfd = -1;
+    const char *base = NULL;
+    rc = wk_files_open_parent(op->dfd, f->name, 1, &pfd, &base);
+    if (rc != 0) {
+        snprintf(op->msg, sizeof op->msg, "cannot place %s in /mnt/data: %s", f->name,
+                 rc == -ELOOP ? "a directory on its path is a symlink or a file"
+                              : strerror(-rc));
+        return rc == -EIO ? -EIO : 1;
+    }
+    if (unlinkat(pfd, base, 0) != 0 && errno != ENOENT) {
         snprintf(op->msg, sizeof op->msg, "cannot place %s in /mnt/data: %s", f->name,
                  strerror(errno));
+        close(pfd);
         return 1;
     }
+    snprintf(path, sizeof path, "/proc/self/fd/%d/%s", pfd, base);
     rc = st_get_to_file(op->st, key, path, (int64_t)wk_cfg.limits.max_file_size_mb << 20);
+    if (rc == 0 && fchownat(pfd, base, WK_FILES_UID, WK_FILES_GID, AT_SYMLINK_NOFOLLOW) != 0)
+        rc = -errno;
+    close(pfd);
     if (rc == -ENOENT) {
         snprintf(op->msg, sizeof op->msg, "file not found: %s (id %s)", f->name, f->id);
         return 1;
@@ -217,11 +161,36 @@ static int stage_one(struct stage_in *op, redisContext *c, const struct sch_file
         snprintf(op->msg, sizeof op->msg, "cannot stage %s: %s", f->name, strerror(-rc));
         return rc == -EEXIST ? 1 : -EIO;
     }
-    if (lchown(path, WK_FILES_UID, WK_FILES_GID) != 0) {
-        snprintf(op->msg, sizeof op->msg, "cannot chown %s: %s", f->name, strerror(errno));
-        return -EIO;
-    }
     return 0;
+}
+
+/* Records what stage-in left: the scan, and each staged input. */
+static void record(struct stage_in *op)
+{
+    const struct sch_job *job = op->ctx->job;
+    struct wk_files_stage *st = ci_xcalloc(1, sizeof *st);
+    op->stage = st;
+    int rc = wk_files_scan(op->dfd, &st->seen);
+    if (rc != 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "cannot list /mnt/data: %s", strerror(-rc));
+        return;
+    }
+    st->nin = job->nfiles;
+    st->in = ci_xcalloc(job->nfiles ? job->nfiles : 1, sizeof *st->in);
+    for (size_t i = 0; i < job->nfiles; i++) {
+        struct stat sb;
+        const char *name = job->files[i].name;
+        if (!name || wk_files_stat_rel(op->dfd, name, &sb) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        for (size_t j = 0; j < i; j++) /* a later ref of the same name replaced it */
+            if (st->in[j].name && strcmp(st->in[j].name, name) == 0) {
+                free(st->in[j].name);
+                st->in[j].name = NULL;
+            }
+        st->in[i].name = ci_xstrdup(name);
+        wk_files_record(&st->in[i], &sb);
+    }
 }
 
 static void in_work(uv_work_t *w)
@@ -229,30 +198,33 @@ static void in_work(uv_work_t *w)
     struct stage_in *op = w->data;
     const struct sch_job *job = op->ctx->job;
     redisContext *c = NULL;
+    op->dfd = open(op->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (op->dfd < 0) {
+        op->rc = -errno;
+        snprintf(op->msg, sizeof op->msg, "cannot open /mnt/data: %s", strerror(errno));
+        return;
+    }
     if (job->nfiles > 0) {
         if (!op->st) {
             op->rc = -EINVAL;
             snprintf(op->msg, sizeof op->msg, "file storage is not configured");
-            return;
+            goto out;
         }
         if (!(c = redis_open())) {
             op->rc = -EIO;
             snprintf(op->msg, sizeof op->msg, "session store unreachable while staging files");
-            return;
+            goto out;
         }
     }
     for (size_t i = 0; i < job->nfiles && op->rc == 0; i++)
         op->rc = stage_one(op, c, &job->files[i]);
     if (c)
         redisFree(c);
-    if (op->rc != 0)
-        return;
-    op->seen = ci_xcalloc(1, sizeof *op->seen);
-    int rc = wk_files_snapshot(op->dir, op->seen);
-    if (rc != 0) {
-        op->rc = rc;
-        snprintf(op->msg, sizeof op->msg, "cannot list /mnt/data: %s", strerror(-rc));
-    }
+    if (op->rc == 0)
+        record(op);
+out:
+    close(op->dfd);
+    op->dfd = -1;
 }
 
 static void in_done(uv_work_t *w, int status)
@@ -261,12 +233,12 @@ static void in_done(uv_work_t *w, int status)
     struct wk_job_ctx *ctx = op->ctx;
     int rc = status < 0 ? status : op->rc;
     if (rc == 0) {
-        ctx->files_priv = op->seen;
-        op->seen = NULL;
+        ctx->files_priv = op->stage;
+        op->stage = NULL;
     } else {
         rlog_warn(ctx->job->request_id, "job %s: stage-in: %s", ctx->job->id, op->msg);
     }
-    wk_files_seen_free(op->seen);
+    wk_files_stage_free(op->stage);
     wk_stage_end(op, op->cb, op->arg, rc, op->msg);
 }
 
@@ -288,6 +260,6 @@ void wk_files_stage_in(struct wk_job_ctx *ctx, wk_stage_cb cb, void *arg)
 
 void wk_files_release(struct wk_job_ctx *ctx)
 {
-    wk_files_seen_free(ctx->files_priv);
+    wk_files_stage_free(ctx->files_priv);
     ctx->files_priv = NULL;
 }

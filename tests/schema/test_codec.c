@@ -224,6 +224,13 @@ TEST(roundtrip_result_all_fields)
     a.files[0].name = dup_("plot.png");
     a.files[0].path = dup_("/mnt/data/plot.png");
     a.files[0].session_id = dup_("s9");
+    a.files[0].inherited = 1;
+    a.ndeleted_files = 2;
+    a.deleted_files = calloc(2, sizeof(char *));
+    a.deleted_files[0] = dup_("gone.csv");
+    a.deleted_files[1] = dup_("dir/x.txt");
+    a.outputs_attempted = 12;
+    a.outputs_delivered = 10;
     a.has_state = 1;
     a.state_size = 77777;
     ASSERT_EQ(sch_result_add_warning(&a, "w1"), 0);
@@ -243,6 +250,12 @@ TEST(roundtrip_result_all_fields)
     ASSERT_STR_EQ(b.files[0].name, "plot.png");
     ASSERT_STR_EQ(b.files[0].path, "/mnt/data/plot.png");
     ASSERT_STR_EQ(b.files[0].session_id, "s9");
+    ASSERT_EQ(b.files[0].inherited, 1);
+    ASSERT_EQ(b.ndeleted_files, 2);
+    ASSERT_STR_EQ(b.deleted_files[0], "gone.csv");
+    ASSERT_STR_EQ(b.deleted_files[1], "dir/x.txt");
+    ASSERT_EQ(b.outputs_attempted, 12);
+    ASSERT_EQ(b.outputs_delivered, 10);
     ASSERT_EQ(b.has_state, 1);
     ASSERT_EQ(b.state_size, 77777);
     ASSERT_EQ(b.nwarnings, 2);

@@ -47,7 +47,9 @@ TEST(result_shape)
     json_t *files = json_object_get(j, "files");
     ASSERT_EQ(json_array_size(files), 2);
     json_t *f0 = json_array_get(files, 0), *f1 = json_array_get(files, 1);
-    ASSERT_EQ(json_object_size(f0), 4);
+    ASSERT_EQ(json_object_size(f0), 5); /* no "inherited" unless set */
+    ASSERT_STR_EQ(str_of(f0, "storage_session_id"), "sess1");
+    ASSERT_STR_EQ(str_of(f1, "storage_session_id"), "other");
     ASSERT_STR_EQ(str_of(f0, "id"), "f1");
     ASSERT_STR_EQ(str_of(f0, "name"), "out.png");
     ASSERT_STR_EQ(str_of(f0, "path"), "/mnt/data/out.png");
@@ -58,6 +60,8 @@ TEST(result_shape)
     ASSERT_EQ(json_array_size(w), 1);
     ASSERT_STR_EQ(json_string_value(json_array_get(w, 0)), "x not picklable");
     ASSERT_NULL(json_object_get(j, "error"));
+    ASSERT_NULL(json_object_get(j, "deleted_files"));
+    ASSERT_NULL(json_object_get(j, "artifact_delivery"));
     /* the whole thing serializes (valid UTF-8 everywhere) */
     char *text = json_dumps(j, 0);
     ASSERT_NOT_NULL(text);
@@ -80,6 +84,59 @@ TEST(result_minimal_and_error_field)
     ASSERT_EQ(json_array_size(json_object_get(j, "warnings")), 0);
     ASSERT(json_is_false(json_object_get(j, "has_state")));
     ASSERT_STR_EQ(str_of(j, "error"), "docker unavailable \xef\xbf\xbd");
+    json_decref(j);
+    sch_result_release(&r);
+}
+
+/* LibreChat's fields: inherited inputs, deleted_files, artifact_delivery
+ * (the client drops an artifact_delivery whose counts do not add up). */
+TEST(result_librechat_fields)
+{
+    struct sch_result r = {0};
+    r.status = SCH_STATUS_COMPLETED;
+    r.nfiles = 2;
+    r.files = calloc(2, sizeof *r.files);
+    r.files[0].id = strdup("in1");
+    r.files[0].name = strdup("dir/data.csv");
+    r.files[0].path = strdup("/mnt/data/dir/data.csv");
+    r.files[0].session_id = strdup("store1");
+    r.files[0].inherited = 1;
+    r.files[1].id = strdup("out1");
+    r.files[1].name = strdup("plots/a.png");
+    r.ndeleted_files = 1;
+    r.deleted_files = calloc(1, sizeof(char *));
+    r.deleted_files[0] = strdup("old.txt");
+    r.outputs_attempted = 5;
+    r.outputs_delivered = 1;
+    json_t *j = sch_result_to_json(&r, "exec1");
+    ASSERT_NOT_NULL(j);
+    json_t *f0 = json_array_get(json_object_get(j, "files"), 0);
+    json_t *f1 = json_array_get(json_object_get(j, "files"), 1);
+    ASSERT(json_is_true(json_object_get(f0, "inherited")));
+    ASSERT_STR_EQ(str_of(f0, "storage_session_id"), "store1");
+    ASSERT_STR_EQ(str_of(f0, "name"), "dir/data.csv");
+    ASSERT_NULL(json_object_get(f1, "inherited"));
+    ASSERT_STR_EQ(str_of(f1, "path"), "/mnt/data/plots/a.png");
+    ASSERT_STR_EQ(str_of(f1, "storage_session_id"), "exec1");
+    json_t *del = json_object_get(j, "deleted_files");
+    ASSERT_EQ(json_array_size(del), 1);
+    ASSERT_STR_EQ(json_string_value(json_array_get(del, 0)), "old.txt");
+    json_t *ad = json_object_get(j, "artifact_delivery");
+    ASSERT_STR_EQ(str_of(ad, "code"), "artifact_delivery_failed");
+    ASSERT_STR_EQ(str_of(ad, "status"), "partial");
+    ASSERT_EQ(json_integer_value(json_object_get(ad, "attempted")), 5);
+    ASSERT_EQ(json_integer_value(json_object_get(ad, "delivered")), 1);
+    ASSERT_EQ(json_integer_value(json_object_get(ad, "failed")), 4);
+    json_decref(j);
+    /* none delivered: "failed" */
+    r.outputs_delivered = 0;
+    j = sch_result_to_json(&r, "exec1");
+    ASSERT_STR_EQ(str_of(json_object_get(j, "artifact_delivery"), "status"), "failed");
+    json_decref(j);
+    /* all delivered: absent */
+    r.outputs_delivered = 5;
+    j = sch_result_to_json(&r, "exec1");
+    ASSERT_NULL(json_object_get(j, "artifact_delivery"));
     json_decref(j);
     sch_result_release(&r);
 }
@@ -120,4 +177,4 @@ TEST(error_without_details)
     json_decref(j);
 }
 
-TEST_MAIN(result_shape, result_minimal_and_error_field, error_shape, error_without_details)
+TEST_MAIN(result_shape, result_librechat_fields, result_minimal_and_error_field, error_shape, error_without_details)
