@@ -82,12 +82,15 @@ def flow(s):
     assert len(up["files"]) == 1 and up["files"][0]["filename"] == "data.csv", up
     csv_id = up["files"][0]["fileId"]
 
-    # the program reads it from /mnt/data; an unchanged input is not an output
+    # the program reads it from /mnt/data; an unchanged input is not an
+    # output: it comes back as itself, inherited (LibreChat skips it)
     r = s.exec({"lang": "py", "code": "print(open('/mnt/data/data.csv').read(), end='')",
                 "session_id": sid, "files": files_ref(sid, csv_id, "data.csv")})
     j = r.json()
     assert r.status == 200 and j["stdout"] == CSV.decode(), j
-    assert j["files"] == [], j
+    assert j["files"] == [{"id": csv_id, "name": "data.csv", "path": "/mnt/data/data.csv",
+                           "session_id": sid, "storage_session_id": sid,
+                           "inherited": True}], j
     assert j["session_id"] == sid, j
 
     # the program writes a PNG with matplotlib: listed in the response
@@ -96,8 +99,9 @@ def flow(s):
     j = r.json()
     assert j["status"] == "completed", j
     png_hash = j["stdout"].strip()
-    assert len(j["files"]) == 1, j
-    out = j["files"][0]
+    outs = [f for f in j["files"] if not f.get("inherited")]
+    assert len(outs) == 1 and len(j["files"]) == 2, j
+    out = outs[0]
     assert out["name"] == "plot.png" and out["path"] == "/mnt/data/plot.png", out
     assert out["session_id"] == sid and out["id"], out
     png_id = out["id"]

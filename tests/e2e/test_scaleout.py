@@ -322,7 +322,8 @@ def scenario(s, hosts, s3dir):
     for _ in range(6):
         j, w, rest = sess.step(READ_OUT, [(out_id, "out.png")])
         assert rest == [out_sha], (w, j)
-        assert j["files"] == [], j          # an unchanged input is no output
+        # an unchanged input is no output: it comes back as itself, inherited
+        assert [(f["id"], f.get("inherited")) for f in j["files"]] == [(out_id, True)], j
         if w != writer:
             other = w
             break
