@@ -44,7 +44,7 @@ int wk_config_load(void)
         c = 1;
     wk_cfg.cpus_nano = (int64_t)(c * 1e9);
     wk_cfg.max_scan_entries = (uint32_t)ci_env_int("MAX_SCAN_ENTRIES", 10000, 10, 1000000);
-    wk_cfg.max_output_depth = (uint32_t)ci_env_int("MAX_OUTPUT_DEPTH", 8, 1, 8);
+    wk_cfg.max_output_depth = (uint32_t)ci_env_int("MAX_OUTPUT_DEPTH", SCH_FILEPATH_DEPTH, 1, SCH_FILEPATH_DEPTH);
     sch_limits_from_env(&wk_cfg.limits);
     return 0;
 }

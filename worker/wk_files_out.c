@@ -11,7 +11,8 @@
  *     file) is named in res->deleted_files; a changed one is an output;
  *   - a regular file that is new or changed since stage-in is an output.
  *     Outputs are taken in name order ("a.txt" < "dir/b.txt"); each is
- *     dropped with a warning when its relative path is not a valid name,
+ *     dropped with a warning when its relative path is not a valid name
+ *     (sch_valid_relpath: what the ingress accepts back in a reference),
  *     when MAX_OUTPUT_FILES are already stored, when it is larger than
  *     MAX_FILE_SIZE_MB (decided by fstat, so a sparse 20 GB file is never
  *     read), or when it grows past that limit while being read: it is
@@ -141,26 +142,6 @@ static void scan_warnings(struct out_op *op, const struct wk_files_seen *s)
     }
 }
 
-/* 1 when rel is a name an output may carry: components that are valid file
- * names, at most SCH_FILENAME_MAX bytes in all. */
-static int valid_relname(const char *rel)
-{
-    size_t n = strlen(rel);
-    if (n == 0 || n > SCH_FILENAME_MAX)
-        return 0;
-    char buf[SCH_FILENAME_MAX + 1];
-    memcpy(buf, rel, n + 1);
-    for (char *comp = buf, *next; comp; comp = next) {
-        char *slash = strchr(comp, '/');
-        next = slash ? slash + 1 : NULL;
-        if (slash)
-            *slash = '\0';
-        if (!sch_valid_filename(comp, NULL))
-            return 0;
-    }
-    return 1;
-}
-
 static int same_entry(const struct wk_files_entry *a, const struct wk_files_entry *b)
 {
     return a && b && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
@@ -276,7 +257,7 @@ static int take_output(struct out_op *op, int dfd, const char *name)
     int pfd, fd, tfd = -1, rc;
     const char *base;
     struct stat sb;
-    if (!valid_relname(name)) {
+    if (!sch_valid_relpath(name, NULL)) {
         drop(op, DROP_NAME, "(unnamed)");
         return 0;
     }

@@ -68,14 +68,13 @@ def case_sparse():
 # a regular file the worker's scan meets.
 MANY = """
 import os
-os.makedirs('/mnt/data/many', exist_ok=True)
 n = 0
 try:
     for k in range(4):
         src = '/mnt/data/src%d' % k
         open(src, 'w').close()
         for i in range(25000):
-            os.link(src, '/mnt/data/many/f%d_%05d' % (k, i))
+            os.link(src, '/mnt/data/f%d_%05d' % (k, i))
             n += 1
 except OSError as e:
     print('stopped:', e)
@@ -95,11 +94,12 @@ def case_many_files():
         assert made == 100000, j["stdout"]
         sid = j["session_id"]
         for _ in range(2):  # each call scans twice
-            j2 = run(s, "import os; print(len(os.listdir('/mnt/data/many')))", sid=sid)
+            j2 = run(s, "import os; print(sum(n[0] == 'f' for n in os.listdir('/mnt/data')))",
+                     sid=sid)
             assert j2["status"] == "completed" and int(j2["stdout"]) == made, j2
             assert j2["files"] == [], j2["files"]
         assert len(j["files"]) == 10, j["files"]  # MAX_OUTPUT_FILES
-        assert all(f["name"].startswith(("many/f", "src")) for f in j["files"]), j["files"]
+        assert all(f["name"].startswith(("f", "src")) for f in j["files"]), j["files"]
         w = " ".join(j["warnings"])
         assert "MAX_SCAN_ENTRIES (5000)" in w and "MAX_OUTPUT_FILES" in w, j["warnings"]
         ad = j["artifact_delivery"]
@@ -192,6 +192,28 @@ def case_symlinks():
         j = run(s, code)
         assert j["status"] == "completed", j
         assert [f["name"] for f in j["files"]] == ["real/sub/ok.txt"], j["files"]
+        sid = j["session_id"]
+        # an input staged at a nested path whose directory is a symlink to a
+        # host directory: refused, nothing written on the host (a failed
+        # call discards its sandbox: the links are made again each time)
+        up = upload(s, [("file", "x.csv", b"1,2\n")]).json()
+        ref = lambda name: files_ref(up["session_id"], up["files"][0]["fileId"], name)
+        for name in ("hostdir/x.csv", "etc/x.csv", "real/sub/p.txt/x.csv"):
+            if name != "hostdir/x.csv":
+                j = run(s, code.replace(repr(secret), repr(secret + ".2")))
+                assert j["status"] == "completed", j
+            j2 = run(s, "print(1)", sid=j["session_id"], files=ref(name))
+            assert j2["status"] == "failed" and "symlink" in j2["stderr"], (name, j2)
+        assert os.listdir(hostdir) == [], os.listdir(hostdir)
+        assert not os.path.exists("/etc/x.csv")
+        # the same nested input where the path is a real directory, or new
+        j3 = run(s, "print(open('/mnt/data/real/sub/x.csv').read(), end='')", sid=sid,
+                 files=ref("real/sub/x.csv"))
+        assert j3["status"] == "completed" and j3["stdout"] == "1,2\n", j3
+        j4 = run(s, "import os; print(oct(os.stat('/mnt/data/new/dir').st_mode & 0o777),"
+                    " os.stat('/mnt/data/new/dir').st_uid, open('/mnt/data/new/dir/x.csv').read())",
+                 sid=sid, files=ref("new/dir/x.csv"))
+        assert j4["status"] == "completed" and j4["stdout"] == "0o755 1000 1,2\n\n", j4
         # nothing of the host's reached storage
         for d, _, names in os.walk(os.path.join(s.tmp, "storage")):
             for n in names:
@@ -255,7 +277,7 @@ def case_lifecycle():
         usid = u["session_id"]
         ids = {f["filename"]: f["fileId"] for f in u["files"]}
         refs = [{"id": ids["a.csv"], "session_id": usid, "name": "a.csv"},
-                {"id": ids["b.csv"], "session_id": usid, "name": "b.csv"},
+                {"id": ids["b.csv"], "session_id": usid, "name": "in/b.csv"},
                 {"id": ids["c.csv"], "session_id": usid, "name": "c.csv"}]
         code = ("import os\n"
                 "os.remove('/mnt/data/c.csv')\n"
@@ -265,10 +287,10 @@ def case_lifecycle():
         j = run(s, code, files=refs)
         assert j["status"] == "completed", j
         by = {f["name"]: f for f in j["files"]}
-        assert sorted(by) == ["a.csv", "b.csv", "out/plots/p.txt"], j["files"]
-        b = by["b.csv"]
+        assert sorted(by) == ["a.csv", "in/b.csv", "out/plots/p.txt"], j["files"]
+        b = by["in/b.csv"]
         assert b.get("inherited") is True and b["id"] == ids["b.csv"], b
-        assert b["storage_session_id"] == usid and b["path"] == "/mnt/data/b.csv", b
+        assert b["storage_session_id"] == usid and b["path"] == "/mnt/data/in/b.csv", b
         a = by["a.csv"]
         assert "inherited" not in a and a["id"] != ids["a.csv"], a
         assert a["storage_session_id"] == j["session_id"], a
@@ -283,6 +305,13 @@ def case_lifecycle():
                  files=[{"id": a["id"], "session_id": a["storage_session_id"],
                          "name": a["name"]}])
         assert j2["stdout"] == "a\nmore\n", j2
+        # the generated nested file fed to the next call at its path
+        j3 = run(s, "print(open('/mnt/data/out/plots/p.txt').read())",
+                 files=[{"id": p["id"], "session_id": p["storage_session_id"],
+                         "name": p["name"]}])
+        assert j3["stdout"] == "p\n", j3
+        assert [(f["name"], f.get("inherited")) for f in j3["files"]] == \
+            [("out/plots/p.txt", True)], j3["files"]
         assert [f.get("inherited") for f in j2["files"]] == [True], j2["files"]
         # the same through GET /jobs/{id}
         r = s.post("/jobs", {"lang": "py", "code": code, "files": refs})
@@ -297,22 +326,23 @@ def case_lifecycle():
 def case_stderr_lines():
     """Outcomes the model would not see otherwise get one line in stderr."""
     require_docker_image(PY_IMAGE)
-    with Stack(env={"MAX_MEMORY_MB": "128", "MAX_EXECUTION_TIME": "2"}) as s:
+    with Stack(env={"MAX_EXECUTION_TIME": "2"}) as s:
         j = run(s, "import time; time.sleep(30)")
         assert j["status"] == "timeout", j
         assert j["stderr"].endswith("Execution timed out after 2 s\n"), j
+    with Stack(env={"MAX_MEMORY_MB": "128"}) as s:
         j = run(s, "import sys; sys.exit(3)")
         assert j["status"] == "failed" and j["stderr"] == "Process exited with code 3\n", j
         j = run(s, "import sys; sys.stderr.write('own words\\n'); sys.exit(4)")
         assert j["stderr"] == "own words\n", j
+        r = s.exec({"lang": "bash", "code": "exit 5"})
+        jb = r.json()
+        assert jb["stderr"] == "Process exited with code 5\n", jb
         j = run(s, "x = bytearray(1 << 30)\nfor i in range(0, len(x), 4096): x[i] = 1")
         if j["status"] == "oom":
             assert j["stderr"].endswith("Out of memory (limit 128 MB)\n"), j
         else:  # Python's own MemoryError: it said so itself
             assert j["status"] == "failed" and "MemoryError" in j["stderr"], j
-        r = s.exec({"lang": "bash", "code": "exit 5"})
-        jb = r.json()
-        assert jb["stderr"] == "Process exited with code 5\n", jb
 
 
 CASES = {
