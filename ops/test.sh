@@ -5,7 +5,8 @@
 #   bash ops/test.sh --quick    # unit tests only; no services, no images
 #   TEST_LABELS=unit bash ops/test.sh    # ctest -L <regex> (e.g. 'unit|integration')
 #
-# Phases: bootstrap.sh, start-deps.sh, images/build.sh (all languages), then a
+# Phases: bootstrap.sh, start-deps.sh, images/build.sh (all languages), the
+# npm set-ups (ops/s3/install.sh, tests/librechat/install.sh), then a
 # sanitized, warnings-as-errors Debug build in build-ci/ and
 # `ctest --output-on-failure -j2` there.  Prints a timing summary per phase and
 # exits non-zero when any phase or test fails.
@@ -69,6 +70,7 @@ if [ "$quick" -eq 0 ]; then
     phase services bash ops/start-deps.sh
     phase images bash ops/images/build.sh
     phase s3rver bash ops/s3/install.sh  # the S3 server the storage tests start
+    phase librechat-client bash tests/librechat/install.sh  # @librechat/agents, pinned
 fi
 phase configure configure
 phase build cmake --build build-ci -j2
