@@ -18,6 +18,8 @@
 //    "artifact": <the artifact>, "status": <"success"|"error">,
 //    "session": <the ToolNode's code session after the step>}
 // A missing module is a set-up failure (exit 3), never a skip.
+// `node drive.mjs --mint` reads {privateKeyPem, claims} and prints a token
+// (for the server-side requests the test makes in JWT mode).
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 
 let agents, messages;
@@ -58,6 +60,11 @@ async function readStdin() {
   const chunks = [];
   for await (const c of process.stdin) chunks.push(c);
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+if (process.argv[2] === '--mint') { // {privateKeyPem, claims} -> a token
+  console.log(mintJwt(await readStdin()));
+  process.exit(0);
 }
 
 const plan = await readStdin();

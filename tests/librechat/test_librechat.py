@@ -64,12 +64,15 @@ def multipart(fields, files):
     return "multipart/form-data; boundary=" + boundary, out
 
 
-def lc_upload(s, user, name, data, kind="user", rid=None):
+def lc_upload(s, user, name, data, kind="user", rid=None, token=None):
     """POST /upload as LibreChat's server sends it (crud.js): part "file",
-    form kind and id, header User-Id."""
+    form kind and id, header User-Id; X-API-Key, or in JWT mode the
+    user's Bearer token."""
     ctype, body = multipart([("kind", kind), ("id", rid or user)], [(name, data)])
     h = dict(LC_HEADERS, **{"Content-Type": ctype, "User-Id": user})
-    r = s.request("POST", "/upload", key=s.KEY, raw=body, headers=h)
+    if token:
+        h["Authorization"] = "Bearer " + token
+    r = s.request("POST", "/upload", key=None if token else s.KEY, raw=body, headers=h)
     assert r.status == 200, (r.status, r.body)
     j = r.json()
     assert j["message"] == "success", j
@@ -166,7 +169,61 @@ def case_timeout_message():
         assert "stderr:\nProcess exited with code 3" in out[1]["content"], out[1]
 
 
+def make_keys(tmp):
+    priv, pub = os.path.join(tmp, "lc.key"), os.path.join(tmp, "lc.pub")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", priv], check=True,
+                   capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", priv, "-pubout", "-out", pub], check=True,
+                   capture_output=True)
+    return priv, pub
+
+
+def mint(priv, claims):
+    """A token minted by drive.mjs's signer (LibreChat's claims, Node's crypto)."""
+    p = subprocess.run(["node", os.path.join(HERE, "drive.mjs"), "--mint"],
+                       input=json.dumps({"privateKeyPem": open(priv).read(), "claims": claims}),
+                       capture_output=True, text=True, timeout=60, cwd=HERE)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def case_jwt_mode():
+    """JWT mode (no key header anywhere): tokens minted with LibreChat's
+    claims and the test's Ed25519 key; a user's upload reaches that user's
+    runs through the tools, and another user's token does not stage it."""
+    require_client()
+    require_docker_image(PY_IMAGE)
+    require_docker_image(BASH_IMAGE)
+    with Stack(start=False) as s:
+        priv, pub = make_keys(s.tmp)
+        s.env.pop("API_KEYS", None)
+        s.env.update({"CODEAPI_JWT_PUBLIC_KEY_FILE": pub, "CODEAPI_JWT_AUDIENCE": "codeapi"})
+        s.start()
+        who = {"sub": "u1", "tenant_id": "t1"}
+        ref = lc_upload(s, "u1", "in.txt", b"jwt data\n", token=mint(priv, who))
+        jwt = {"jwt": {"privateKeyPem": open(priv).read(), "claims": who}}
+        primed = {"session_id": ref["storage_session_id"], "files": [ref]}
+        out = drive(s, [
+            {"tool": "execute_code", "args": {"lang": "py", "code": (
+                "print(open('/mnt/data/in.txt').read(), end='')\n"
+                "open('/mnt/data/made.txt', 'w').write('by u1')")}},
+            {"tool": "bash_tool", "args": {"command": "cat /mnt/data/made.txt"}},
+        ], session=primed, auth=jwt, user="u1")
+        assert out[0]["content"].startswith("stdout:\njwt data"), out[0]
+        assert out[1]["content"] == "stdout:\nby u1", out[1]
+        # user u2 of the same tenant, same file references: not staged
+        other = {"jwt": {"privateKeyPem": open(priv).read(),
+                         "claims": {"sub": "u2", "tenant_id": "t1"}}}
+        out2 = drive(s, [{"tool": "execute_code", "args": {"lang": "py", "code": "print(1)"}}],
+                     session=primed, auth=other, user="u2")
+        assert out2[0]["status"] == "error" and "stdout:" not in out2[0]["content"], out2[0]
+        # a key header is refused in JWT-only mode
+        r = s.request("POST", "/exec", body={"lang": "py", "code": "print(1)"}, key=Stack.KEY)
+        assert r.status == 401, r.status
+
+
 CASES = {
+    "jwt_mode": case_jwt_mode,
     "plain_runs": case_plain_runs,
     "files_flow": case_files_flow,
     "timeout_message": case_timeout_message,
