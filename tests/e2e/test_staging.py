@@ -7,16 +7,20 @@ machine's dockerd and the real py image.  Assertions are on outcomes and
 sizes, never on timings: the attacks made today's code answer 504 (the
 worker busy hashing or scanning past the wait) or store 1 GiB.
 """
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
 
-from stack import Stack, require_docker_image, run_cases
+from receiver import Receiver
+from stack import Stack, require_docker_image, run_cases, wait_for
 from test_files import files_ref, upload
 
-PY_IMAGE = "code-interpreter/py:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
+WEBHOOK_ENV = {"WEBHOOK_SECRET": "whsec_" + "dGVzdC1zZWNyZXQtZm9yLXdlYmhvb2tzLTAxMjM0NTY3",
+               "WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32", "WEBHOOK_POLL_MS": "50"}
 MB = 1 << 20
 
 
@@ -253,15 +257,14 @@ def case_deep_tree():
 
 
 def deep_tree(s):
-    if True:
-        j = run(s, DEEP)
-        assert j["status"] == "completed", j
-        assert int(j["stdout"]) > 7000, j["stdout"]
-        assert [f["name"] for f in j["files"]] == ["a/b/in.txt"], j["files"]
-        assert j["files"][0]["path"] == "/mnt/data/a/b/in.txt", j["files"]
-        assert any("MAX_OUTPUT_DEPTH" in w and "dddd/dddd" in w for w in j["warnings"]), j
-        j2 = run(s, "print('next')", sid=j["session_id"])
-        assert j2["status"] == "completed" and j2["stdout"] == "next\n", j2
+    j = run(s, DEEP)
+    assert j["status"] == "completed", j
+    assert int(j["stdout"]) > 7000, j["stdout"]
+    assert [f["name"] for f in j["files"]] == ["a/b/in.txt"], j["files"]
+    assert j["files"][0]["path"] == "/mnt/data/a/b/in.txt", j["files"]
+    assert any("MAX_OUTPUT_DEPTH" in w and "dddd/dddd" in w for w in j["warnings"]), j
+    j2 = run(s, "print('next')", sid=j["session_id"])
+    assert j2["status"] == "completed" and j2["stdout"] == "next\n", j2
 
 
 def case_lifecycle():
@@ -269,58 +272,71 @@ def case_lifecycle():
     storage_session_id; unchanged inputs come back inherited; removed
     inputs are named in deleted_files; changed inputs are new outputs."""
     require_docker_image(PY_IMAGE)
-    with Stack() as s:
-        up = upload(s, [("file", "a.csv", b"a\n"), ("file", "b.csv", b"b\n"),
-                        ("file", "c.csv", b"c\n")])
-        assert up.status == 200, up.body
-        u = up.json()
-        usid = u["session_id"]
-        ids = {f["filename"]: f["fileId"] for f in u["files"]}
-        refs = [{"id": ids["a.csv"], "session_id": usid, "name": "a.csv"},
-                {"id": ids["b.csv"], "session_id": usid, "name": "in/b.csv"},
-                {"id": ids["c.csv"], "session_id": usid, "name": "c.csv"}]
-        code = ("import os\n"
-                "os.remove('/mnt/data/c.csv')\n"
-                "open('/mnt/data/a.csv', 'a').write('more\\n')\n"
-                "os.makedirs('/mnt/data/out/plots')\n"
-                "open('/mnt/data/out/plots/p.txt', 'w').write('p')\n")
-        j = run(s, code, files=refs)
-        assert j["status"] == "completed", j
-        by = {f["name"]: f for f in j["files"]}
-        assert sorted(by) == ["a.csv", "in/b.csv", "out/plots/p.txt"], j["files"]
-        b = by["in/b.csv"]
-        assert b.get("inherited") is True and b["id"] == ids["b.csv"], b
-        assert b["storage_session_id"] == usid and b["path"] == "/mnt/data/in/b.csv", b
-        a = by["a.csv"]
-        assert "inherited" not in a and a["id"] != ids["a.csv"], a
-        assert a["storage_session_id"] == j["session_id"], a
-        p = by["out/plots/p.txt"]
-        assert p["path"] == "/mnt/data/out/plots/p.txt" and "inherited" not in p, p
-        assert j["deleted_files"] == ["c.csv"], j
-        assert "artifact_delivery" not in j, j
-        d = s.get("/download/%s/%s" % (j["session_id"], a["id"]), key=s.KEY)
-        assert d.status == 200 and d.body == b"a\nmore\n", d.body
-        # the generated file fed to the next call (a fresh session)
-        j2 = run(s, "print(open('/mnt/data/a.csv').read(), end='')",
-                 files=[{"id": a["id"], "session_id": a["storage_session_id"],
-                         "name": a["name"]}])
-        assert j2["stdout"] == "a\nmore\n", j2
-        # the generated nested file fed to the next call at its path
-        j3 = run(s, "print(open('/mnt/data/out/plots/p.txt').read())",
-                 files=[{"id": p["id"], "session_id": p["storage_session_id"],
-                         "name": p["name"]}])
-        assert j3["stdout"] == "p\n", j3
-        assert [(f["name"], f.get("inherited")) for f in j3["files"]] == \
-            [("out/plots/p.txt", True)], j3["files"]
-        assert [f.get("inherited") for f in j2["files"]] == [True], j2["files"]
-        # the same through GET /jobs/{id}
-        r = s.post("/jobs", {"lang": "py", "code": code, "files": refs})
-        assert r.status == 202, r.body
-        jid = r.json()["job_id"]
-        g = s.get("/jobs/%s?wait=60" % jid, key=s.KEY).json()
-        assert g["status"] == "completed", g
-        assert g["result"]["deleted_files"] == ["c.csv"], g
-        assert any(f.get("inherited") for f in g["result"]["files"]), g
+    rx = Receiver()
+    try:
+        with Stack(env=WEBHOOK_ENV) as s:
+            lifecycle(s, rx)
+    finally:
+        rx.close()
+
+
+def lifecycle(s, rx):
+    up = upload(s, [("file", "a.csv", b"a\n"), ("file", "b.csv", b"b\n"),
+                    ("file", "c.csv", b"c\n")])
+    assert up.status == 200, up.body
+    u = up.json()
+    usid = u["session_id"]
+    ids = {f["filename"]: f["fileId"] for f in u["files"]}
+    refs = [{"id": ids["a.csv"], "session_id": usid, "name": "a.csv"},
+            {"id": ids["b.csv"], "session_id": usid, "name": "in/b.csv"},
+            {"id": ids["c.csv"], "session_id": usid, "name": "c.csv"}]
+    code = ("import os\n"
+            "os.remove('/mnt/data/c.csv')\n"
+            "open('/mnt/data/a.csv', 'a').write('more\\n')\n"
+            "os.makedirs('/mnt/data/out/plots')\n"
+            "open('/mnt/data/out/plots/p.txt', 'w').write('p')\n")
+    j = run(s, code, files=refs)
+    assert j["status"] == "completed", j
+    by = {f["name"]: f for f in j["files"]}
+    assert sorted(by) == ["a.csv", "in/b.csv", "out/plots/p.txt"], j["files"]
+    b = by["in/b.csv"]
+    assert b.get("inherited") is True and b["id"] == ids["b.csv"], b
+    assert b["storage_session_id"] == usid and b["path"] == "/mnt/data/in/b.csv", b
+    a = by["a.csv"]
+    assert "inherited" not in a and a["id"] != ids["a.csv"], a
+    assert a["storage_session_id"] == j["session_id"], a
+    p = by["out/plots/p.txt"]
+    assert p["path"] == "/mnt/data/out/plots/p.txt" and "inherited" not in p, p
+    assert j["deleted_files"] == ["c.csv"], j
+    assert "artifact_delivery" not in j, j
+    d = s.get("/download/%s/%s" % (j["session_id"], a["id"]), key=s.KEY)
+    assert d.status == 200 and d.body == b"a\nmore\n", d.body
+    # the generated file fed to the next call (a fresh session)
+    j2 = run(s, "print(open('/mnt/data/a.csv').read(), end='')",
+             files=[{"id": a["id"], "session_id": a["storage_session_id"],
+                     "name": a["name"]}])
+    assert j2["stdout"] == "a\nmore\n", j2
+    # the generated nested file fed to the next call at its path
+    j3 = run(s, "print(open('/mnt/data/out/plots/p.txt').read())",
+             files=[{"id": p["id"], "session_id": p["storage_session_id"],
+                     "name": p["name"]}])
+    assert j3["stdout"] == "p\n", j3
+    assert [(f["name"], f.get("inherited")) for f in j3["files"]] == \
+        [("out/plots/p.txt", True)], j3["files"]
+    assert [f.get("inherited") for f in j2["files"]] == [True], j2["files"]
+    # the same through GET /jobs/{id} and the job's webhook
+    r = s.post("/jobs", {"lang": "py", "code": code, "files": refs, "callback_url": rx.url()})
+    assert r.status == 202, r.body
+    jid = r.json()["job_id"]
+    g = s.get("/jobs/%s?wait=60" % jid, key=s.KEY).json()
+    assert g["status"] == "completed", g
+    assert g["result"]["deleted_files"] == ["c.csv"], g
+    assert any(f.get("inherited") for f in g["result"]["files"]), g
+    wait_for(lambda: len(rx.of_type()) >= 1, 60, "the webhook")
+    hook = json.loads(rx.of_type()[0]["body"])["data"]["result"]
+    assert hook["deleted_files"] == ["c.csv"], hook
+    assert [f["name"] for f in hook["files"] if f.get("inherited")] == ["in/b.csv"], hook
+    assert all(f["storage_session_id"] for f in hook["files"]), hook
 
 
 def case_stderr_lines():

@@ -24,8 +24,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 from stack import Stack, require_docker_image, run_cases  # noqa: E402
 
-PY_IMAGE = "code-interpreter/py:latest"
-BASH_IMAGE = "code-interpreter/bash:latest"
+PY_IMAGE = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
+BASH_IMAGE = "code-interpreter/bash:" + os.environ.get("IMAGE_TAG", "latest")
 LC_HEADERS = {"User-Agent": "LibreChat/1.0"}
 
 
@@ -155,18 +155,27 @@ def case_files_flow():
         assert d.status == 200 and d.body == b"7", (d.status, d.body)
 
 
-def case_timeout_message():
-    """A timeout, a silent failure: the model reads what happened in the
-    tool's text (LibreChat never reads status)."""
+def case_model_messages():
+    """What the model reads when things go wrong (LibreChat never reads
+    status): a timeout, a silent failure, outputs that were dropped."""
     require_client()
     require_docker_image(PY_IMAGE)
-    with Stack(env={"MAX_EXECUTION_TIME": "8"}) as s:
+    with Stack(env={"MAX_EXECUTION_TIME": "8", "MAX_OUTPUT_FILES": "3"}) as s:
         out = drive(s, [
             {"tool": "execute_code", "args": {"lang": "py", "code": "import time; time.sleep(60)"}},
             {"tool": "execute_code", "args": {"lang": "py", "code": "import sys; sys.exit(3)"}},
+            {"tool": "execute_code", "args": {"lang": "py", "code": (
+                "for i in range(5): open('/mnt/data/r%d.txt' % i, 'w').write(str(i))")}},
         ])
         assert "stderr:\nExecution timed out after 8 s" in out[0]["content"], out[0]
         assert "stderr:\nProcess exited with code 3" in out[1]["content"], out[1]
+        c = out[2]
+        assert ("Artifact delivery warning: 2 of 5 generated files could not be persisted"
+                in c["content"]), c["content"]
+        assert c["artifact"]["artifact_delivery"] == {
+            "code": "artifact_delivery_failed", "status": "partial", "attempted": 5,
+            "delivered": 3, "failed": 2}, c["artifact"]
+        assert session_names(c) == ["r0.txt", "r1.txt", "r2.txt"], c["session"]
 
 
 def make_keys(tmp):
@@ -226,7 +235,7 @@ CASES = {
     "jwt_mode": case_jwt_mode,
     "plain_runs": case_plain_runs,
     "files_flow": case_files_flow,
-    "timeout_message": case_timeout_message,
+    "model_messages": case_model_messages,
 }
 
 if __name__ == "__main__":
