@@ -134,8 +134,7 @@ static int stage_one(struct stage_in *op, redisContext *c, const struct sch_file
     rc = wk_files_open_parent(op->dfd, f->name, 1, &pfd, &base);
     if (rc != 0) {
         snprintf(op->msg, sizeof op->msg, "cannot place %s in /mnt/data: %s", f->name,
-                 rc == -ELOOP ? "a directory on its path is a symlink or a file"
-                              : strerror(-rc));
+                 rc == -ELOOP ? "a directory on its path is a symlink or a file" : strerror(-rc));
         return rc == -EIO ? -EIO : 1;
     }
     if (unlinkat(pfd, base, 0) != 0 && errno != ENOENT) {

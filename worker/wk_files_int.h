@@ -51,17 +51,17 @@ struct wk_files_entry {
 struct wk_files_seen {
     struct wk_files_entry *e;
     size_t n;
-    int truncated;      /* MAX_SCAN_ENTRIES reached: entries past it unseen */
-    size_t ndeep;       /* directories not entered (MAX_OUTPUT_DEPTH) */
+    int truncated;                   /* MAX_SCAN_ENTRIES reached: entries past it unseen */
+    size_t ndeep;                    /* directories not entered (MAX_OUTPUT_DEPTH) */
     char *deep[WK_FILES_DEEP_NAMES]; /* the first of them, malloc'd */
 };
 
 /* Stage-in's record, kept in ctx->files_priv until stage-out. */
 struct wk_files_stage {
-    struct wk_files_seen seen;   /* the data dir right after stage-in */
-    struct wk_files_entry *in;   /* job->nfiles: the staged input per ref
-                                    (name NULL: not recorded, e.g. a later
-                                    ref of the same name replaced it) */
+    struct wk_files_seen seen; /* the data dir right after stage-in */
+    struct wk_files_entry *in; /* job->nfiles: the staged input per ref
+                                  (name NULL: not recorded, e.g. a later
+                                  ref of the same name replaced it) */
     size_t nin;
 };
 

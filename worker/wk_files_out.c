@@ -107,7 +107,8 @@ static void drops_to_warnings(struct out_op *op)
             continue;
         len = snprintf(w, sizeof w, "%zu output file(s) not saved (%s", d->n, why[k]);
         if (k == DROP_COUNT)
-            len += snprintf(w + len, sizeof w - (size_t)len, ": %u", wk_cfg.limits.max_output_files);
+            len +=
+                snprintf(w + len, sizeof w - (size_t)len, ": %u", wk_cfg.limits.max_output_files);
         else if (k == DROP_SIZE || k == DROP_GREW)
             len += snprintf(w + len, sizeof w - (size_t)len, ": %u MB",
                             wk_cfg.limits.max_file_size_mb);
@@ -388,8 +389,8 @@ static void out_done(uv_work_t *w, int status)
     }
     free(op->files);
     if (op->ndeleted) {
-        res->deleted_files = ci_xrealloc(res->deleted_files,
-                                         (res->ndeleted_files + op->ndeleted) * sizeof(char *));
+        res->deleted_files =
+            ci_xrealloc(res->deleted_files, (res->ndeleted_files + op->ndeleted) * sizeof(char *));
         memcpy(res->deleted_files + res->ndeleted_files, op->deleted,
                op->ndeleted * sizeof(char *));
         res->ndeleted_files += op->ndeleted;

@@ -100,8 +100,7 @@ static void walk_dir(struct walk *w, int dfd, const char *prefix, size_t depth)
                 add_deep(w, sub);
                 continue;
             }
-            int fd = openat(dirfd(d), de->d_name,
-                            O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0)
                 walk_dir(w, fd, sub, depth + 1);
             free(sub);
