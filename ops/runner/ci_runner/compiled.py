@@ -7,12 +7,14 @@ directory to the sandbox user; compiler and program run as that user."""
 import os
 import re
 import shutil
+import sys
 import time
 
 from .config import BUILD_ROOT, LANGS, TS_FAST_JS
 from .frames import error_frame, result
 from .identity import give_to_user
 from .procs import Capture, classify, oom_kills, spawn
+from .ptc import Channel, bash_env
 
 _build_seq = 0
 
@@ -88,9 +90,22 @@ def run_compiled(req, ctl):
                 return result(req, st, rc, Capture(cap), cerr, dur,
                               [], 0), closed
         argv = [a.format(**subst) for a in spec["run"]] + list(req["args"])
-        st_raw, to, closed, out, err = spawn(argv, env, deadline, cap, cap,
-                                             ctl)
+        chan = None
+        if req.get("tools"):   # programmatic tool calling: bash functions
+            with open(bdir + "/ptc_tools.sh", "w") as f:
+                f.write(bash_env(req["tools"], sys.executable))
+            env["BASH_ENV"] = bdir + "/ptc_tools.sh"
+            chan = Channel(req, ctl)
+        try:
+            st_raw, to, closed, out, err = spawn(argv, env, deadline, cap, cap,
+                                                 ctl, hook=chan)
+        finally:
+            if chan is not None:
+                chan.close()
         st, rc = classify(st_raw, to, False, oom_before)
+        if chan is not None and chan.end_reason:
+            end_note(err, chan.end_reason)
+            st, rc = "failed", 1
         return result(req, st, rc, out, err, time.monotonic() - t0,
                       [], 0), closed
     finally:

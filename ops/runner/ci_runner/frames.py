@@ -90,10 +90,17 @@ def parse_run(obj, langs):
     for name, v in (("timeout_ms", tmo), ("max_output", mo)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             return None, "'%s' must be a non-negative integer" % name
-    return {"id": jid, "lang": lang, "code": code, "args": args,
-            "timeout_ms": max(1, tmo), "max_output": min(mo, MAX_OUTPUT_CAP),
-            "state_in": obj.get("state_in") is True and lang == "py",
-            "state_out": obj.get("state_out") is True and lang == "py"}, None
+    req = {"id": jid, "lang": lang, "code": code, "args": args,
+           "timeout_ms": max(1, tmo), "max_output": min(mo, MAX_OUTPUT_CAP),
+           "state_in": obj.get("state_in") is True and lang == "py",
+           "state_out": obj.get("state_out") is True and lang == "py"}
+    if obj.get("tools") is not None:   # programmatic tool calling (ptc.py)
+        from .ptc import parse_limits, parse_tools
+        tools, msg = parse_tools(obj, lang)
+        if tools is None:
+            return None, msg
+        req["tools"], req["ptc_limits"] = tools, parse_limits(obj)
+    return req, None
 
 
 def parse_frame(payload, langs):

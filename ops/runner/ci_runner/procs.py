@@ -145,7 +145,7 @@ def drain_now(fd, cap):
 
 
 def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
-              rep_r=None, report=None):
+              rep_r=None, report=None, hook=None):
     """Pump the child's pipes until it is done; enforce the deadline.
 
     "Done" is the child's exit, or (Python) its report line on rep_r: the
@@ -153,6 +153,11 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
     the result does not wait for the child's address-space teardown.
     Returns (wait_status or None, timed_out, peer_closed).  Closes the pipe
     fds.  Leftover processes are NOT killed here: call kill_leftovers().
+
+    `hook` (programmatic tool calling, ptc.Channel): its fileno() is watched;
+    when readable, hook.on_ready() serves a round of tool calls and returns
+    the seconds the program was paused (the deadline moves by as much), or
+    None: the run must end (the program is killed, timed_out set).
     """
     sel = selectors.DefaultSelector()
     pipes = [(out_r, out_cap), (err_r, err_cap)]
@@ -169,11 +174,14 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
         pidfd = None
     if ctl is not None:
         sel.register(ctl.fileno(), selectors.EVENT_READ, "ctl")
+    if hook is not None:
+        hook.pgid = pid
+        sel.register(hook.fileno(), selectors.EVENT_READ, "hook")
     status, timed_out, peer_closed = None, False, False
     drain_until = None
     while True:
         open_pipes = sum(1 for k in sel.get_map().values()
-                         if k.data not in ("exit", "ctl"))
+                         if k.data not in ("exit", "ctl", "hook"))
         if report is not None and report.info is not None:
             break
         if status is not None and open_pipes == 0:
@@ -196,6 +204,14 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
             tag = key.data
             if tag == "exit":
                 sel.unregister(pidfd)
+            elif tag == "hook":
+                paused = hook.on_ready()
+                if paused is None:
+                    sel.unregister(key.fd)
+                    timed_out = True
+                    kill_leftovers(pid)
+                else:
+                    deadline += paused
             elif tag == "ctl":
                 try:
                     peek = ctl.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
@@ -230,7 +246,7 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
                 timed_out = True
                 kill_leftovers(pid)
     for key in list(sel.get_map().values()):
-        if key.data not in ("exit", "ctl"):
+        if key.data not in ("exit", "ctl", "hook"):
             drain_now(key.fd, key.data)
             os.close(key.fd)
     sel.close()
@@ -319,7 +335,8 @@ def set_user_limits():
             pass
 
 
-def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False):
+def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False,
+          hook=None):
     """Run argv (exec) under supervision; returns supervise() tuple + captures."""
     out = Capture(out_cap)
     err = Capture(err_cap)
@@ -344,6 +361,6 @@ def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False):
     os.close(out_w)
     os.close(err_w)
     status, timed_out, closed = supervise(pid, out_r, err_r, deadline,
-                                          out, err, ctl)
+                                          out, err, ctl, hook=hook)
     kill_leftovers(pid)
     return status, timed_out, closed, out, err

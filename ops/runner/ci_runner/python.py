@@ -22,6 +22,7 @@ from .config import DATA_DIR, MAX_WARNING_CHARS, MAX_WARNINGS, STATE_OUT, STATE_
 from .frames import result
 from .procs import (Capture, Report, child_setup, classify, kill_leftovers, oom_kills,
                     supervise)
+from .ptc import Channel, end_note
 from .pystate import load_state, save_state
 
 PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -69,7 +70,11 @@ def py_child(req, rep_fd, state_fd):
         if g is not mod.__dict__:
             mod.__dict__.update(g)
         sys.modules["__main__"] = mod
-        code_rc = exec_user(src, g, info)
+        runner = None
+        if req.get("tools"):   # programmatic tool calling
+            from .ptc_py import install, run as runner
+            install(g, req["tools"])
+        code_rc = exec_user(src, g, info, runner)
         if os.getpid() == me:   # not a fork of the user's that fell through
             finish_python(g, req, info, state_fd)
     except BaseException:
@@ -110,11 +115,15 @@ def reseed():
             pass
 
 
-def exec_user(src, g, info):
-    """Exec the user's code; returns the exit code (Python semantics)."""
+def exec_user(src, g, info, runner=None):
+    """Exec the user's code (or runner(src, g)); returns the exit code
+    (Python semantics)."""
     import traceback
     try:
-        exec(compile(src, "main.py", "exec"), g)
+        if runner is not None:
+            runner(src, g)
+        else:
+            exec(compile(src, "main.py", "exec"), g)
         rc = 0
     except SystemExit as e:
         rc = system_exit_code(e)
@@ -157,11 +166,17 @@ def print_user_tb(e):
     """Print a traceback without the runner's own frames."""
     import traceback
     tb = e.__traceback__
+    aio = sys.modules.get("asyncio")
+    skip = {PKG_DIR, os.path.dirname(aio.__file__) if aio else PKG_DIR}
     while tb is not None and \
-            os.path.dirname(tb.tb_frame.f_code.co_filename) == PKG_DIR:
+            os.path.dirname(tb.tb_frame.f_code.co_filename) in skip:
         tb = tb.tb_next
     try:
-        traceback.print_exception(type(e), e, tb)
+        te = traceback.TracebackException(type(e), e, tb)
+        # and the runner's frames further down (a tool stub's await)
+        te.stack = traceback.StackSummary.from_list(
+            [f for f in te.stack if os.path.dirname(f.filename) != PKG_DIR])
+        sys.stderr.write("".join(te.format()))
     except BaseException:
         pass
 
@@ -310,15 +325,23 @@ def run_python(req, ctl, spare):
     oom_before = oom_kills()
     t0 = time.monotonic()
     deadline = t0 + req["timeout_ms"] / 1000.0
+    chan = Channel(req, ctl) if req.get("tools") else None
     spare.start(req)
-    status, timed_out, closed = supervise(spare.pid, spare.out_r, spare.err_r,
-                                          deadline, out, err, ctl,
-                                          spare.rep_r, report)
+    try:
+        status, timed_out, closed = supervise(spare.pid, spare.out_r, spare.err_r,
+                                              deadline, out, err, ctl,
+                                              spare.rep_r, report, hook=chan)
+    finally:
+        if chan is not None:
+            chan.close()
     dur = time.monotonic() - t0
     info = clean_report(report.info)
     if not timed_out and status is None and "rc" in info:
         status = info["rc"] << 8   # as a wait status: exited with rc
     st, rc = classify(status, timed_out, info.get("oom", False), oom_before)
+    if chan is not None and chan.end_reason:
+        end_note(err, chan.end_reason)
+        st, rc = "failed", 1
     size = 0
     if req["state_out"] and info.get("state_saved") and not timed_out:
         kill_leftovers(spare.pid)   # nobody writes the state any more
