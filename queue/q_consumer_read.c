@@ -175,7 +175,7 @@ static void q_start_reply(struct q_call *call, redisReply *r)
                 log_warn("queue: job %s dead-lettered: lease expired too often", h->job_id);
             else if (v == -3)
                 log_debug("queue: job %s waits for its session's earlier call", h->job_id);
-            q_held_free(h); /* skipped (cancelled / terminal) or dead */
+            q_held_free(h); /* skipped (cancelled / terminal), parked or dead */
             hs[i] = NULL;
         }
     }
