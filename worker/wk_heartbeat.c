@@ -43,13 +43,25 @@ static struct {
 
 static void hb_finish(void);
 
+static void hb_beat(int last);
+
+/* The link is up (first time or again): beat at once, so a fresh worker
+ * shows in ci:workers without waiting a whole interval. */
+static void hb_link_up(struct q_link *l, void *arg)
+{
+    (void)l, (void)arg;
+    if (!H.stopping)
+        hb_beat(0);
+}
+
 static int hb_link_open(void)
 {
+    static const struct q_link_cb cb = {hb_link_up, NULL};
     struct q_link_config cfg = {.host = wk_cfg.redis_host,
                                 .port = wk_cfg.redis_port,
                                 .password = wk_cfg.redis_password,
                                 .name = "heartbeat"};
-    return q_link_open(H.loop, &cfg, NULL, NULL, &H.link);
+    return q_link_open(H.loop, &cfg, &cb, NULL, &H.link);
 }
 
 /* EXEC's reply: the beat (and its counter deltas) landed, or give them back. */
