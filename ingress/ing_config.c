@@ -44,7 +44,7 @@ int ing_config_load(void)
     /* 8, not the core count: a thread waits out its Redis round trips, so
      * more of them overlap (POST /jobs on 2 cores: 10.5k/s at 4, 13k/s at 8) */
     ing_cfg.threads = (int)ci_env_int("INGRESS_THREADS", 8, 1, 64);
-    ing_cfg.max_connections = (int)ci_env_int("INGRESS_MAX_CONNECTIONS", 4096, 16, 65536);
+    ing_cfg.max_connections = (int)ci_env_int("INGRESS_MAX_CONNECTIONS", 16384, 16, 262144);
     snprintf(ing_cfg.redis_host, sizeof ing_cfg.redis_host, "%s",
              ci_env_str("REDIS_HOST", "127.0.0.1"));
     ing_cfg.redis_port = (int)ci_env_int("REDIS_PORT", 6379, 1, 65535);

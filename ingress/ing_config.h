@@ -20,7 +20,7 @@ struct ing_config {
     char bind[64];         /* HOST, default 0.0.0.0 */
     int port;              /* PORT, default 8000 */
     int threads;           /* INGRESS_THREADS, default 8 */
-    int max_connections;   /* INGRESS_MAX_CONNECTIONS, default 4096 */
+    int max_connections;   /* INGRESS_MAX_CONNECTIONS, default 16384 (lowered to the fd limit) */
     char redis_host[256];  /* REDIS_HOST, default 127.0.0.1 */
     int redis_port;        /* REDIS_PORT, default 6379 */
     char redis_password[256]; /* REDIS_PASSWORD, optional */

@@ -19,12 +19,26 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* Raises the descriptor limit to its hard maximum and keeps the connection
+ * limit below it: every held /exec is one descriptor, and MHD refuses
+ * connections past the limit it was given instead of failing accept(). */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* reserve: Redis connections, storage files, logs, the listen sockets */
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 256 &&
+        (rlim_t)ing_cfg.max_connections > rl.rlim_cur - 256) {
+        log_warn("INGRESS_MAX_CONNECTIONS %d lowered to %lu (open-file limit %lu)",
+                 ing_cfg.max_connections, (unsigned long)(rl.rlim_cur - 256),
+                 (unsigned long)rl.rlim_cur);
+        ing_cfg.max_connections = (int)(rl.rlim_cur - 256);
     }
 }
 

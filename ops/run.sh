@@ -11,7 +11,8 @@
 #    new one appended to .env (mode 600)
 # 6. (re)starts build/ingress/ci-ingress and WORKERS (default 1) copies of
 #    build/worker/ci-worker with WORKER_ID=worker-<i>, in the background
-#    (logs var/log/ingress.log, var/log/worker-<i>.log; pids var/run/*.pid)
+#    (logs var/log/ingress.log, var/log/worker-<i>.log; pids var/run/*.pid),
+#    each with WORKER_CONCURRENCY slots (default 4 per core)
 # 7. waits for GET /health on PORT (default 8000) and prints how to call it.
 # Running it again restarts the service with the current code.  Stop with
 # bash ops/stop.sh.
@@ -60,6 +61,11 @@ export API_KEY="$api_key"
 # ---- (re)start the service ----
 bash ops/stop.sh
 port="$(ci_cfg PORT 8000)"
+# Worker slots per core unless configured (env or .env): a Python call is a
+# fork of a pre-imported interpreter, mostly waiting on I/O, so a few slots per
+# core keep the cores busy; compose and a bare ci-worker keep the binary's 2.
+WORKER_CONCURRENCY="$(ci_cfg WORKER_CONCURRENCY $((4 * $(nproc))))"
+export WORKER_CONCURRENCY
 
 # start_bg NAME EXE: runs EXE in its own session from the repo root (so it
 # finds .env), appending to var/log/NAME.log, pid in var/run/NAME.pid.
@@ -103,7 +109,7 @@ done
 
 cat <<MSG
 
-  Service ready: http://localhost:$port   ($WORKERS worker(s); stop: bash ops/stop.sh)
+  Service ready: http://localhost:$port   ($WORKERS worker(s) x $WORKER_CONCURRENCY slots; stop: bash ops/stop.sh)
   API key ($key_note): $api_key
   Logs: var/log/ingress.log var/log/worker-*.log
 
