@@ -14,6 +14,12 @@
 enum MHD_Result ing_h_health(struct ing_request *req);
 enum MHD_Result ing_h_health_detailed(struct ing_request *req);
 enum MHD_Result ing_h_exec(struct ing_request *req);
+/* POST /exec/programmatic and its cancel (ing_ptc.c, docs/ptc.md). */
+enum MHD_Result ing_h_ptc(struct ing_request *req);
+enum MHD_Result ing_h_ptc_cancel(struct ing_request *req);
+/* /exec's and /jobs' intake (ing_jobs.c): validate, choose the session,
+ * enqueue; 0, 1 (an Idempotency-Key replay) or -1 with *ret queued. */
+int ing_jobs_submit(struct ing_request *req, enum MHD_Result *ret);
 enum MHD_Result ing_h_jobs_submit(struct ing_request *req);
 enum MHD_Result ing_h_jobs_get(struct ing_request *req);
 enum MHD_Result ing_h_jobs_cancel(struct ing_request *req);

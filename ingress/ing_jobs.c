@@ -69,6 +69,8 @@ static int intake(struct ing_request *req, struct sch_job *job, enum MHD_Result 
     }
     int rc = sch_job_from_json(body, &ing_cfg.limits, job, &errs, &status);
     json_decref(body);
+    if (rc == 0 && req->ptc_tools) /* POST /exec/programmatic: ing_ptc.c */
+        job->tools = ci_xstrdup(req->ptc_tools);
     if (rc != 0) {
         *ret = ing_reply_error(req->conn, (unsigned)status, "validation_error",
                                "the request body is invalid", &errs, req->request_id, 0);
@@ -116,6 +118,12 @@ static int idempotency(struct ing_request *req, redisContext *c, enum MHD_Result
 /* Validates, picks the session, enqueues.  Returns 0, 1 when an
  * Idempotency-Key replayed an earlier job (req->job_id holds it), or -1
  * after queueing an error response into *ret. */
+static int submit(struct ing_request *req, enum MHD_Result *ret);
+int ing_jobs_submit(struct ing_request *req, enum MHD_Result *ret)
+{
+    return submit(req, ret);
+}
+
 static int submit(struct ing_request *req, enum MHD_Result *ret)
 {
     struct sch_job job;

@@ -78,6 +78,13 @@ struct ing_request {
     char session_id[65];
     int enqueued;
     const char *idem_key; /* Idempotency-Key claimed by this request (MHD-owned) */
+    /* programmatic tool calling (ing_ptc.c); strings owned, freed with the request */
+    char *ptc_tools;        /* first call: the validated tools, JSON text */
+    int ptc_round;          /* answer a pause at a round above this one */
+    int64_t ptc_timeout_ms; /* the run's timeout (bounds each wait) */
+    char ptc_worker[128];   /* continuation: the worker holding the program */
+    char *ptc_pushed;       /* continuation: the message pushed to its list */
+    int64_t ptc_pushed_ms;
 
     /* per-handler scratch, freed by `scratch_free` when set */
     void *scratch;

@@ -14,6 +14,9 @@ const struct ing_route ing_routes[] = {
     {"GET", "/health", ing_h_health, 1, ING_BODY_NONE, "GET /health"},
     {"GET", "/health/detailed", ing_h_health_detailed, 0, ING_BODY_NONE, "GET /health/detailed"},
     {"POST", "/exec", ing_h_exec, 0, ING_BODY_JSON, "POST /exec"},
+    {"POST", "/exec/programmatic", ing_h_ptc, 0, ING_BODY_JSON, "POST /exec/programmatic"},
+    {"POST", "/exec/programmatic/cancel", ing_h_ptc_cancel, 0, ING_BODY_JSON,
+     "POST /exec/programmatic/cancel"},
     {"POST", "/jobs", ing_h_jobs_submit, 0, ING_BODY_JSON, "POST /jobs"},
     /* batches and webhook secrets (ing_batch.c, ing_webhooks.c) */
     {"POST", "/jobs/batch", ing_h_jobs_batch_submit, 0, ING_BODY_JSON, "POST /jobs/batch"},

@@ -78,6 +78,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->scratch_free)
         req->scratch_free(req->scratch);
     free(req->body);
+    free(req->ptc_tools);
+    free(req->ptc_pushed);
     free(req);
     *con_cls = NULL;
 }

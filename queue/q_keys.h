@@ -88,6 +88,26 @@
 #define Q_CHAN_DONE "ci:done"
 #define Q_CHAN_CANCEL "ci:cancel"
 
+/* Programmatic tool calling (docs/ptc.md):
+ *   ci:ptc:in:<worker id>   list: continuations for that worker's paused
+ *                           programs, JSON {job, round, results}; the worker
+ *                           BLPOPs it (worker/wk_ptc.c), the ingress RPUSHes.
+ *   ci:ptc:job:<job id>     hash: worker, round, state (paused|running),
+ *                           calls (JSON of the round), paused_at (ms); TTL
+ *                           the pause TTL + the job TTL.  A round's notice is a
+ *                           ci:done publish of the job id (the job not terminal).
+ *   ci:ptc:tok:<sha256 hex> hash: job, worker, owner, user, round, calls
+ *                           ({call id: tool name}), claimed (HSETNX: one
+ *                           continuation per token); TTL the pause TTL.  Only
+ *                           the token's hash is stored.
+ *   ci:ptc:req:<owner>:<user>:<request id>  string: the job of a first call
+ *                           (X-LibreChat-Code-Request-ID), for cancel.
+ */
+#define Q_PTC_IN_PREFIX "ci:ptc:in:"
+#define Q_PTC_JOB_PREFIX "ci:ptc:job:"
+#define Q_PTC_TOKEN_PREFIX "ci:ptc:tok:"
+#define Q_PTC_REQ_PREFIX "ci:ptc:req:"
+
 /* Sessions' lines (q_lua_turn.h): ci:turn:<session id> and the deadline
  * set of parked jobs. */
 #define Q_TURN_PREFIX "ci:turn:"

@@ -44,6 +44,7 @@ static const struct sch__field sch__job_fields[] = {
     J_("pri", SCH__INT, priority, priority, 0, 1, 0),
     J_("ct", SCH__I64, created_ms, created_ms, 0, INT64_MAX, 0),
     J_("warn", SCH__STRV, warnings, nwarnings, 0, 0, 0),
+    J_("tools", SCH__STR, tools, tools, 0, 0, 0),
 };
 
 #define R_(k, kind, m, m2, lo, hi, req, bin) F_(k, kind, struct sch_result, m, m2, lo, hi, req, bin)

@@ -126,6 +126,7 @@ void sch_job_release(struct sch_job *job)
     free(job->owner);
     free(job->request_id);
     free(job->callback_url);
+    free(job->tools);
     sch_files_free(job->files, job->nfiles);
     sch_strv_free(job->warnings, job->nwarnings);
     memset(job, 0, sizeof *job);

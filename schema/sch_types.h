@@ -133,6 +133,10 @@ struct sch_job {
     char **warnings;     /* code-scan findings made at intake (ingress/ing_scan.h);
                             the worker copies them into the result */
     size_t nwarnings;
+    /* Programmatic tool calling (POST /exec/programmatic, docs/ptc.md): the
+     * tools as compact JSON text [{"name": ...}, ...], validated by the
+     * ingress; NULL for a plain job. */
+    char *tools;
 };
 
 struct sch_result {

@@ -7,6 +7,7 @@
 #include "sch_output.h"
 #include "wk_config.h"
 #include "wk_pool.h"
+#include "wk_ptc.h"
 #include "wk_stage.h"
 #include "wk_stats.h"
 
@@ -25,6 +26,7 @@ struct wk_slot {
     int clean_run; /* the sandbox may be reused for the same session */
     int failing;   /* an infrastructure failure waits for the engine check */
     int posted;    /* the result is out; the slot waits for ctx.tails */
+    int paused;    /* programmatic tool calling: paused, not counted in busy */
     char fail_msg[256];
 };
 
@@ -34,8 +36,10 @@ struct wk_exec {
     struct wk_pool *pool;
     struct q_consumer *qc;
     struct wk_slot *slots;
-    int nslots;
-    int busy;
+    int nslots;  /* WORKER_CONCURRENCY: jobs running at once */
+    int nalloc;  /* slots: nslots + PTC_MAX_PAUSED (paused programs hold no running slot) */
+    int busy;    /* slots running a job (paused ones excluded) */
+    int npaused; /* slots holding a paused program */
     int posting; /* complete/fail calls whose done callback has not run */
     int stopping;
     void (*stop_done)(void *arg);
@@ -254,9 +258,24 @@ static void on_staged_out(void *arg, int rc, const char *msg)
     post_result(s);
 }
 
+/* A paused program runs again (resumed, or ended while paused): it counts
+ * as a running job once more. */
+static void slot_unpause(struct wk_slot *s)
+{
+    if (!s->paused)
+        return;
+    s->paused = 0;
+    s->ex->npaused--;
+    s->ex->busy++;
+}
+
 static void on_result(void *arg, struct wk_sandbox *sb, int rc, struct wk_run_result *r)
 {
     struct wk_slot *s = arg;
+    if (s->d && s->d->job.tools) {
+        slot_unpause(s);
+        wk_ptc_forget(s->d->job.id, 1);
+    }
     if (rc < 0 && !s->cancel_requested) {
         infra_failure(s, r && r->res.error ? r->res.error : "sandbox failed mid-run", rc);
         return;
@@ -287,6 +306,35 @@ static void on_result(void *arg, struct wk_sandbox *sb, int rc, struct wk_run_re
     wk_stage_out(&s->ctx, on_staged_out, s);
 }
 
+/* The continuation of a paused program (wk_ptc.h): resume it. */
+static void slot_resume(void *arg, json_t *results)
+{
+    struct wk_slot *s = arg;
+    slot_unpause(s);
+    rlog_info(rid(s), "job %s: tool results in; resuming", s->d ? s->d->job.id : "?");
+    if (s->sb && wk_sandbox_tool_results(s->sb, results) < 0)
+        wk_sandbox_kill(s->sb); /* its result callback ends the job */
+}
+
+/* The program waits on tool calls: it keeps its sandbox and slot record,
+ * but not a running slot (another job may start), until its continuation. */
+static void slot_tool_calls(void *arg, struct wk_sandbox *sb, int round, json_t *calls)
+{
+    struct wk_slot *s = arg;
+    struct wk_exec *ex = s->ex;
+    (void)sb;
+    rlog_info(rid(s), "job %s: paused at round %d (%zu tool call(s))", s->d->job.id, round,
+              json_array_size(calls));
+    if (!s->paused) {
+        s->paused = 1;
+        ex->npaused++;
+        ex->busy--;
+        if (!ex->stopping && !ex->engine_down)
+            q_consumer_want(ex->qc, ex->nslots - ex->busy);
+    }
+    wk_ptc_paused(s->d->job.id, round, calls, slot_resume, s);
+}
+
 static void on_staged_in(void *arg, int rc, const char *msg)
 {
     struct wk_slot *s = arg;
@@ -310,6 +358,10 @@ static void on_staged_in(void *arg, int rc, const char *msg)
         .max_output = wk_cfg.limits.max_output_bytes,
         .state_in = s->ctx.state_in,
         .state_out = s->ctx.state_out,
+        .tools = job->tools,
+        .ptc_pause_ms = wk_ptc_cfg()->pause_ms,
+        .ptc_max_rounds = wk_ptc_cfg()->max_rounds,
+        .on_tool_calls = slot_tool_calls,
     };
     rc = wk_sandbox_run(s->sb, &req, on_result, s);
     if (rc < 0)
@@ -365,8 +417,8 @@ static void on_job(void *arg, struct q_delivery *d)
 {
     struct wk_exec *ex = arg;
     struct wk_slot *s = NULL;
-    for (int i = 0; i < ex->nslots && !s; i++)
-        if (!ex->slots[i].d && !ex->slots[i].posted)
+    for (int i = 0; i < ex->nalloc && !s; i++)
+        if (!ex->slots[i].d && !ex->slots[i].posted && !ex->slots[i].sb)
             s = &ex->slots[i];
     if (!s) { /* the consumer never delivers more than asked; hand it back */
         q_consumer_release(ex->qc, d);
@@ -376,6 +428,14 @@ static void on_job(void *arg, struct q_delivery *d)
     ex->busy++;
     if (d->turn_expired) {
         post_turn_expired(s);
+        return;
+    }
+    if (d->job.tools && d->attempts > 1) {
+        /* programmatic tool calling: the program ran (and maybe paused) on
+         * a worker that died; running it again would replay its tool calls
+         * and side effects */
+        post_user_error(s, "the worker running this programmatic run died; it is not run "
+                           "again (its tool calls would be replayed)");
         return;
     }
     for (size_t i = 0; i < d->job.nwarnings; i++) /* code-scan findings of the ingress */
@@ -392,7 +452,7 @@ static void on_job(void *arg, struct q_delivery *d)
 static void on_cancel(void *arg, const char *job_id)
 {
     struct wk_exec *ex = arg;
-    for (int i = 0; i < ex->nslots; i++) {
+    for (int i = 0; i < ex->nalloc; i++) {
         struct wk_slot *s = &ex->slots[i];
         if (s->d && s->sb && !s->failing && strcmp(s->d->job.id, job_id) == 0) {
             rlog_info(rid(s), "job %s: cancel requested; killing its sandbox", job_id);
@@ -408,8 +468,12 @@ int wk_exec_start(uv_loop_t *loop, struct wk_docker *docker, struct wk_exec **ou
     ex->loop = loop;
     ex->docker = docker;
     ex->nslots = wk_cfg.concurrency;
-    ex->slots = ci_xcalloc((size_t)ex->nslots, sizeof *ex->slots);
-    for (int i = 0; i < ex->nslots; i++)
+    int rc0 = wk_ptc_start(loop); /* programmatic tool calling: wk_ptc.h */
+    if (rc0 < 0)
+        return rc0;
+    ex->nalloc = ex->nslots + wk_ptc_cfg()->max_paused;
+    ex->slots = ci_xcalloc((size_t)ex->nalloc, sizeof *ex->slots);
+    for (int i = 0; i < ex->nalloc; i++)
         ex->slots[i].ex = ex;
     struct q_consumer_config cfg = {
         .host = wk_cfg.redis_host,
@@ -449,10 +513,15 @@ static void pool_closed(void *arg)
         done(darg);
 }
 
-static void consumer_closed(void *arg)
+static void ptc_closed(void *arg)
 {
     struct wk_exec *ex = arg;
     wk_pool_close(ex->pool, pool_closed, ex);
+}
+
+static void consumer_closed(void *arg)
+{
+    wk_ptc_stop(ptc_closed, arg);
 }
 
 static void probe_closed(uv_handle_t *h)
@@ -464,7 +533,8 @@ static void probe_closed(uv_handle_t *h)
 
 static void maybe_finish_stop(struct wk_exec *ex)
 {
-    if (ex->busy > 0 || ex->posting > 0 || !ex->qc || !ex->probe_closed || ex->probe_inflight)
+    if (ex->busy > 0 || ex->npaused > 0 || ex->posting > 0 || !ex->qc || !ex->probe_closed ||
+        ex->probe_inflight)
         return;
     struct q_consumer *qc = ex->qc;
     ex->qc = NULL;
@@ -478,7 +548,11 @@ void wk_exec_stop(struct wk_exec *ex, void (*done)(void *arg), void *arg)
     ex->stopping = 1;
     ex->stop_done = done;
     ex->stop_arg = arg;
-    log_info("stopping: %d job(s) in hand will finish first", ex->busy);
+    log_info("stopping: %d job(s) in hand will finish first; %d paused program(s) end now",
+             ex->busy, ex->npaused);
+    for (int i = 0; i < ex->nalloc; i++)
+        if (ex->slots[i].paused && ex->slots[i].sb)
+            wk_sandbox_kill(ex->slots[i].sb);
     if (ex->qc)
         q_consumer_want(ex->qc, 0);
     maybe_finish_stop(ex);

@@ -122,6 +122,14 @@ typedef void (*wk_sandbox_ready_cb)(void *arg, struct wk_sandbox *sb, int status
 int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbox_spec *spec,
                     wk_sandbox_ready_cb cb, void *arg, struct wk_sandbox **out);
 
+/* Programmatic tool calling: the runner paused the program at a round of
+ * tool calls (docs/runner-protocol.md, "Tool calls").  `calls` is the
+ * validated array [{id, name, input}] (borrowed for the call: incref to
+ * keep).  The run stays in flight: answer with wk_sandbox_tool_results()
+ * (or kill/destroy the sandbox); meanwhile the host deadline is the pause
+ * TTL (ptc_pause_ms + slack), not the run's timeout. */
+typedef void (*wk_sandbox_tool_cb)(void *arg, struct wk_sandbox *sb, int round, json_t *calls);
+
 struct wk_run_request {
     const char *job_id;
     const char *lang;
@@ -133,7 +141,21 @@ struct wk_run_request {
     size_t max_output;   /* per stream */
     int state_in;        /* restore globals from <run dir>/state.in */
     int state_out;       /* write picklable globals to <run dir>/state.out */
+    /* programmatic tool calling (py, bash); tools NULL: a plain run */
+    const char *tools;       /* JSON array text [{name, ...}], validated by the ingress */
+    uint32_t ptc_pause_ms;   /* PTC_PAUSE_TTL_SECONDS * 1000 */
+    int ptc_max_rounds;      /* PTC_MAX_ROUNDS */
+    wk_sandbox_tool_cb on_tool_calls; /* required with tools; gets the run's arg */
 };
+
+/* Limits of a tool_calls frame (the runner keeps the same ones). */
+#define WK_SANDBOX_PTC_MAX_CALLS 64
+
+/* Resumes a paused program with `results` ([{call_id, result, is_error,
+ * error_message?}], borrowed; the ingress validated them against the
+ * round's calls).  0, -EPIPE (not paused, or the channel is gone),
+ * -ENOMEM. */
+int wk_sandbox_tool_results(struct wk_sandbox *sb, json_t *results);
 
 struct wk_run_result {
     struct sch_result res; /* status, exit_code, stdout/stderr as received,

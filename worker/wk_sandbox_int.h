@@ -50,6 +50,9 @@ struct wk_sandbox {
     void *run_arg;
     char *job_id;
     size_t max_output; /* of the run in flight: bounds its result */
+    wk_sandbox_tool_cb tool_cb; /* programmatic tool calling (wk_sandbox_ptc.c) */
+    uint32_t run_timeout_ms, pause_ms;
+    int paused, round;
     enum wk_sb_end end;
     int inspect_tries;
 
@@ -60,6 +63,13 @@ struct wk_sandbox {
     void *destroy_arg;
     uv_work_t rm_work;
 };
+
+/* The run in flight got a `tool_calls` frame (wk_sandbox_ptc.c). */
+void wk_sb__on_tool_calls(struct wk_sandbox *sb, json_t *msg);
+/* Ends the run in flight as the caller's failure (wk_sandbox_run.c). */
+void wk_sb__protocol_violation(struct wk_sandbox *sb, const char *why);
+/* The host deadline of the run in flight (wk_sandbox_run.c). */
+void wk_sb__arm_deadline(struct wk_sandbox *sb, uint64_t ms);
 
 /* Bookkeeping for docker requests issued by the sandbox. */
 int wk_sb__docker_issued(struct wk_sandbox *sb, int rc);

@@ -20,6 +20,8 @@ void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r)
     wk_sandbox_result_cb cb = sb->run_cb;
     void *arg = sb->run_arg;
     sb->run_cb = NULL;
+    sb->tool_cb = NULL;
+    sb->paused = 0;
     if (sb->state == WK_SB_RUNNING)
         sb->state =
             rc == 0 && sb->end == WK_SB_END_NONE && sb->conn_open ? WK_SB_READY : WK_SB_DEAD;
@@ -58,7 +60,7 @@ static char *dup_json_str(json_t *v)
  * container with the caller's code, so this is the caller's failure, not
  * the infrastructure's.  The job fails at once with a one-line stderr (never
  * retried) and the container is killed (the pool then destroys it). */
-static void protocol_violation(struct wk_sandbox *sb, const char *why)
+void wk_sb__protocol_violation(struct wk_sandbox *sb, const char *why)
 {
     struct wk_run_result r;
     char msg[256];
@@ -91,11 +93,16 @@ int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
     memset(&r, 0, sizeof r);
     if (sb->end != WK_SB_END_NONE)
         return 0; /* being killed: on_killed reports */
+    if (strcmp(type, "tool_calls") == 0 && sb->tool_cb) {
+        wk_sb__on_tool_calls(sb, msg);
+        return 0;
+    }
+    sb->paused = 0;
     if (strcmp(type, "result") == 0) {
         rc = wk_sandbox_parse_result(msg, sb->job_id, sb->max_output, &r, &why);
         if (rc == -EPROTO) {
             sch_result_release(&r.res);
-            protocol_violation(sb, why);
+            wk_sb__protocol_violation(sb, why);
             return 0;
         }
         if (rc < 0)
@@ -109,7 +116,7 @@ int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
         /* A runner `error` leaves the channel usable: stay READY. */
         sb->state = WK_SB_READY;
     } else {
-        protocol_violation(sb, strcmp(type, "error") == 0 ? "an error for another job"
+        wk_sb__protocol_violation(sb, strcmp(type, "error") == 0 ? "an error for another job"
                                                           : "an unexpected frame");
         return 0;
     }
@@ -214,7 +221,7 @@ static void on_inspected(void *arg, int status, const char *body, size_t len)
         char why[96];
         snprintf(why, sizeof why, "no result: its runner exited during the run (code %d)",
                  exit_code);
-        protocol_violation(sb, why);
+        wk_sb__protocol_violation(sb, why);
     } else if (running && ++sb->inspect_tries < INSPECT_TRIES && sb->timer_open) {
         uv_timer_start(&sb->timer, on_inspect_retry, INSPECT_RETRY_MS, 0); /* still exiting */
     } else {
@@ -251,7 +258,7 @@ void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err)
     if (sb->timer_open)
         uv_timer_stop(&sb->timer);
     if (err == -EPROTO) {
-        protocol_violation(sb, "a malformed or oversized frame");
+        wk_sb__protocol_violation(sb, "a malformed or oversized frame");
         return;
     }
     sb->inspect_tries = 0;
@@ -282,10 +289,29 @@ static json_t *run_message(const struct wk_run_request *req)
         json_decref(args);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:b, s:b}", "type", "run", "id",
-                     req->job_id, "lang", req->lang, "code", code, "args", args, "timeout_ms",
-                     (json_int_t)req->timeout_ms, "max_output", (json_int_t)req->max_output,
-                     "state_in", req->state_in, "state_out", req->state_out);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:b, s:b}", "type", "run", "id",
+                  req->job_id, "lang", req->lang, "code", code, "args", args, "timeout_ms",
+                  (json_int_t)req->timeout_ms, "max_output", (json_int_t)req->max_output,
+                  "state_in", req->state_in, "state_out", req->state_out);
+    if (msg && req->tools) { /* programmatic tool calling */
+        json_t *tools = json_loads(req->tools, 0, NULL);
+        if (!json_is_array(tools) ||
+            json_object_set_new(msg, "tools", tools) != 0 ||
+            json_object_set_new(msg, "ptc_pause_ms", json_integer(req->ptc_pause_ms)) != 0 ||
+            json_object_set_new(msg, "ptc_max_rounds", json_integer(req->ptc_max_rounds)) != 0) {
+            if (!json_is_array(tools))
+                json_decref(tools);
+            json_decref(msg);
+            return NULL;
+        }
+    }
+    return msg;
+}
+
+void wk_sb__arm_deadline(struct wk_sandbox *sb, uint64_t ms)
+{
+    uv_timer_start(&sb->timer, on_run_deadline, ms, 0);
 }
 
 int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_sandbox_result_cb cb,
@@ -302,7 +328,7 @@ int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_s
         return -EBUSY;
     if (sb->state != WK_SB_READY || !sb->conn_open)
         return -EPIPE;
-    if (!req->job_id || !req->lang || !req->code || !cb)
+    if (!req->job_id || !req->lang || !req->code || !cb || (req->tools && !req->on_tool_calls))
         return -EINVAL;
     msg = run_message(req);
     if (!msg) {
@@ -326,6 +352,11 @@ int wk_sandbox_run(struct wk_sandbox *sb, const struct wk_run_request *req, wk_s
     sb->run_arg = arg;
     sb->job_id = ci_xstrdup(req->job_id);
     sb->max_output = req->max_output;
+    sb->tool_cb = req->tools ? req->on_tool_calls : NULL;
+    sb->run_timeout_ms = req->timeout_ms;
+    sb->pause_ms = req->ptc_pause_ms;
+    sb->paused = 0;
+    sb->round = 0;
     wk_frame_decoder_set_max(&sb->dec, wk_sandbox_frame_cap(req->max_output));
     uv_timer_start(&sb->timer, on_run_deadline,
                    (uint64_t)req->timeout_ms + WK_SANDBOX_DEADLINE_SLACK_MS, 0);
