@@ -88,21 +88,20 @@ static enum MHD_Result redis_down(struct ing_request *req)
 {
     ing_redis_reset();
     return ing_reply_error(req->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                           "the queue is unreachable; try again shortly", NULL, req->request_id,
-                           5);
+                           "the queue is unreachable; try again shortly", NULL, req->request_id, 5);
 }
 
 /* ---- tool names: LibreChat's normalisation -------------------------- */
 
 static const char *const py_kw[] = {
-    "False", "None",   "True",     "and",   "as",     "assert", "async", "await", "break",
-    "class", "continue", "def",    "del",   "elif",   "else",   "except", "finally", "for",
-    "from",  "global", "if",       "import", "in",    "is",     "lambda", "nonlocal", "not",
-    "or",    "pass",   "raise",    "return", "try",   "while",  "with",  "yield", NULL};
+    "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+    "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+    "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+    "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield",    NULL};
 static const char *const sh_kw[] = {
-    "if",     "then",    "else",  "elif",    "fi",    "case",     "esac",  "for",
-    "while",  "until",   "do",    "done",    "in",    "function", "select", "time",
-    "coproc", "declare", "typeset", "local", "readonly", "export", "unset", NULL};
+    "if",     "then",    "else",    "elif",  "fi",       "case",     "esac",   "for",
+    "while",  "until",   "do",      "done",  "in",       "function", "select", "time",
+    "coproc", "declare", "typeset", "local", "readonly", "export",   "unset",  NULL};
 
 void ing_ptc_normalise(const char *name, int bash, char *out, size_t outsz)
 {
@@ -201,9 +200,9 @@ static int mint(struct ing_request *req, redisContext *c, const char *worker, co
     json_decref(ids);
     char to[24];
     snprintf(to, sizeof to, "%lld", (long long)req->ptc_timeout_ms);
-    redisReply *r = redisCommand(c, "HSET %s job %s worker %s owner %s user %s round %s calls %s to %s",
-                                 key, req->job_id, worker, req->owner, req->user_tag, round,
-                                 idtext ? idtext : "{}", to);
+    redisReply *r = redisCommand(
+        c, "HSET %s job %s worker %s owner %s user %s round %s calls %s to %s", key, req->job_id,
+        worker, req->owner, req->user_tag, round, idtext ? idtext : "{}", to);
     free(idtext);
     int ok = r && r->type == REDIS_REPLY_INTEGER;
     freeReplyObject(r);
@@ -215,15 +214,14 @@ static int mint(struct ing_request *req, redisContext *c, const char *worker, co
 
 /* ---- answering --------------------------------------------------------- */
 
-static json_t *paused_round(redisContext *c, const char *job, char *worker, size_t wsz,
-                            int *round)
+static json_t *paused_round(redisContext *c, const char *job, char *worker, size_t wsz, int *round)
 {
     redisReply *r = redisCommand(c, "HMGET %s%s state round worker calls", Q_PTC_JOB_PREFIX, job);
     json_t *calls = NULL;
     *round = 0;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[0]->str &&
-        strcmp(r->element[0]->str, "paused") == 0 && r->element[1]->str &&
-        r->element[2]->str && r->element[3]->str) {
+        strcmp(r->element[0]->str, "paused") == 0 && r->element[1]->str && r->element[2]->str &&
+        r->element[3]->str) {
         *round = (int)strtol(r->element[1]->str, NULL, 10);
         snprintf(worker, wsz, "%s", r->element[2]->str);
         calls = json_loads(r->element[3]->str, 0, NULL);
@@ -241,12 +239,12 @@ static enum MHD_Result answer_terminal(struct ing_request *req, struct q_job_inf
     if (info->status == SCH_STATUS_DEAD || info->status == SCH_STATUS_CANCELLED ||
         !info->has_result) {
         const char *why = info->status == SCH_STATUS_CANCELLED ? "the program was cancelled"
-                          : info->error ? info->error
+                          : info->error                        ? info->error
                                         : "the sandbox could not run the program";
-        return ing_reply_json(req->conn, MHD_HTTP_OK,
-                              json_pack("{s:s,s:s,s:s}", "status", "error", "error", why,
-                                        "stderr", ""),
-                              req->request_id);
+        return ing_reply_json(
+            req->conn, MHD_HTTP_OK,
+            json_pack("{s:s,s:s,s:s}", "status", "error", "error", why, "stderr", ""),
+            req->request_id);
     }
     json_t *o = sch_result_to_json(&info->result, info->session_id);
     /* the runner ended the program for a tool-calling reason: an error */
@@ -269,8 +267,7 @@ static enum MHD_Result gone(struct ing_request *req, const char *why)
 {
     rlog_warn(req->request_id, "ptc job %s: %s", req->job_id, why);
     return ing_reply_json(req->conn, MHD_HTTP_OK,
-                          json_pack("{s:s,s:s,s:s}", "status", "error", "error", why, "stderr",
-                                    ""),
+                          json_pack("{s:s,s:s,s:s}", "status", "error", "error", why, "stderr", ""),
                           req->request_id);
 }
 
@@ -280,8 +277,8 @@ static int worker_stuck(redisContext *c, struct ing_request *req)
 {
     if (!req->ptc_pushed_ms || mono_ms() - req->ptc_pushed_ms < WORKER_GONE_MS)
         return 0;
-    redisReply *r = redisCommand(c, "LREM %s%s 0 %s", Q_PTC_IN_PREFIX, req->ptc_worker,
-                                 req->ptc_pushed);
+    redisReply *r =
+        redisCommand(c, "LREM %s%s 0 %s", Q_PTC_IN_PREFIX, req->ptc_worker, req->ptc_pushed);
     int stuck = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     freeReplyObject(r);
     free(req->ptc_pushed);
@@ -301,8 +298,8 @@ static enum MHD_Result check_or_wait(struct ing_request *req)
                                    "the server is shutting down", NULL, req->request_id, 1);
     }
     int64_t slice = mono_ms() + SLICE_MS;
-    struct ing_waiter *w =
-        ing_wait_register(req->job_id, req->conn, slice < req->deadline_ms ? slice : req->deadline_ms);
+    struct ing_waiter *w = ing_wait_register(req->job_id, req->conn,
+                                             slice < req->deadline_ms ? slice : req->deadline_ms);
     redisContext *c = ing_redis();
     struct q_job_info info;
     memset(&info, 0, sizeof info);
@@ -355,14 +352,14 @@ static enum MHD_Result check_or_wait(struct ing_request *req)
  * of a run (first call and continuations); cancel names the latest. */
 static void remember_request(struct ing_request *req)
 {
-    const char *rid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                  "X-LibreChat-Code-Request-ID");
+    const char *rid =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-LibreChat-Code-Request-ID");
     redisContext *c = ing_redis();
     if (!rid || !*rid || strlen(rid) > 128 || !c)
         return;
-    redisReply *r = redisCommand(c, "SET %s%s:%s:%s %s EX %lld", Q_PTC_REQ_PREFIX, req->owner,
-                                 req->user_tag, rid, req->job_id,
-                                 (long long)(cfg().pause_s * 2 + 3600));
+    redisReply *r =
+        redisCommand(c, "SET %s%s:%s:%s %s EX %lld", Q_PTC_REQ_PREFIX, req->owner, req->user_tag,
+                     rid, req->job_id, (long long)(cfg().pause_s * 2 + 3600));
     freeReplyObject(r);
 }
 
@@ -470,8 +467,7 @@ static enum MHD_Result continuation(struct ing_request *req, json_t *body, const
             why = "is_error must be a boolean";
         else if (em && !json_is_null(em) && !json_is_string(em))
             why = "error_message must be a string";
-        else if (json_dumpb(json_object_get(x, "result"), NULL, 0, JSON_COMPACT |
-                                                                    JSON_ENCODE_ANY) >
+        else if (json_dumpb(json_object_get(x, "result"), NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) >
                  (size_t)max) {
             why = "a tool result is larger than PTC_MAX_RESULT_BYTES";
             field = "tool_results[].result";
@@ -481,8 +477,9 @@ static enum MHD_Result continuation(struct ing_request *req, json_t *body, const
     json_decref(seen);
     json_decref(calls);
     if (why)
-        return bad(req, strcmp(field, "tool_results") == 0 ? MHD_HTTP_BAD_REQUEST
-                                                           : MHD_HTTP_CONTENT_TOO_LARGE,
+        return bad(req,
+                   strcmp(field, "tool_results") == 0 ? MHD_HTTP_BAD_REQUEST
+                                                      : MHD_HTTP_CONTENT_TOO_LARGE,
                    strcmp(field, "tool_results") == 0 ? "validation_error" : "payload_too_large",
                    field, why);
     /* single use: the first claim wins */
@@ -498,13 +495,13 @@ static enum MHD_Result continuation(struct ing_request *req, json_t *body, const
     /* liveness: a live worker BLPOPs its list at all times, so a
      * continuation still there after WORKER_GONE_MS has no reader
      * (worker_stuck); heartbeats are too slow for this (15 s TTL) */
-    json_t *msg = json_pack("{s:s,s:i,s:O}", "job", req->job_id, "round", req->ptc_round,
-                            "results", results);
+    json_t *msg =
+        json_pack("{s:s,s:i,s:O}", "job", req->job_id, "round", req->ptc_round, "results", results);
     req->ptc_pushed = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
-    r = req->ptc_pushed ? redisCommand(c, "RPUSH %s%s %s", Q_PTC_IN_PREFIX, req->ptc_worker,
-                                       req->ptc_pushed)
-                        : NULL;
+    r = req->ptc_pushed
+            ? redisCommand(c, "RPUSH %s%s %s", Q_PTC_IN_PREFIX, req->ptc_worker, req->ptc_pushed)
+            : NULL;
     err = !r || r->type != REDIS_REPLY_INTEGER;
     freeReplyObject(r);
     if (err)
@@ -521,8 +518,8 @@ enum MHD_Result ing_h_ptc(struct ing_request *req)
     if (req->enqueued)
         return check_or_wait(req);
     json_error_t jerr;
-    json_t *body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES,
-                              &jerr);
+    json_t *body =
+        json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(body)) {
         json_decref(body);
         return bad(req, MHD_HTTP_BAD_REQUEST, "validation_error", NULL,
@@ -558,9 +555,9 @@ enum MHD_Result ing_h_ptc_cancel(struct ing_request *req)
                    "must be the X-LibreChat-Code-Request-ID of a first call");
     }
     redisContext *c = ing_redis();
-    redisReply *r = c ? redisCommand(c, "GET %s%s:%s:%s", Q_PTC_REQ_PREFIX, req->owner,
-                                     req->user_tag, rid)
-                      : NULL;
+    redisReply *r =
+        c ? redisCommand(c, "GET %s%s:%s:%s", Q_PTC_REQ_PREFIX, req->owner, req->user_tag, rid)
+          : NULL;
     json_decref(body);
     if (!r || r->type == REDIS_REPLY_ERROR) {
         freeReplyObject(r);
@@ -578,8 +575,8 @@ enum MHD_Result ing_h_ptc_cancel(struct ing_request *req)
         return redis_down(req);
     rlog_info(req->request_id, "ptc job %s: cancel requested, now %s", req->job_id,
               sch_status_name(after));
-    return ing_reply_json(req->conn, MHD_HTTP_OK,
-                          json_pack("{s:s,s:s}", "request_id", req->request_id, "status",
-                                    sch_status_name(after)),
-                          req->request_id);
+    return ing_reply_json(
+        req->conn, MHD_HTTP_OK,
+        json_pack("{s:s,s:s}", "request_id", req->request_id, "status", sch_status_name(after)),
+        req->request_id);
 }

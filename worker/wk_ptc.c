@@ -66,8 +66,8 @@ static void deliver(const char *text, size_t len)
     if (!p || !json_is_integer(round) || json_integer_value(round) != p->round ||
         !json_is_array(results)) {
         log_warn("ptc: a continuation for %s (round %lld) that no paused program here awaits",
-                 job ? job : "?", json_is_integer(round) ? (long long)json_integer_value(round)
-                                                         : -1LL);
+                 job ? job : "?",
+                 json_is_integer(round) ? (long long)json_integer_value(round) : -1LL);
         json_decref(m);
         return;
     }
@@ -151,8 +151,7 @@ void wk_ptc_stop(void (*done)(void *arg), void *arg)
     q_link_close(P.cmd, 500, on_closed, NULL);
 }
 
-void wk_ptc_paused(const char *job_id, int round, json_t *calls, wk_ptc_resume_cb resume,
-                   void *arg)
+void wk_ptc_paused(const char *job_id, int round, json_t *calls, wk_ptc_resume_cb resume, void *arg)
 {
     struct paused *p = find(job_id);
     if (!p) {
@@ -172,8 +171,8 @@ void wk_ptc_paused(const char *job_id, int round, json_t *calls, wk_ptc_resume_c
     snprintf(rbuf, sizeof rbuf, "%d", round);
     snprintf(tbuf, sizeof tbuf, "%lld", (long long)p->since_ms);
     snprintf(ttl, sizeof ttl, "%u", P.cfg.pause_ms / 1000u + RECORD_SLACK_S);
-    const char *argv[] = {"HSET",  key,   "worker", wk_cfg.worker_id, "round", rbuf,
-                          "state", "paused", "calls", text ? text : "[]", "paused_at", tbuf};
+    const char *argv[] = {"HSET",  key,      "worker", wk_cfg.worker_id,   "round",     rbuf,
+                          "state", "paused", "calls",  text ? text : "[]", "paused_at", tbuf};
     q_link_command_argv(P.cmd, NULL, NULL, 12, argv, NULL);
     q_link_command(P.cmd, NULL, NULL, "EXPIRE %s %s", key, ttl);
     q_link_command(P.cmd, NULL, NULL, "HINCRBY %s ptc_rounds 1", CI_STATS_KEY);

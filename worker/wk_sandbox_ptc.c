@@ -35,8 +35,8 @@ static const char *check_calls(const struct wk_sandbox *sb, json_t *msg, json_t 
         json_t *c = json_array_get(calls, i);
         const char *cid = json_string_value(json_object_get(c, "id"));
         const char *name = json_string_value(json_object_get(c, "name"));
-        if (!json_is_object(c) || !cid || !*cid || strlen(cid) > CALL_ID_MAX || !name ||
-            !*name || strlen(name) > TOOL_NAME_MAX || !json_object_get(c, "input"))
+        if (!json_is_object(c) || !cid || !*cid || strlen(cid) > CALL_ID_MAX || !name || !*name ||
+            strlen(name) > TOOL_NAME_MAX || !json_object_get(c, "input"))
             return "a malformed tool call";
     }
     *calls_out = calls;
@@ -71,8 +71,8 @@ int wk_sandbox_tool_results(struct wk_sandbox *sb, json_t *results)
 {
     if (sb->destroying || !sb->paused || !sb->conn_open || sb->state != WK_SB_RUNNING)
         return -EPIPE;
-    json_t *msg = json_pack("{s:s, s:s, s:O}", "type", "tool_results", "id", sb->job_id,
-                            "results", results);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:O}", "type", "tool_results", "id", sb->job_id, "results", results);
     char *frame = NULL;
     size_t len = 0;
     int rc = msg ? wk_frame_encode(msg, &frame, &len) : -ENOMEM;
