@@ -83,6 +83,7 @@ TEST(tickets_follow_arrival)
     ASSERT_STR_EQ(r->element[2]->str, d);
     freeReplyObject(r);
     ASSERT_GT(qt_int(c, "TTL %ss-a", Q_TURN_PREFIX), 86000);
+    ASSERT_EQ(qt_int(c, "ZRANK %ss-a %s", Q_TURN_PREFIX, d), 2);
 
     struct sch_job bj;
     qt_job_init(&bj, 0);
@@ -202,7 +203,7 @@ TEST(cancel_releases_turn)
     ASSERT_EQ(st, SCH_STATUS_CANCELLED);
     ASSERT_STR_EQ(job_field(c, b, "parked", buf), "");
     ASSERT_STR_EQ(job_field(c, b, "parked_job", buf), "");
-    ASSERT_EQ(qt_int(c, "ZSCORE %ss %s", Q_TURN_PREFIX, b), -1);
+    ASSERT_EQ(qt_int(c, "ZRANK %ss %s", Q_TURN_PREFIX, b), -1); /* not in the line */
 
     ASSERT_EQ(q_cancel(c, a, &st), 0); /* running: its worker ends it */
     ASSERT_EQ(st, SCH_STATUS_RUNNING);
@@ -258,6 +259,29 @@ TEST(wait_past_timeout_is_answered_not_run)
     qt_case_down(&s_case, c);
 }
 
+/* A head whose job record is gone (expired, deleted) never blocks the
+ * line: the next call's start drops it and runs. */
+TEST(vanished_head_is_skipped)
+{
+    redisContext *c = qt_case_up(&s_case);
+    char a[65], b[65];
+    struct qt_worker w;
+    enqueue_in(c, "s", 0, 60000, a);
+    enqueue_in(c, "s", 0, 60000, b);
+    ASSERT_EQ(qt_int(c, "DEL %s%s", Q_JOB_KEY_PREFIX, a), 1);
+    qt_worker_start(&w, &s_case.loop, s_case.redis.port, "w1", 0, 0, QT_KEEP);
+    q_consumer_want(w.qc, 2);
+    ASSERT(qt_run_until(&s_case.loop, &w.ngot, 1, 5000));
+    ASSERT_STR_EQ(w.ids[0], b);
+    ASSERT_EQ(qt_int(c, "ZRANK %ss %s", Q_TURN_PREFIX, a), -1); /* not in the line */
+    complete_as(&w, 0, SCH_STATUS_COMPLETED);
+    qt_run_for(&s_case.loop, 200);
+    ASSERT_EQ(w.ngot, 1);
+    ASSERT_EQ(qt_int(c, "EXISTS %ss", Q_TURN_PREFIX), 0);
+    qt_worker_stop(&w);
+    qt_case_down(&s_case, c);
+}
+
 /* ci:dead keeps about DEAD_LETTER_MAX entries (XADD MAXLEN ~: whole stream
  * nodes go, here 10 entries each), the newest ones; each dead job's record
  * keeps its TTL. */
@@ -299,4 +323,4 @@ TEST(dead_letters_capped)
 
 TEST_MAIN(tickets_follow_arrival, one_at_a_time_in_arrival_order,
           worker_death_passes_turn_after_lease, cancel_releases_turn,
-          wait_past_timeout_is_answered_not_run, dead_letters_capped)
+          wait_past_timeout_is_answered_not_run, vanished_head_is_skipped, dead_letters_capped)
