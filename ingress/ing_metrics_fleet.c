@@ -96,8 +96,10 @@ static void render_workers(FILE *f, const struct ing_worker_info *w, size_t n)
     static const char *const per[][3] = {
         {"ci_worker_slots", "slots", "Jobs a worker runs at once."},
         {"ci_worker_jobs_in_hand", "jobs_in_hand", "Jobs a worker is running now."},
+        {"ci_worker_ptc_paused", "ptc_paused",
+         "Programs a worker holds paused at tool calls (programmatic tool calling)."},
     };
-    for (size_t m = 0; m < 2; m++) {
+    for (size_t m = 0; m < sizeof per / sizeof per[0]; m++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", per[m][0], per[m][2], per[m][0]);
         for (size_t i = 0; i < n; i++)
             worker_series(f, per[m][0], ing_worker_str(&w[i], "id"),

@@ -234,6 +234,8 @@ static json_t *paused_round(redisContext *c, const char *job, char *worker, size
     return calls;
 }
 
+static enum MHD_Result gone(struct ing_request *req, const char *why);
+
 static enum MHD_Result answer_terminal(struct ing_request *req, struct q_job_info *info)
 {
     if (info->status == SCH_STATUS_DEAD || info->status == SCH_STATUS_CANCELLED ||
@@ -241,10 +243,7 @@ static enum MHD_Result answer_terminal(struct ing_request *req, struct q_job_inf
         const char *why = info->status == SCH_STATUS_CANCELLED ? "the program was cancelled"
                           : info->error                        ? info->error
                                         : "the sandbox could not run the program";
-        return ing_reply_json(
-            req->conn, MHD_HTTP_OK,
-            json_pack("{s:s,s:s,s:s}", "status", "error", "error", why, "stderr", ""),
-            req->request_id);
+        return gone(req, why);
     }
     json_t *o = sch_result_to_json(&info->result, info->session_id);
     /* the runner ended the program for a tool-calling reason: an error */
@@ -266,9 +265,14 @@ static enum MHD_Result answer_terminal(struct ing_request *req, struct q_job_inf
 static enum MHD_Result gone(struct ing_request *req, const char *why)
 {
     rlog_warn(req->request_id, "ptc job %s: %s", req->job_id, why);
-    return ing_reply_json(req->conn, MHD_HTTP_OK,
-                          json_pack("{s:s,s:s,s:s}", "status", "error", "error", why, "stderr", ""),
-                          req->request_id);
+    /* LibreChat's client shows the model `stderr` (and only a fixed list of
+     * `error` texts): the reason goes in both */
+    char err[512];
+    snprintf(err, sizeof err, "%s\n", why);
+    return ing_reply_json(
+        req->conn, MHD_HTTP_OK,
+        json_pack("{s:s,s:s,s:s}", "status", "error", "error", why, "stderr", err),
+        req->request_id);
 }
 
 /* 1: the continuation still waits in the worker's list past WORKER_GONE_MS

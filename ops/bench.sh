@@ -48,3 +48,7 @@ echo "######## service end to end (bench_exec.py) ########"
 only=()
 [ -z "${BENCH_ONLY:-}" ] || only=(--only "$BENCH_ONLY")
 python3 tests/bench/bench_exec.py "${quick[@]}" "${only[@]}"
+
+echo
+echo "######## programmatic tool calling (bench_ptc.py) ########"
+python3 tests/bench/bench_ptc.py "${quick[@]}"

@@ -10,6 +10,7 @@
 #include "q_link.h"
 #include "wk_config.h"
 #include "wk_pool.h"
+#include "wk_ptc.h"
 #include "wk_stats.h"
 
 #include <errno.h>
@@ -139,6 +140,7 @@ static void send_record(redisAsyncContext *ac, int64_t now)
     ARG("interval_ms"), NUM(H.interval_ms);
     ARG("slots"), NUM(wk_cfg.concurrency);
     ARG("jobs_in_hand"), NUM(H.ex ? wk_exec_busy(H.ex) : 0);
+    ARG("ptc_paused"), NUM(wk_ptc_paused_now()); /* programs paused at tool calls */
     ARG("docker"), ARG(H.docker_ok > 0 ? "ok" : H.docker_ok == 0 ? "down" : "unknown");
     ARG("state"), ARG(H.draining ? "draining" : "running");
     struct wk_pool_stats ps;

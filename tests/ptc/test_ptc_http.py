@@ -82,6 +82,9 @@ def case_py_flow():
         check(rounds[0][0]["name"] == "get-weather" and rounds[0][0]["input"] == {"city": "SF"},
               "original name and input", rounds)
         check(resp.get("session_id"), "session id", resp)
+        m = s.get("/metrics", key=Stack.KEY).body.decode()
+        check("ci_ptc_rounds_total 3" in m and "ci_worker_ptc_paused{" in m and
+              "ci_ptc_paused_ms_total" in m, "metrics", m[-3000:])
 
 
 def case_bash_flow():
