@@ -16,6 +16,7 @@
 #include "ing_fileref.h"
 #include "ing_pipe.h"
 #include "ing_profile.h"
+#include "ing_ptc.h"
 #include "ing_redis.h"
 #include "ing_reply.h"
 #include "ing_sec.h"
@@ -339,6 +340,8 @@ enum MHD_Result ing_h_exec(struct ing_request *req)
 enum MHD_Result ing_h_jobs_submit(struct ing_request *req)
 {
     enum MHD_Result ret;
+    if (ing_ptc_jobs_intake(req, &ret) != 0) /* `tools`: programmatic (ing_ptc.h) */
+        return ret;
     int rc = submit(req, &ret);
     if (rc < 0)
         return ret;
@@ -389,7 +392,10 @@ static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_
         return redis_down(req);
     if (rc == -ENOENT)
         return no_such_job(req);
-    return ing_reply_json(req->conn, MHD_HTTP_OK, job_json(req->job_id, info), req->request_id);
+    json_t *o = job_json(req->job_id, info);
+    if (!sch_status_is_terminal(info->status))
+        ing_ptc_annotate_job(req, o); /* paused at tool calls: ing_ptc.h */
+    return ing_reply_json(req->conn, MHD_HTTP_OK, o, req->request_id);
 }
 
 /* The caller's user tag into req->user_tag (GET/DELETE /jobs/{id}); 0, or

@@ -328,6 +328,8 @@ static enum MHD_Result check_or_wait(struct ing_request *req)
         ing_wait_finish(w);
         char token[2 * TOKEN_BYTES + 1], rbuf[16];
         snprintf(rbuf, sizeof rbuf, "%d", round);
+        freeReplyObject(redisCommand(c, "HSETNX %s%s minted:%s 1", Q_PTC_JOB_PREFIX, req->job_id,
+                                     rbuf)); /* GET /jobs/{id} then mints none */
         if (mint(req, c, worker, rbuf, calls, token) != 0) {
             json_decref(calls);
             return redis_down(req);
@@ -369,7 +371,10 @@ static void remember_request(struct ing_request *req)
 
 /* ---- first call -------------------------------------------------------- */
 
-static enum MHD_Result first_call(struct ing_request *req, json_t *body)
+/* The tools of a first call or a POST /jobs body: validated into
+ * req->ptc_tools, removed from the body (req->body rewritten), lang
+ * defaulting to py.  0, or -1 with *ret queued. */
+static int take_tools(struct ing_request *req, json_t *body, enum MHD_Result *ret)
 {
     json_t *lang = json_object_get(body, "lang");
     if (!lang) {
@@ -377,25 +382,50 @@ static enum MHD_Result first_call(struct ing_request *req, json_t *body)
         lang = json_object_get(body, "lang");
     }
     const char *l = json_string_value(lang);
-    if (!l || (strcmp(l, "py") != 0 && strcmp(l, "bash") != 0 && strcmp(l, "python") != 0))
-        return bad(req, MHD_HTTP_BAD_REQUEST, "validation_error", "lang",
+    if (!l || (strcmp(l, "py") != 0 && strcmp(l, "bash") != 0 && strcmp(l, "python") != 0)) {
+        *ret = bad(req, MHD_HTTP_BAD_REQUEST, "validation_error", "lang",
                    "programmatic tool calling runs py or bash");
+        return -1;
+    }
     const char *why = NULL;
     json_t *tools = check_tools(json_object_get(body, "tools"), strcmp(l, "bash") == 0, &why);
-    if (!tools)
-        return bad(req, MHD_HTTP_BAD_REQUEST, "validation_error", "tools", why);
+    if (!tools) {
+        *ret = bad(req, MHD_HTTP_BAD_REQUEST, "validation_error", "tools", why);
+        return -1;
+    }
+    free(req->ptc_tools);
     req->ptc_tools = json_dumps(tools, JSON_COMPACT);
     json_decref(tools);
     json_object_del(body, "tools");
-    /* the rest is /exec's body: submit as /exec does, with the tools */
     char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
-        return redis_down(req);
+    if (!req->ptc_tools || !text) {
+        free(text);
+        *ret = redis_down(req);
+        return -1;
+    }
     free(req->body);
     req->body = text;
     req->body_len = strlen(text);
     req->body_cap = req->body_len + 1;
+    return 0;
+}
+
+int ing_ptc_jobs_intake(struct ing_request *req, enum MHD_Result *ret)
+{
+    json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+    int rc = 0;
+    if (json_is_object(body) && json_object_get(body, "tools"))
+        rc = take_tools(req, body, ret);
+    json_decref(body);
+    return rc;
+}
+
+static enum MHD_Result first_call(struct ing_request *req, json_t *body)
+{
     enum MHD_Result ret;
+    if (take_tools(req, body, &ret) != 0)
+        return ret;
+    /* the rest is /exec's body: submitted as /exec does, with the tools */
     if (ing_jobs_submit(req, &ret) < 0)
         return ret;
     req->ptc_round = 0;
@@ -493,6 +523,12 @@ static enum MHD_Result continuation(struct ing_request *req, json_t *body, const
     freeReplyObject(r);
     if (err)
         return redis_down(req);
+    if (won) { /* one continuation per round, whichever token carries it */
+        r = redisCommand(c, "HSETNX %s%s continued:%d 1", Q_PTC_JOB_PREFIX, req->job_id,
+                         req->ptc_round);
+        won = !r || r->type != REDIS_REPLY_INTEGER || r->integer == 1;
+        freeReplyObject(r);
+    }
     if (!won)
         return bad(req, MHD_HTTP_CONFLICT, "conflict", "continuation_token",
                    "this continuation token was already used");
@@ -583,4 +619,31 @@ enum MHD_Result ing_h_ptc_cancel(struct ing_request *req)
         req->conn, MHD_HTTP_OK,
         json_pack("{s:s,s:s}", "request_id", req->request_id, "status", sch_status_name(after)),
         req->request_id);
+}
+
+/* ---- GET /jobs/{id} ---------------------------------------------------- */
+
+void ing_ptc_annotate_job(struct ing_request *req, json_t *o)
+{
+    redisContext *c = ing_redis();
+    char worker[128] = "";
+    int round = 0;
+    json_t *calls = c ? paused_round(c, req->job_id, worker, sizeof worker, &round) : NULL;
+    if (!calls)
+        return;
+    char rbuf[16], token[2 * TOKEN_BYTES + 1];
+    snprintf(rbuf, sizeof rbuf, "%d", round);
+    redisReply *r = redisCommand(c, "HSETNX %s%s minted:%s 1", Q_PTC_JOB_PREFIX, req->job_id, rbuf);
+    int first = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    req->ptc_timeout_ms = (int64_t)ing_cfg.limits.max_execution_time_s * 1000;
+    json_object_set_new(o, "status", json_string("tool_call_required"));
+    json_object_set_new(o, "round", json_integer(round));
+    json_object_set(o, "tool_calls", calls);
+    /* the token is shown once per round: only its hash is kept */
+    if (first && mint(req, c, worker, rbuf, calls, token) == 0)
+        json_object_set_new(o, "continuation_token", json_string(token));
+    else
+        json_object_set_new(o, "continuation_token", json_null());
+    json_decref(calls);
 }

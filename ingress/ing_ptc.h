@@ -5,7 +5,19 @@
 #ifndef ING_PTC_H
 #define ING_PTC_H
 
+#include "ing_request.h"
+
+#include <jansson.h>
 #include <stddef.h>
+
+/* POST /jobs: a body with `tools` becomes a programmatic job (validated as
+ * for /exec/programmatic).  0, or -1 with *ret queued. */
+int ing_ptc_jobs_intake(struct ing_request *req, enum MHD_Result *ret);
+
+/* GET /jobs/{id} of a job paused at tool calls (`o` its JSON, not
+ * terminal): status tool_call_required, round, tool_calls, and the round's
+ * continuation_token the first time it is shown (else null). */
+void ing_ptc_annotate_job(struct ing_request *req, json_t *o);
 
 /* A tool name as LibreChat's client normalises it (Python when bash is 0:
  * normalizeToPythonIdentifier; Bash: normalizeToBashIdentifier) into

@@ -227,6 +227,37 @@ def case_worker_killed():
         check(el < 60, "nothing hangs (%.1f s; the pause TTL is 300 s)" % el)
 
 
+def case_jobs_flow():
+    """POST /jobs with tools: GET /jobs/{id} shows the pause (the token once
+    per round), POST /exec/programmatic continues it."""
+    with stack() as s:
+        r = s.post("/jobs", {"lang": "py", "code": "w = await get_weather(city='J')\n"
+                                               "print(w['city'])", "tools": TOOLS})
+        check(r.status == 202, "queued", r.status, r.body)
+        job = r.json()["job_id"]
+        end = time.time() + 120
+        while time.time() < end:
+            j = s.get("/jobs/" + job, key=Stack.KEY).json()
+            if j["status"] == "tool_call_required":
+                break
+            time.sleep(0.2)
+        check(j["status"] == "tool_call_required" and j["round"] == 1 and
+              j["tool_calls"][0]["name"] == "get-weather" and j["continuation_token"], "paused", j)
+        again = s.get("/jobs/" + job, key=Stack.KEY).json()
+        check(again["status"] == "tool_call_required" and again["continuation_token"] is None,
+              "the token is shown once", again)
+        other = s.get("/jobs/" + job, key=Stack.OTHER_KEY)
+        check(other.status == 404, "another caller sees nothing", other.status)
+        r = s.post(PTC, {"continuation_token": j["continuation_token"],
+                         "tool_results": results_for(j["tool_calls"], weather)})
+        check(r.status == 200 and r.json()["status"] == "completed" and
+              r.json()["stdout"] == "J\n", "continued", r.body)
+        j = s.get("/jobs/" + job, key=Stack.KEY).json()
+        check(j["status"] == "completed" and j["result"]["stdout"] == "J\n", "job done", j)
+        r = s.post("/jobs", {"lang": "c", "code": "x", "tools": TOOLS})
+        check(r.status == 400, "tools for c refused", r.status, r.body)
+
+
 CASES = {n[5:]: f for n, f in globals().items() if n.startswith("case_")}
 
 if __name__ == "__main__":
