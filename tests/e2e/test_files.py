@@ -95,7 +95,7 @@ def flow(s):
 
     # the program writes a PNG with matplotlib: listed in the response
     r = s.exec({"lang": "py", "code": PLOT, "session_id": sid,
-                "files": files_ref(sid, csv_id, "data.csv")}, timeout=120)
+                "files": files_ref(sid, csv_id, "data.csv")}, timeout=240)
     j = r.json()
     assert j["status"] == "completed", j
     png_hash = j["stdout"].strip()
@@ -145,9 +145,14 @@ def flow(s):
     return sid, csv_id, png_id
 
 
+# The matplotlib run may build its font cache first: on a loaded machine
+# that alone can pass the default 30 s.
+FLOW_ENV = {"MAX_EXECUTION_TIME": "120"}
+
+
 def case_flow_local():
     require_docker_image(PY_IMAGE)
-    with Stack() as s:
+    with Stack(env=FLOW_ENV) as s:
         sid, csv_id, png_id = flow(s)
         # the local backend keeps plain files under STORAGE_DIR
         path = os.path.join(s.tmp, "storage", "files", sid, png_id)
@@ -186,7 +191,7 @@ def start_s3rver(tmp):
 
 def case_flow_s3():
     require_docker_image(PY_IMAGE)
-    s = Stack(start=False)
+    s = Stack(env=FLOW_ENV, start=False)
     p = None
     try:
         p, port, d = start_s3rver(s.tmp)
