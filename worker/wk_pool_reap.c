@@ -19,12 +19,12 @@
 #include "wk_pool_int.h"
 
 #include "ci_log.h"
+#include "wk_rmtree.h"
 #include "ci_util.h"
 #include "wk_config.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,24 +46,17 @@ static void reap_done(struct wk_pool *p)
         wk_pool__fill(p);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
-        log_warn("reap: cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-/* Threadpool: the container is gone; no symlink is followed. */
 static void rm_dirs_work(uv_work_t *w)
 {
     struct reap_item *it = w->data;
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", wk_cfg.run_dir, it->token);
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    snprintf(path, sizeof path, "%s/%s", wk_cfg.data_dir, it->token);
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    const char *roots[2] = {wk_cfg.run_dir, wk_cfg.data_dir};
+    for (int i = 0; i < 2; i++) { /* any depth: wk_rmtree works by descriptor */
+        snprintf(path, sizeof path, "%s/%s", roots[i], it->token);
+        int rc = wk_rmtree(path);
+        if (rc < 0)
+            log_warn("reap: cannot remove %s: %s", path, strerror(-rc));
+    }
 }
 
 static void rm_dirs_done(uv_work_t *w, int status)

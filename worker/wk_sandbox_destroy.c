@@ -6,32 +6,30 @@
 #include "wk_sandbox_int.h"
 
 #include "ci_log.h"
+#include "wk_rmtree.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static void rm_tree(const char *path)
 {
-    (void)st;
-    (void)ftw;
-    if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
-        log_warn("cannot remove %s: %s", path, strerror(errno));
-    return 0;
+    int rc = wk_rmtree(path);
+    if (rc < 0)
+        log_warn("cannot remove %s: %s", path, strerror(-rc));
 }
 
-/* Threadpool: no symlink is followed (FTW_PHYS) and the container is gone,
- * so nothing changes under our feet. */
+/* Threadpool: the container is gone, so nothing changes under our feet;
+ * wk_rmtree follows no symlink and has no depth limit. */
 static void rm_work(uv_work_t *w)
 {
     struct wk_sandbox *sb = w->data;
     if (sb->run_dir_made)
-        nftw(sb->run_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_tree(sb->run_dir);
     if (sb->data_dir_made && (sb->removed || !sb->container_id))
-        nftw(sb->data_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        rm_tree(sb->data_dir);
     else if (sb->data_dir_made)
         log_error("sandbox %s: container not removed; keeping %s", sb->name, sb->data_dir);
 }
