@@ -50,6 +50,11 @@ static void rm_dirs_work(uv_work_t *w)
 {
     struct reap_item *it = w->data;
     char path[4200];
+    /* a data dir may be the mount point of the sandbox's disk image */
+    snprintf(path, sizeof path, "%s/%s", wk_cfg.data_dir, it->token);
+    char img[4300];
+    snprintf(img, sizeof img, "%s/%s/%s.img", wk_cfg.data_dir, WK_SANDBOX_DISK_DIR, it->token);
+    wk_sandbox_disk_remove(img, path);
     const char *roots[2] = {wk_cfg.run_dir, wk_cfg.data_dir};
     for (int i = 0; i < 2; i++) { /* any depth: wk_rmtree works by descriptor */
         snprintf(path, sizeof path, "%s/%s", roots[i], it->token);

@@ -304,7 +304,57 @@ static int make_host_side(struct wk_sandbox *sb, const struct wk_sandbox_spec *s
     sb->data_dir_made = 1;
     if (chown(sb->data_dir, spec->uid, spec->gid) != 0)
         return -errno;
+    if (spec->disk_mb > 0) { /* the image dir: the worker's only */
+        char *dir = path_join(spec->data_root, WK_SANDBOX_DISK_DIR);
+        rc = mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+        free(dir);
+        if (rc < 0)
+            return rc;
+        char name[64];
+        snprintf(name, sizeof name, "%s/%s.img", WK_SANDBOX_DISK_DIR, sb->token);
+        sb->disk_img = path_join(spec->data_root, name);
+        sb->disk_mb = spec->disk_mb;
+        sb->disk_inodes = spec->disk_inodes;
+    }
     return 0;
+}
+
+/* ---- the bounded /mnt/data: made off the loop, then the container ------- */
+
+static void disk_work(uv_work_t *w)
+{
+    struct wk_sandbox *sb = w->data;
+    sb->disk_rc = wk_sandbox_disk_make(sb->disk_img, sb->data_dir, sb->disk_mb, sb->disk_inodes,
+                                       sb->uid, sb->gid);
+}
+
+static int issue_create(struct wk_sandbox *sb)
+{
+    json_t *cfg = sb->create_cfg;
+    sb->create_cfg = NULL;
+    int rc = wk_sb__docker_issued(sb, wk_docker_create(sb->docker, sb->name, cfg, on_created, sb));
+    json_decref(cfg);
+    return rc;
+}
+
+static void disk_done(uv_work_t *w, int status)
+{
+    struct wk_sandbox *sb = w->data;
+    (void)status;
+    if (wk_sb__docker_done(sb)) /* destroying: the teardown unmounts */
+        return;
+    if (sb->state != WK_SB_OPENING)
+        return;
+    if (sb->disk_rc < 0) {
+        log_error("sandbox %s: cannot make its disk (%s)", sb->name, strerror(-sb->disk_rc));
+        wk_sb__fail_open(sb, sb->disk_rc);
+        return;
+    }
+    log_debug("sandbox %s: disk ready at +%lld us", sb->name,
+              (long long)(ci_mono_us() - sb->open_us));
+    int rc = issue_create(sb);
+    if (rc < 0)
+        wk_sb__fail_open(sb, rc);
 }
 
 int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbox_spec *spec,
@@ -349,7 +399,14 @@ int wk_sandbox_open(uv_loop_t *loop, struct wk_docker *d, const struct wk_sandbo
         rc = -EINVAL;
         goto out;
     }
-    rc = wk_sb__docker_issued(sb, wk_docker_create(d, sb->name, cfg, on_created, sb));
+    sb->create_cfg = cfg;
+    cfg = NULL;
+    if (sb->disk_img) { /* the disk first (threadpool), then the create */
+        sb->disk_work.data = sb;
+        rc = wk_sb__docker_issued(sb, uv_queue_work(loop, &sb->disk_work, disk_work, disk_done));
+    } else {
+        rc = issue_create(sb);
+    }
     if (rc < 0)
         goto out;
     uv_timer_start(&sb->timer, on_start_deadline,

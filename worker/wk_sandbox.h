@@ -82,7 +82,24 @@ struct wk_sandbox_spec {
     const char *resolv_conf; /* host file bound read-only at /etc/resolv.conf, or NULL */
     const char *seccomp;     /* compact JSON profile sent inline, or NULL for Docker's
                               * default (spec_init: wk_sandbox_seccomp_profile()) */
+    int64_t disk_mb;         /* SANDBOX_DISK_MB (512): /mnt/data is an ext4 image of this
+                              * size loop-mounted at the data dir; 0 = a plain host dir */
+    int64_t disk_inodes;     /* SANDBOX_DISK_INODES (disk_mb * 128): its inode count */
+    int64_t work_mb;         /* /run/ci/work (HOME, build dirs): tmpfs, SANDBOX_WORK_MB (256) */
 };
+
+/* ---- the bounded /mnt/data (wk_sandbox_disk.c; threadpool only) ----------
+ *
+ * The image of a sandbox is $DATA_DIR/.disk/<token>.img (WK_SANDBOX_DISK_DIR
+ * below the data root), never visible in a container. */
+#define WK_SANDBOX_DISK_DIR ".disk"
+/* Creates the sparse image `img`, makes an ext4 of `inodes` inodes on it
+ * whose root is uid:gid 0700, and loop-mounts it (nosuid, nodev) at `mnt`
+ * (an existing empty dir).  Returns 0 or a negative errno (nothing left). */
+int wk_sandbox_disk_make(const char *img, const char *mnt, int64_t mb, int64_t inodes, uid_t uid,
+                         gid_t gid);
+/* Unmounts `mnt` (lazily; not mounted is fine) and unlinks `img`. */
+void wk_sandbox_disk_remove(const char *img, const char *mnt);
 
 /* ---- the seccomp profile (wk_sandbox_seccomp.c) --------------------------
  *

@@ -27,6 +27,9 @@ void wk_sandbox_spec_init(struct wk_sandbox_spec *spec)
     spec->tmp_mb = ci_env_int("SANDBOX_TMP_MB", 64, 1, 1 << 16);
     spec->mask_host_info = ci_env_bool("CONTAINER_MASK_HOST_INFO", 1);
     spec->seccomp = wk_sandbox_seccomp_profile();
+    spec->disk_mb = ci_env_int("SANDBOX_DISK_MB", 512, 0, 1 << 20);
+    spec->disk_inodes = ci_env_int("SANDBOX_DISK_INODES", spec->disk_mb * 128, 1024, 1 << 30);
+    spec->work_mb = ci_env_int("SANDBOX_WORK_MB", 256, 16, 1 << 16);
 }
 
 static json_t *labels(const struct wk_sandbox_spec *spec)
@@ -141,9 +144,20 @@ static json_t *runner_caps(void)
 static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_dir,
                            const char *data_dir)
 {
-    char tmpfs[96];
-    snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lldm", (long long)spec->tmp_mb);
+    /* Every writable place has a byte and an inode bound (docs/sandbox.md,
+     * "Disk"): /tmp and /dev/shm noexec; /run/ci/work (HOME, build dirs:
+     * compiled programs run from there) exec.  tmpfs pages are charged to
+     * the container's memory cgroup. */
+    char tmpfs[128], shm[128], work[128];
+    snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lldm,nr_inodes=%lld",
+             (long long)spec->tmp_mb, (long long)spec->tmp_mb * 256);
+    snprintf(shm, sizeof shm, "rw,noexec,nosuid,nodev,size=64m,nr_inodes=4096,mode=1777");
+    snprintf(work, sizeof work, "rw,exec,nosuid,nodev,size=%lldm,nr_inodes=%lld,mode=755",
+             (long long)spec->work_mb, (long long)spec->work_mb * 256);
     json_int_t nofile = spec->nofile > 0 ? spec->nofile : 1024;
+    /* RLIMIT_FSIZE: no file bigger than the disk (bytes), for the runner
+     * and every program: also bounds the state file a program writes. */
+    json_int_t fsize = (json_int_t)(spec->disk_mb > 0 ? spec->disk_mb : 512) << 20;
     /* CapDrop ALL, then only what the runner (container root) needs to
      * hand programs the sandbox uid with an empty bounding set (SETUID,
      * SETGID, SETPCAP) and to clean up after them (KILL, CHOWN,
@@ -151,12 +165,14 @@ static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_d
      * setresuid to spec->uid, no_new_privs).  SecurityOpt keeps Docker's
      * default seccomp profile (it is applied unless "seccomp=unconfined"
      * is given). */
-    json_t *hc = json_pack("{s:o, s:s, s:[s], s:o, s:o, s:b, s:{s:s}, s:[{s:s, s:I, s:I}], s:b}",
+    json_t *hc = json_pack("{s:o, s:s, s:[s], s:o, s:o, s:b, s:{s:s, s:s, s:s}, "
+                           "s:[{s:s, s:I, s:I}, {s:s, s:I, s:I}], s:b}",
                            "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
                            spec->network ? spec->network : "none", "CapDrop", "ALL", "CapAdd",
                            runner_caps(), "SecurityOpt", security_opts(spec), "ReadonlyRootfs", 1,
-                           "Tmpfs", "/tmp", tmpfs, "Ulimits", "Name", "nofile", "Soft", nofile,
-                           "Hard", nofile, "Init", 0);
+                           "Tmpfs", "/tmp", tmpfs, "/dev/shm", shm, "/run/ci/work", work,
+                           "Ulimits", "Name", "nofile", "Soft", nofile, "Hard", nofile, "Name",
+                           "fsize", "Soft", fsize, "Hard", fsize, "Init", 0);
     if (!hc)
         return NULL;
     set_dns(hc, spec);

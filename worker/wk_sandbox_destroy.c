@@ -28,8 +28,11 @@ static void rm_work(uv_work_t *w)
     struct wk_sandbox *sb = w->data;
     if (sb->run_dir_made)
         rm_tree(sb->run_dir);
-    if (sb->data_dir_made && (sb->removed || !sb->container_id))
+    if (sb->data_dir_made && (sb->removed || !sb->container_id)) {
+        if (sb->disk_img) /* unmount first: the tree is then the empty mount point */
+            wk_sandbox_disk_remove(sb->disk_img, sb->data_dir);
         rm_tree(sb->data_dir);
+    }
     else if (sb->data_dir_made)
         log_error("sandbox %s: container not removed; keeping %s", sb->name, sb->data_dir);
 }
@@ -42,6 +45,8 @@ static void rm_done(uv_work_t *w, int status)
     wk_frame_decoder_release(&sb->dec);
     free(sb->run_dir);
     free(sb->data_dir);
+    free(sb->disk_img);
+    json_decref(sb->create_cfg);
     free(sb->sock_path);
     free(sb->name);
     free(sb->session_id);

@@ -32,6 +32,12 @@ struct wk_sandbox {
     gid_t gid;
     int start_timeout_ms;
     int run_dir_made, data_dir_made;
+    /* the bounded /mnt/data (wk_sandbox_disk.c): image path, size, state */
+    char *disk_img;
+    int64_t disk_mb, disk_inodes;
+    int disk_rc;       /* result of the disk work */
+    uv_work_t disk_work;
+    json_t *create_cfg; /* held while the disk is made, then sent */
 
     uv_pipe_t server;
     uv_pipe_t conn;

@@ -16,7 +16,7 @@ Python ("py") is served by a fork server: heavy modules (numpy, pandas,
 matplotlib with the Agg backend, cloudpickle) are imported once, right after
 `hello` while no frame is waiting, and every run is a fork of that warm
 process.  Other languages are written to
-a private build directory /run/ci/build/<n>/, compiled if needed and executed
+a private build directory /run/ci/work/build/<n>/, compiled if needed and executed
 with cwd /mnt/data.  Every program runs in its own process group with stdout
 and stderr on pipes; the runner keeps at most max_output bytes of each and
 drains the rest, kills the group on timeout, and after every run kills any

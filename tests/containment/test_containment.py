@@ -455,6 +455,155 @@ def case_host_info():
         served(s)
 
 
+# ---- 5. disk: bytes and inodes bounded everywhere; trees of any depth go --
+
+DISK_ENV = dict(LIMITS, SANDBOX_DISK_MB="64", SANDBOX_DISK_INODES="2048", SANDBOX_TMP_MB="8",
+                SANDBOX_WORK_MB="16", MAX_MEMORY_MB="256")
+
+PY_FILL = r"""
+import errno, json, os
+def fill(path, chunk=1 << 20):
+    n = 0
+    try:
+        with open(path, "wb") as f:
+            while n < (1 << 30):
+                f.write(b"x" * chunk)
+                f.flush()
+                n += chunk
+    except OSError as e:
+        return n, errno.errorcode.get(e.errno)
+    return n, "no limit"
+def many(d):
+    os.makedirs(d, exist_ok=True)
+    i = 0
+    try:
+        while i < 10 ** 6:
+            open("%s/%d" % (d, i), "w").close()
+            i += 1
+    except OSError as e:
+        return i, errno.errorcode.get(e.errno)
+    return i, "no limit"
+r = {}
+for name, p in (("data", "/mnt/data/big"), ("tmp", "/tmp/big"), ("shm", "/dev/shm/big"),
+                ("work", os.environ["HOME"] + "/big")):
+    r[name] = fill(p)
+    os.unlink(p)
+r["data_inodes"] = many("/mnt/data/many")
+r["tmp_inodes"] = many("/tmp/many")
+import shutil
+shutil.rmtree("/mnt/data/many")
+print(json.dumps(r))
+"""
+
+
+def data_dirs(s):
+    root = s.env["DATA_DIR"]
+    try:
+        return sorted(e for e in os.listdir(root) if not e.startswith("."))
+    except OSError:
+        return []
+
+
+def case_disk_bounds():
+    """Finding 5 (disk): /mnt/data (a 64 MB ext4 image of 2048 inodes here),
+    /tmp, /dev/shm and HOME each end in ENOSPC at their bound, in py and
+    bash; the host grows by at most the image; the session goes on."""
+    for lang in ("py", "bash"):
+        require_docker_image(image(lang))
+    with Stack(env=DISK_ENV) as s:
+        r = s.exec({"lang": "py", "code": PY_FILL}, timeout=200)
+        assert r.status == 200, r.body
+        j = r.json()
+        assert j["status"] == "completed", j
+        got = json.loads(j["stdout"])
+        print(got)
+        assert got["data"][1] == "ENOSPC" and got["data"][0] <= 64 << 20, got
+        assert got["tmp"][1] == "ENOSPC" and got["tmp"][0] <= 8 << 20, got
+        # /dev/shm holds 64 MB; here RLIMIT_FSIZE (the disk's 64 MB) bites first
+        assert got["shm"][1] in ("ENOSPC", "EFBIG") and got["shm"][0] <= 64 << 20, got
+        assert got["work"][1] == "ENOSPC" and got["work"][0] <= 16 << 20, got
+        assert got["data_inodes"][1] == "ENOSPC" and got["data_inodes"][0] <= 2048, got
+        assert got["tmp_inodes"][1] == "ENOSPC" and got["tmp_inodes"][0] <= 8 * 256, got
+        # host side: the data dir is the mount of a sparse image of 64 MB
+        dirs = data_dirs(s)
+        assert len(dirs) >= 1, dirs
+        disk = os.path.join(s.env["DATA_DIR"], ".disk")
+        for img in os.listdir(disk):
+            st = os.stat(os.path.join(disk, img))
+            assert st.st_size == 64 << 20 and st.st_blocks * 512 <= (64 << 20) + (1 << 20), st
+        sid = j["session_id"]
+        r = s.exec({"lang": "bash",
+                    "code": "dd if=/dev/zero of=/mnt/data/f bs=1M count=200 2>&1 | grep -o 'No space.*'; "
+                            "ls -l /mnt/data/f | awk '{print $5}'"})
+        j2 = r.json()
+        print(j2)
+        assert "No space left on device" in j2["stdout"], j2
+        assert int(j2["stdout"].split()[-1]) <= 64 << 20, j2
+        served(s, sid)
+
+
+PY_DEEP = r"""
+import os
+for top in ("/mnt/data", "/tmp", os.environ["HOME"]):
+    fd = os.open(top, os.O_RDONLY)
+    for i in range(1200):                 # 1200 * 7 bytes: a 8.4 KB path
+        os.mkdir("dddddd", dir_fd=fd)
+        nfd = os.open("dddddd", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    with open(os.open("leaf", os.O_CREAT | os.O_WRONLY, dir_fd=fd), "w") as f:
+        f.write("x" * 4096)
+    os.close(fd)
+print("deep")
+"""
+
+
+def case_deep_tree():
+    """Finding 5 (trees): a program leaves a tree 8 KB deep in /mnt/data,
+    /tmp and HOME; after the sandbox's teardown, and after a worker crash
+    and the next worker's start-up reap, nothing of it is left on the host
+    (data dir, run dir, disk image)."""
+    require_docker_image(image("py"))
+    env = dict(DISK_ENV, MAX_EXECUTION_TIME="3", POOL_SIZE_PY="0")
+    with Stack(env=env) as s:
+        run_root, data_root = s.env["RUN_DIR"], s.env["DATA_DIR"]
+
+        def leftovers():
+            out = data_dirs(s)
+            if os.path.isdir(run_root):
+                out += [e for e in os.listdir(run_root) if not e.startswith(".")]
+            disk = os.path.join(data_root, ".disk")
+            if os.path.isdir(disk):
+                out += os.listdir(disk)
+            return out
+
+        def gone(names):
+            return lambda: not (set(leftovers()) & names)
+
+        # 1. teardown: the session's next call times out: its sandbox goes
+        before = set(leftovers())
+        j = s.exec({"lang": "py", "code": PY_DEEP}).json()
+        assert j["status"] == "completed" and j["stdout"] == "deep\n", j
+        sid = j["session_id"]
+        mine = set(leftovers()) - before
+        assert len(mine) >= 2, mine   # <token> (data and run dir), <token>.img
+        j = s.exec({"lang": "py", "code": "while True: pass", "session_id": sid}).json()
+        assert j["status"] == "timeout", j
+        wait_for(gone(mine), 60, "host dirs removed after the teardown")
+
+        # 2. crash: the worker dies with the deep tree in place; the next
+        # worker's start-up reap removes container and host dirs
+        before = set(leftovers())
+        j = s.exec({"lang": "py", "code": PY_DEEP}).json()
+        assert j["status"] == "completed", j
+        mine = set(leftovers()) - before
+        assert len(mine) >= 2, mine
+        s.kill("worker-1")
+        s.start_worker(1)
+        wait_for(gone(mine), 90, "host dirs removed by the start-up reap")
+        served(s)
+
+
 if __name__ == "__main__":
     sys.exit(run_cases({n[5:]: f for n, f in list(globals().items())
                         if n.startswith("case_")}, sys.argv))

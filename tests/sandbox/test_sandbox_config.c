@@ -71,11 +71,20 @@ TEST(host_config)
                   "no-new-privileges");
     ASSERT(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
     ASSERT(json_is_false(json_object_get(hc, "Init")));
-    ASSERT_STR_EQ(str_at(json_object_get(hc, "Tmpfs"), "/tmp"), "rw,noexec,nosuid,nodev,size=64m");
+    /* every writable tmpfs bounded in bytes and inodes */
+    json_t *tmpfs = json_object_get(hc, "Tmpfs");
+    ASSERT_STR_EQ(str_at(tmpfs, "/tmp"), "rw,noexec,nosuid,nodev,size=64m,nr_inodes=16384");
+    ASSERT_STR_EQ(str_at(tmpfs, "/dev/shm"),
+                  "rw,noexec,nosuid,nodev,size=64m,nr_inodes=4096,mode=1777");
+    ASSERT_STR_EQ(str_at(tmpfs, "/run/ci/work"),
+                  "rw,exec,nosuid,nodev,size=256m,nr_inodes=65536,mode=755");
     json_t *ul = json_array_get(json_object_get(hc, "Ulimits"), 0);
     ASSERT_STR_EQ(str_at(ul, "Name"), "nofile");
     ASSERT_EQ(json_integer_value(json_object_get(ul, "Soft")), 1024);
     ASSERT_EQ(json_integer_value(json_object_get(ul, "Hard")), 1024);
+    ul = json_array_get(json_object_get(hc, "Ulimits"), 1); /* no file above the disk */
+    ASSERT_STR_EQ(str_at(ul, "Name"), "fsize");
+    ASSERT_EQ(json_integer_value(json_object_get(ul, "Soft")), (json_int_t)512 << 20);
     /* "." is Docker's "no search list"; [] would inherit the host's */
     ASSERT_EQ(json_array_size(json_object_get(hc, "DnsSearch")), 1);
     ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(hc, "DnsSearch"), 0)), ".");

@@ -1,5 +1,5 @@
 """Every language but Python: the code is written to a private build
-directory /run/ci/build/<n>/, compiled if the language needs it (LANGS in
+directory /run/ci/work/build/<n>/, compiled if the language needs it (LANGS in
 config.py), run with cwd /mnt/data, and the directory removed.  The runner
 (root) writes the sources into a directory it has just made, then hands the
 directory to the sandbox user; compiler and program run as that user."""

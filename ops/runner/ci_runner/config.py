@@ -57,8 +57,9 @@ DATA_DIR = "/mnt/data"
 STATE_IN = RUN_DIR + "/state.in"
 STATE_OUT = RUN_DIR + "/state.out"
 STATE_TMP = RUN_DIR + "/state.out.tmp"
-BUILD_ROOT = RUN_DIR + "/build"
-HOME_DIR = RUN_DIR + "/home"
+WORK_DIR = RUN_DIR + "/work"      # a bounded tmpfs (exec) the worker mounts
+BUILD_ROOT = WORK_DIR + "/build"
+HOME_DIR = WORK_DIR + "/home"
 DRAIN_GRACE_S = 0.05   # after exit, wait this long for leftover pipe writers
 
 # Transpile-only TypeScript (no type check): one node process, no tsc CLI.

@@ -313,26 +313,10 @@ def child_setup(out_w, err_w, keep=()):
     os.dup2(err_w, 2)
     close_fds_except(keep)
     drop_to_user()
-    set_user_limits()
     try:
         os.chdir(DATA_DIR)
     except OSError:
         pass
-
-
-def set_user_limits():
-    """RLIMIT_FSIZE for the program (CI_MAX_FILE_BYTES, set by the worker
-    from SANDBOX_DISK_MB): a bigger file gets SIGXFSZ/EFBIG at once."""
-    import resource
-    try:
-        n = int(os.environ.get("CI_MAX_FILE_BYTES", "0"))
-    except ValueError:
-        n = 0
-    if n > 0:
-        try:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
-        except (OSError, ValueError):
-            pass
 
 
 def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False,
