@@ -17,6 +17,8 @@ PKGS=(
     libcurl4-openssl-dev liblz4-dev libip4tc-dev libjansson-dev libssl-dev
     # services and sandbox images
     redis-server redis-tools docker.io mmdebstrap iptables iproute2
+    # per-sandbox /mnt/data images (mkfs.ext4; docs/sandbox.md "Filesystem")
+    e2fsprogs
     # scripts, tests, benchmarks
     python3 curl ca-certificates openssl wrk procps psmisc jq
     # JWT-mode tests sign LibreChat-style tokens (tests/security_http/test_jwt.py)

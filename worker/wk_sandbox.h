@@ -182,9 +182,13 @@ struct wk_run_result {
 };
 
 /* rc 0: `r->res` holds the outcome (completed, failed, timeout, oom,
- * cancelled).  rc < 0: infrastructure failure (-EPIPE container died,
- * -EPROTO bad frame or runner `error` (message in r->res.error)); the
- * sandbox is then usually DEAD (check wk_sandbox_is_ready()).
+ * cancelled).  The caller's failures are rc 0 too, status failed with a
+ * one-line stderr "sandbox error: ...": a protocol violation by the runner
+ * (bad id, malformed/oversized/unexpected frame; the container is killed
+ * and the sandbox DEAD), a runner that exited on its own mid-run, or a
+ * runner `error` for the run (the sandbox stays READY).  rc < 0: an
+ * infrastructure failure (-EPIPE: the container was killed from outside or
+ * the engine did not answer the inspect); the sandbox is then DEAD.
  * `r` is owned by the sandbox and released after the callback returns; the
  * callback may take members over by copying them and setting them to NULL
  * (or `mine = r->res; memset(&r->res, 0, sizeof r->res)`).  The callback may

@@ -50,11 +50,6 @@ static void finish_without_result(struct wk_sandbox *sb, int rc, enum sch_status
     wk_sb__finish_run(sb, rc, &r);
 }
 
-static char *dup_json_str(json_t *v)
-{
-    return ci_xstrdup(json_is_string(v) ? json_string_value(v) : "");
-}
-
 /* The runner broke the protocol during a run (a result for another job, a
  * malformed or oversized frame, an unexpected frame type): it shares the
  * container with the caller's code, so this is the caller's failure, not
@@ -86,7 +81,7 @@ void wk_sb__protocol_violation(struct wk_sandbox *sb, const char *why)
 int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
 {
     const char *id = json_string_value(json_object_get(msg, "id"));
-    const char *why = NULL;
+    const char *bad = NULL;
     struct wk_run_result r;
     int rc;
 
@@ -99,21 +94,30 @@ int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
     }
     sb->paused = 0;
     if (strcmp(type, "result") == 0) {
-        rc = wk_sandbox_parse_result(msg, sb->job_id, sb->max_output, &r, &why);
+        rc = wk_sandbox_parse_result(msg, sb->job_id, sb->max_output, &r, &bad);
         if (rc == -EPROTO) {
             sch_result_release(&r.res);
-            wk_sb__protocol_violation(sb, why);
+            wk_sb__protocol_violation(sb, bad);
             return 0;
         }
         if (rc < 0)
             r.res.error = ci_xstrdup("cannot read the result");
     } else if (strcmp(type, "error") == 0 && id && sb->job_id && strcmp(id, sb->job_id) == 0) {
-        rc = -EPROTO;
+        /* The runner could not act on the run (e.g. its build dir cannot be
+         * made because an earlier run of the session filled HOME): running
+         * it again would not help, so this is the caller's outcome too.  The
+         * channel stays usable: READY. */
+        char text[512];
+        const char *why = json_string_value(json_object_get(msg, "message"));
+        rc = 0;
         r.res.status = SCH_STATUS_FAILED;
-        r.res.exit_code = -1;
-        r.res.error = dup_json_str(json_object_get(msg, "message"));
-        log_warn("sandbox %s: runner error: %s", sb->name, r.res.error);
-        /* A runner `error` leaves the channel usable: stay READY. */
+        r.res.exit_code = 1;
+        snprintf(text, sizeof text, "sandbox error: the runner refused the run: %.400s\n",
+                 why ? why : "no reason given");
+        r.res.stderr_len = strlen(text);
+        r.res.stderr_buf = ci_xstrndup(text, r.res.stderr_len);
+        r.res.stdout_buf = ci_xstrdup("");
+        log_warn("sandbox %s: runner error for job %s: %s", sb->name, sb->job_id, text);
         sb->state = WK_SB_READY;
     } else {
         wk_sb__protocol_violation(sb, strcmp(type, "error") == 0 ? "an error for another job"

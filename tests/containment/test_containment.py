@@ -303,8 +303,8 @@ def case_kill_the_runner():
 def case_binary_output():
     """Finding 4: NUL, invalid UTF-8 and raw binary on stdout/stderr are a
     normal, completed result: NUL and other control characters (but \\n and
-    \\t) are dropped, each invalid UTF-8 sequence becomes U+FFFD."""
-    for lang in ("py", "bash", "c"):
+    \\t) are dropped, each invalid UTF-8 sequence becomes U+FFFD (py, bash, c, js)."""
+    for lang in ("py", "bash", "c", "js"):
         require_docker_image(image(lang))
     with Stack(env=LIMITS) as s:
         res = answered_once(submit(s, "py", 'print("a\\0b")'))
@@ -330,6 +330,10 @@ int main(void) {
 }"""))
         assert res["status"] == "completed", res
         assert "\0" not in res["stdout"] and res["stderr"] == "", res
+        res = answered_once(submit(s, "js", "process.stdout.write(Buffer.from([97, 0, 98, 255, 10]));"
+                                            "process.stderr.write(Buffer.from([0xc3, 0x28]));"))
+        assert res["status"] == "completed", res
+        assert res["stdout"] == "ab\ufffd\n" and res["stderr"] == "\ufffd(\n", res
         served(s)
         no_dead_letters(s)
 
@@ -496,6 +500,31 @@ print(json.dumps(r))
 """
 
 
+C_FILL_HOME = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+    char path[512], buf[65536];
+    memset(buf, 'x', sizeof buf);
+    snprintf(path, sizeof path, "%s/fill", getenv("HOME"));
+    FILE *f = fopen(path, "w");
+    long n = 0;
+    while (f && fwrite(buf, 1, sizeof buf, f) == sizeof buf && n < (1L << 30))
+        n += sizeof buf;
+    if (f) fclose(f);
+    for (int i = 0; i < 100000; i++) {          /* and its inodes */
+        snprintf(path, sizeof path, "%s/i%d", getenv("HOME"), i);
+        FILE *g = fopen(path, "w");
+        if (!g) break;
+        fclose(g);
+    }
+    printf("filled %ld\n", n);
+    return 0;
+}
+"""
+
+
 def data_dirs(s):
     root = s.env["DATA_DIR"]
     try:
@@ -507,8 +536,10 @@ def data_dirs(s):
 def case_disk_bounds():
     """Finding 5 (disk): /mnt/data (a 64 MB ext4 image of 2048 inodes here),
     /tmp, /dev/shm and HOME each end in ENOSPC at their bound, in py and
-    bash; the host grows by at most the image; the session goes on."""
-    for lang in ("py", "bash"):
+    bash; the host grows by at most the image; the session goes on.  A C
+    program that fills HOME breaks its session's next build: answered at
+    once, on the first attempt."""
+    for lang in ("py", "bash", "c"):
         require_docker_image(image(lang))
     with Stack(env=DISK_ENV) as s:
         r = s.exec({"lang": "py", "code": PY_FILL}, timeout=200)
@@ -540,6 +571,18 @@ def case_disk_bounds():
         assert "No space left on device" in j2["stdout"], j2
         assert int(j2["stdout"].split()[-1]) <= 64 << 20, j2
         served(s, sid)
+        # a program that fills the runner's work area breaks its own session's
+        # next build: the caller's failure, answered on the first attempt
+        g = submit(s, "c", C_FILL_HOME)
+        res = answered_once(g)
+        assert res["status"] == "completed" and "filled" in res["stdout"], res
+        res = answered_once(submit(s, "c", "int main(void) { return 0; }",
+                                   session_id=g["session_id"]))
+        print(res)
+        assert res["status"] in ("failed", "completed"), res
+        if res["status"] == "failed":
+            assert res["stderr"].startswith("sandbox error:") or "No space" in res["stderr"], res
+        no_dead_letters(s)
 
 
 PY_DEEP = r"""
