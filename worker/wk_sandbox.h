@@ -159,9 +159,9 @@ struct wk_run_request {
     int state_in;        /* restore globals from <run dir>/state.in */
     int state_out;       /* write picklable globals to <run dir>/state.out */
     /* programmatic tool calling (py, bash); tools NULL: a plain run */
-    const char *tools;       /* JSON array text [{name, ...}], validated by the ingress */
-    uint32_t ptc_pause_ms;   /* PTC_PAUSE_TTL_SECONDS * 1000 */
-    int ptc_max_rounds;      /* PTC_MAX_ROUNDS */
+    const char *tools;                /* JSON array text [{name, ...}], validated by the ingress */
+    uint32_t ptc_pause_ms;            /* PTC_PAUSE_TTL_SECONDS * 1000 */
+    int ptc_max_rounds;               /* PTC_MAX_ROUNDS */
     wk_sandbox_tool_cb on_tool_calls; /* required with tools; gets the run's arg */
 };
 
@@ -217,8 +217,8 @@ size_t wk_sandbox_frame_cap(size_t max_output);
  * one of completed/failed/timeout/oom, exit_code 0..255, duration_ms and
  * state_size non-negative integers, stdout/stderr strings of at most
  * 3 * `max_output` bytes (the runner keeps max_output bytes of a stream and
- * decodes them, an invalid byte becoming the 3-byte U+FFFD), warnings an array of at most WK_SANDBOX_MAX_WARNINGS
- * strings (each cut to WK_SANDBOX_WARNING_MAX).  Returns 0, or -EPROTO with
+ * decodes them, an invalid byte becoming the 3-byte U+FFFD), warnings an array of at most
+ * WK_SANDBOX_MAX_WARNINGS strings (each cut to WK_SANDBOX_WARNING_MAX).  Returns 0, or -EPROTO with
  * *why (static text) naming the first violation, or -ENOMEM; on failure
  * `r` may hold partial members (release with sch_result_release). */
 int wk_sandbox_parse_result(json_t *msg, const char *job_id, size_t max_output,

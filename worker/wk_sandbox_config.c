@@ -121,7 +121,7 @@ static const char *const k_masked[] = {
     /* ours */
     "/proc/sys/kernel/random/boot_id", /* names this boot of the host */
     "/proc/modules", "/proc/kallsyms", /* the host kernel's modules and symbols */
-    "/proc/diskstats", "/proc/partitions", "/proc/swaps", /* host disks */
+    "/proc/diskstats", "/proc/partitions", "/proc/swaps",                 /* host disks */
     "/proc/interrupts", "/proc/softirqs", "/proc/iomem", "/proc/ioports", /* host hardware */
     "/proc/buddyinfo", "/proc/zoneinfo", "/proc/pagetypeinfo", "/proc/vmallocinfo",
     "/proc/slabinfo", "/sys/kernel/debug", "/sys/devices/virtual/dmi"};
@@ -165,14 +165,14 @@ static json_t *host_config(const struct wk_sandbox_spec *spec, const char *run_d
      * setresuid to spec->uid, no_new_privs).  SecurityOpt keeps Docker's
      * default seccomp profile (it is applied unless "seccomp=unconfined"
      * is given). */
-    json_t *hc = json_pack("{s:o, s:s, s:[s], s:o, s:o, s:b, s:{s:s, s:s, s:s}, "
-                           "s:[{s:s, s:I, s:I}, {s:s, s:I, s:I}], s:b}",
-                           "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
-                           spec->network ? spec->network : "none", "CapDrop", "ALL", "CapAdd",
-                           runner_caps(), "SecurityOpt", security_opts(spec), "ReadonlyRootfs", 1,
-                           "Tmpfs", "/tmp", tmpfs, "/dev/shm", shm, "/run/ci/work", work,
-                           "Ulimits", "Name", "nofile", "Soft", nofile, "Hard", nofile, "Name",
-                           "fsize", "Soft", fsize, "Hard", fsize, "Init", 0);
+    json_t *hc =
+        json_pack("{s:o, s:s, s:[s], s:o, s:o, s:b, s:{s:s, s:s, s:s}, "
+                  "s:[{s:s, s:I, s:I}, {s:s, s:I, s:I}], s:b}",
+                  "Binds", binds(spec, run_dir, data_dir), "NetworkMode",
+                  spec->network ? spec->network : "none", "CapDrop", "ALL", "CapAdd", runner_caps(),
+                  "SecurityOpt", security_opts(spec), "ReadonlyRootfs", 1, "Tmpfs", "/tmp", tmpfs,
+                  "/dev/shm", shm, "/run/ci/work", work, "Ulimits", "Name", "nofile", "Soft",
+                  nofile, "Hard", nofile, "Name", "fsize", "Soft", fsize, "Hard", fsize, "Init", 0);
     if (!hc)
         return NULL;
     set_dns(hc, spec);
@@ -204,12 +204,12 @@ json_t *wk_sandbox_container_config(const struct wk_sandbox_spec *spec, const ch
         return NULL;
     /* No Cmd/Entrypoint: the image's CMD starts the runner, as container
      * root (User "0:0"); it runs every program as spec->uid:spec->gid. */
-    json_t *cfg = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:[s,s], s:o, s:o}",
-                            "Image", spec->image, "User", "0:0", "WorkingDir", "/mnt/data",
-                            "Domainname", "", "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0,
-                            "OpenStdin", 0, "AttachStdout", 0, "AttachStderr", 0, "Env", env_uid,
-                            env_gid, "Labels", labels(spec), "HostConfig",
-                            host_config(spec, run_dir, data_dir));
+    json_t *cfg =
+        json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:[s,s], s:o, s:o}", "Image",
+                  spec->image, "User", "0:0", "WorkingDir", "/mnt/data", "Domainname", "",
+                  "NetworkDisabled", spec->network ? 0 : 1, "Tty", 0, "OpenStdin", 0,
+                  "AttachStdout", 0, "AttachStderr", 0, "Env", env_uid, env_gid, "Labels",
+                  labels(spec), "HostConfig", host_config(spec, run_dir, data_dir));
     /* Unmasked, Docker names the host after the container id. */
     if (cfg && spec->mask_host_info)
         json_object_set_new(

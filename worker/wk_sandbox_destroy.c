@@ -32,8 +32,7 @@ static void rm_work(uv_work_t *w)
         if (sb->disk_img) /* unmount first: the tree is then the empty mount point */
             wk_sandbox_disk_remove(sb->disk_img, sb->data_dir);
         rm_tree(sb->data_dir);
-    }
-    else if (sb->data_dir_made)
+    } else if (sb->data_dir_made)
         log_error("sandbox %s: container not removed; keeping %s", sb->name, sb->data_dir);
 }
 

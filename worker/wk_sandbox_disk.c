@@ -37,8 +37,8 @@ static int run_mkfs(const char *img, int64_t inodes, uid_t uid, gid_t gid)
     snprintf(n, sizeof n, "%lld", (long long)inodes);
     snprintf(opts, sizeof opts, "lazy_itable_init=1,nodiscard,root_owner=%u:%u", (unsigned)uid,
              (unsigned)gid);
-    char *argv[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-N", n, "-O", "^has_journal",
-                    "-E", opts, (char *)img, NULL};
+    char *argv[] = {"mkfs.ext4", "-q",           "-F", "-m", "0",         "-N", n,
+                    "-O",        "^has_journal", "-E", opts, (char *)img, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -115,7 +115,7 @@ int wk_sandbox_disk_make(const char *img, const char *mnt, int64_t mb, int64_t i
     if (rc == 0) {
         char lf[4200];
         snprintf(lf, sizeof lf, "%s/lost+found", mnt);
-        rmdir(lf); /* not a file of the session's */
+        rmdir(lf);                 /* not a file of the session's */
         if (chmod(mnt, 0700) != 0) /* the fs root: the sandbox user's (root_owner) */
             rc = -errno;
     }

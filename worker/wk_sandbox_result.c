@@ -103,8 +103,8 @@ int wk_sandbox_parse_result(json_t *msg, const char *job_id, size_t max_output,
     }
     r->stdout_truncated = json_is_true(json_object_get(msg, "stdout_truncated"));
     r->stderr_truncated = json_is_true(json_object_get(msg, "stderr_truncated"));
-    if (warnings && (!json_is_array(warnings) ||
-                     json_array_size(warnings) > WK_SANDBOX_MAX_WARNINGS)) {
+    if (warnings &&
+        (!json_is_array(warnings) || json_array_size(warnings) > WK_SANDBOX_MAX_WARNINGS)) {
         *why = "too many warnings";
         return -EPROTO;
     }

@@ -71,8 +71,7 @@ void wk_sb__protocol_violation(struct wk_sandbox *sb, const char *why)
     r.res.stderr_buf = ci_xstrndup(msg, r.res.stderr_len);
     r.res.stdout_buf = ci_xstrdup("");
     if (sb->container_id)
-        wk_sb__docker_issued(sb,
-                             wk_docker_kill(sb->docker, sb->container_id, NULL, on_killed, sb));
+        wk_sb__docker_issued(sb, wk_docker_kill(sb->docker, sb->container_id, NULL, on_killed, sb));
     wk_sb__close_conn(sb);
     sb->state = WK_SB_DEAD;
     wk_sb__finish_run(sb, 0, &r);
@@ -121,7 +120,7 @@ int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
         sb->state = WK_SB_READY;
     } else {
         wk_sb__protocol_violation(sb, strcmp(type, "error") == 0 ? "an error for another job"
-                                                          : "an unexpected frame");
+                                                                 : "an unexpected frame");
         return 0;
     }
     wk_sb__finish_run(sb, rc, &r);
@@ -294,14 +293,13 @@ static json_t *run_message(const struct wk_run_request *req)
         return NULL;
     }
     json_t *msg =
-        json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:b, s:b}", "type", "run", "id",
-                  req->job_id, "lang", req->lang, "code", code, "args", args, "timeout_ms",
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:b, s:b}", "type", "run", "id", req->job_id,
+                  "lang", req->lang, "code", code, "args", args, "timeout_ms",
                   (json_int_t)req->timeout_ms, "max_output", (json_int_t)req->max_output,
                   "state_in", req->state_in, "state_out", req->state_out);
     if (msg && req->tools) { /* programmatic tool calling */
         json_t *tools = json_loads(req->tools, 0, NULL);
-        if (!json_is_array(tools) ||
-            json_object_set_new(msg, "tools", tools) != 0 ||
+        if (!json_is_array(tools) || json_object_set_new(msg, "tools", tools) != 0 ||
             json_object_set_new(msg, "ptc_pause_ms", json_integer(req->ptc_pause_ms)) != 0 ||
             json_object_set_new(msg, "ptc_max_rounds", json_integer(req->ptc_max_rounds)) != 0) {
             if (!json_is_array(tools))

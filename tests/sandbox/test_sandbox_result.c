@@ -18,7 +18,8 @@ static int parse(const char *text, struct wk_run_result *r, const char **why)
     return rc;
 }
 
-#define GOOD_TAIL "\"exit_code\":0,\"duration_ms\":5,\"state_size\":0,\"stdout\":\"a\",\"stderr\":\"\""
+#define GOOD_TAIL                                                                                  \
+    "\"exit_code\":0,\"duration_ms\":5,\"state_size\":0,\"stdout\":\"a\",\"stderr\":\"\""
 
 static void expect_refused(const char *text, const char *why_part)
 {
@@ -108,8 +109,8 @@ TEST(bounds_warnings)
 {
     /* 101 warnings: refused */
     char *buf = malloc(16384);
-    size_t off = (size_t)snprintf(buf, 16384, "{\"id\":\"j1\",\"status\":\"completed\"," GOOD_TAIL
-                                             ",\"warnings\":[");
+    size_t off = (size_t)snprintf(
+        buf, 16384, "{\"id\":\"j1\",\"status\":\"completed\"," GOOD_TAIL ",\"warnings\":[");
     for (int i = 0; i < WK_SANDBOX_MAX_WARNINGS + 1; i++)
         off += (size_t)snprintf(buf + off, 16384 - off, "%s\"w\"", i ? "," : "");
     snprintf(buf + off, 16384 - off, "]}");
@@ -119,8 +120,8 @@ TEST(bounds_warnings)
     expect_refused("{\"id\":\"j1\",\"status\":\"completed\"," GOOD_TAIL ",\"warnings\":[5]}",
                    "warning");
     /* a long warning is cut to WK_SANDBOX_WARNING_MAX, on a character boundary */
-    off = (size_t)snprintf(buf, 16384, "{\"id\":\"j1\",\"status\":\"completed\"," GOOD_TAIL
-                                      ",\"warnings\":[\"");
+    off = (size_t)snprintf(
+        buf, 16384, "{\"id\":\"j1\",\"status\":\"completed\"," GOOD_TAIL ",\"warnings\":[\"");
     for (int i = 0; i < 2000; i++)
         off += (size_t)snprintf(buf + off, 16384 - off, "\\u00e9"); /* 2 bytes each */
     snprintf(buf + off, 16384 - off, "\"]}");

@@ -32,9 +32,9 @@ TEST(loads_the_projects_profile)
     ASSERT_NOT_NULL(j);
     ASSERT_STR_EQ(json_string_value(json_object_get(j, "defaultAction")), "SCMP_ACT_ERRNO");
     /* the denials of docs/sandbox.md: no rule allows them */
-    const char *denied[] = {"ptrace",      "io_uring_setup", "io_uring_enter", "userfaultfd",
-                            "perf_event_open", "bpf",        "keyctl",         "add_key",
-                            "request_key", "kexec_load",     "socketcall"};
+    const char *denied[] = {
+        "ptrace", "io_uring_setup", "io_uring_enter", "userfaultfd", "perf_event_open", "bpf",
+        "keyctl", "add_key",        "request_key",    "kexec_load",  "socketcall"};
     size_t i, k;
     json_t *r, *n;
     json_array_foreach(json_object_get(j, "syscalls"), i, r)
@@ -62,11 +62,11 @@ TEST(refuses_bad_profiles)
                                       &p),
               -EINVAL);
     ASSERT_EQ(wk_sandbox_seccomp_load(write_file("bad.json", "{\"defaultAction\":"), &p), -EINVAL);
-    ASSERT_EQ(wk_sandbox_seccomp_load(write_file("empty.json",
-                                                 "{\"defaultAction\":\"SCMP_ACT_ERRNO\","
-                                                 "\"syscalls\":[]}"),
-                                      &p),
-              -EINVAL);
+    ASSERT_EQ(
+        wk_sandbox_seccomp_load(write_file("empty.json", "{\"defaultAction\":\"SCMP_ACT_ERRNO\","
+                                                         "\"syscalls\":[]}"),
+                                &p),
+        -EINVAL);
     ASSERT_EQ(wk_sandbox_seccomp_load("/nonexistent/seccomp.json", &p), -ENOENT);
     /* bounded read: a file over WK_SECCOMP_MAX_BYTES is refused unread */
     const char *big = write_file("big.json", "");
