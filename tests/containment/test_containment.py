@@ -607,7 +607,7 @@ def case_deep_tree():
     and the next worker's start-up reap, nothing of it is left on the host
     (data dir, run dir, disk image)."""
     require_docker_image(image("py"))
-    env = dict(DISK_ENV, MAX_EXECUTION_TIME="3", POOL_SIZE_PY="0")
+    env = dict(DISK_ENV, MAX_EXECUTION_TIME="60", POOL_SIZE_PY="0")
     with Stack(env=env) as s:
         run_root, data_root = s.env["RUN_DIR"], s.env["DATA_DIR"]
 
@@ -630,7 +630,8 @@ def case_deep_tree():
         sid = j["session_id"]
         mine = set(leftovers()) - before
         assert len(mine) >= 2, mine   # <token> (data and run dir), <token>.img
-        j = s.exec({"lang": "py", "code": "while True: pass", "session_id": sid}).json()
+        j = s.exec({"lang": "py", "code": "while True: pass", "session_id": sid,
+                    "timeout": 2000}).json()
         assert j["status"] == "timeout", j
         wait_for(gone(mine), 60, "host dirs removed after the teardown")
 
