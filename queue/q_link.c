@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #define Q_LINK_BACKOFF_MIN 100
@@ -128,6 +129,9 @@ static void q_link_watch_cb(uv_timer_t *t)
     }
     if (!l->pending_since)
         l->pending_since = now;
+    int avail = 0; /* bytes already waiting: the loop was late, Redis was not */
+    if (ioctl(l->ac->c.fd, FIONREAD, &avail) == 0 && avail > 0)
+        l->last_read_ms = now;
     int64_t since = l->pending_since > l->last_read_ms ? l->pending_since : l->last_read_ms;
     if (now - since > l->cmd_timeout_ms + l->slack_ms) {
         char why[96];
