@@ -49,10 +49,7 @@ def case_batch_chaos():
     try:
         with Stack(env=env, workers=3) as s:
             t0 = time.time()
-            # each job its own fresh session (no entity_id): calls of one session
-            # run one at a time, so a shared session would make the batch one
-            # line of n calls
-            jobs = [{"lang": "py", "code": "print(%d)" % i} for i in range(n)]
+            jobs = [{"lang": "py", "code": "print(%d)" % i, "entity_id": "chaos"} for i in range(n)]
             r = s.post("/jobs/batch", {"jobs": jobs, "callback_url": rx.url()})
             assert r.status == 202, r.body
             b = r.json()
