@@ -371,6 +371,12 @@ static void on_staged_in(void *arg, int rc, const char *msg)
 static void on_ready(void *arg, struct wk_sandbox *sb, int status)
 {
     struct wk_slot *s = arg;
+    s->sb = sb; /* after a wipe the pool names it here first (wk_pool.h) */
+    if (status == 0 && s->cancel_requested) { /* cancelled during a wipe */
+        s->res.exit_code = 137;
+        post_result(s);
+        return;
+    }
     if (status < 0) {
         if (s->cancel_requested) {
             s->res.exit_code = 137;
@@ -454,10 +460,11 @@ static void on_cancel(void *arg, const char *job_id)
     struct wk_exec *ex = arg;
     for (int i = 0; i < ex->nalloc; i++) {
         struct wk_slot *s = &ex->slots[i];
-        if (s->d && s->sb && !s->failing && strcmp(s->d->job.id, job_id) == 0) {
+        if (s->d && !s->failing && !s->posted && strcmp(s->d->job.id, job_id) == 0) {
             rlog_info(rid(s), "job %s: cancel requested; killing its sandbox", job_id);
             s->cancel_requested = 1;
-            wk_sandbox_kill(s->sb);
+            if (s->sb) /* NULL while its container is wiped: on_ready ends it */
+                wk_sandbox_kill(s->sb);
         }
     }
 }

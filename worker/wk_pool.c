@@ -12,6 +12,7 @@
 #include "wk_wan.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ static int *counter_of(struct wk_pool_entry *e, enum wk_pe_state st)
     case WK_PE_HANDOFF:
     case WK_PE_OPENING:
     case WK_PE_IN_USE:
+    case WK_PE_WIPING:
         return &s->in_use;
     case WK_PE_GONE:
         break;
@@ -80,6 +82,7 @@ static void entry_free(struct wk_pool_entry *e)
     if (e->next)
         e->next->prev = e->prev;
     free(e->session);
+    free(e->owner);
     free(e);
     wk_pool__maybe_closed(p);
 }
@@ -153,23 +156,53 @@ static void on_fresh_ready(void *arg, struct wk_sandbox *sb, int status)
     e->cb(e->arg, sb, status);
 }
 
-/* Takes a READY container of `lang` (kept for `session` when session is
- * non-NULL, else an unbound warm one); dead ones found on the way go. */
-static struct wk_pool_entry *take(struct wk_pool *p, enum sch_lang lang, const char *session)
+/* The caller a container may serve: "<owner>\n<user_id>" (caller frees);
+ * NULL when the job names no owner (no reuse across its sessions then). */
+static char *owner_of(const struct sch_job *job)
 {
-    struct wk_pool_entry *e = p->entries, *next;
+    if (!job->owner || !job->owner[0])
+        return NULL;
+    const char *u = job->user_id ? job->user_id : "";
+    size_t n = strlen(job->owner) + strlen(u) + 2;
+    char *k = ci_xmalloc(n);
+    snprintf(k, n, "%s\n%s", job->owner, u);
+    return k;
+}
+
+static int same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+enum take_kind { TAKE_IDLE, TAKE_SESSION, TAKE_CALLER };
+
+/* Takes a READY container of `lang`: an unbound warm one (TAKE_IDLE), the
+ * one kept for this session of this caller (TAKE_SESSION), or the most
+ * recently kept one of this caller (TAKE_CALLER).  Dead ones found on the
+ * way go. */
+static struct wk_pool_entry *take(struct wk_pool *p, enum sch_lang lang, enum take_kind kind,
+                                  const char *session, const char *owner)
+{
+    struct wk_pool_entry *e = p->entries, *next, *best = NULL;
     for (; e; e = next) {
         next = e->next;
-        if (e->lang != lang || e->state != (session ? WK_PE_KEPT : WK_PE_IDLE))
+        if (e->lang != lang || e->state != (kind == TAKE_IDLE ? WK_PE_IDLE : WK_PE_KEPT))
             continue;
-        if (session && strcmp(e->session, session) != 0)
+        if (kind != TAKE_IDLE && !same(e->owner, owner))
+            continue; /* never another caller's */
+        if (kind == TAKE_SESSION && !same(e->session, session))
             continue;
-        if (wk_sandbox_is_ready(e->sb))
+        if (!wk_sandbox_is_ready(e->sb)) {
+            p->lang[lang].st.discarded++;
+            wk_pool__destroy_entry(e); /* next is unaffected: freeing is later */
+            continue;
+        }
+        if (kind != TAKE_CALLER)
             return e;
-        p->lang[lang].st.discarded++;
-        wk_pool__destroy_entry(e); /* next is unaffected: freeing is later */
+        if (!best || e->since_ms > best->since_ms)
+            best = e;
     }
-    return NULL;
+    return best;
 }
 
 static void hand_off(struct wk_pool *p, struct wk_pool_entry *e, wk_sandbox_ready_cb cb, void *arg)
@@ -180,31 +213,18 @@ static void hand_off(struct wk_pool *p, struct wk_pool_entry *e, wk_sandbox_read
     uv_timer_start(&p->handoff, on_handoff, 0, 0);
 }
 
-int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
-                    struct wk_sandbox **out)
+/* A warm container, else a fresh one, bound to the job's caller and session.
+ * Takes `owner` over (freed with the entry, also on failure). */
+static int acquire_unbound(struct wk_pool *p, const struct sch_job *job, char *owner,
+                           wk_sandbox_ready_cb cb, void *arg, struct wk_sandbox **out)
 {
-    if (p->closing)
-        return -ESHUTDOWN;
-    if (job->lang < 0 || job->lang >= SCH_LANG_COUNT || !job->session_id || !cb)
-        return -EINVAL;
     struct wk_pool_lang *l = &p->lang[job->lang];
-    const char *cid;
-
-    struct wk_pool_entry *e = take(p, job->lang, job->session_id);
-    if (e) {
-        l->st.reuses++;
-        cid = wk_sandbox_container_id(e->sb);
-        rlog_debug(job->request_id, "pool %s: session %s reuses its container %.12s",
-                   sch_lang_name(job->lang), job->session_id, cid ? cid : "?");
-        hand_off(p, e, cb, arg);
-        *out = e->sb;
-        return 0;
-    }
-    e = take(p, job->lang, NULL);
+    struct wk_pool_entry *e = take(p, job->lang, TAKE_IDLE, NULL, NULL);
     if (e) {
         l->st.hits++;
         e->session = ci_xstrdup(job->session_id);
-        cid = wk_sandbox_container_id(e->sb);
+        e->owner = owner;
+        const char *cid = wk_sandbox_container_id(e->sb);
         /* The session label of a warm container says "unassigned": this line
          * is the record of its binding (docs/pool.md). */
         rlog_info(job->request_id, "pool %s: container %.12s bound to session %s",
@@ -220,6 +240,7 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
     wk_pool__spec(p, job->lang, job->session_id, image, sizeof image, &spec);
     e = wk_pool__entry_new(p, job->lang);
     e->session = ci_xstrdup(job->session_id);
+    e->owner = owner;
     e->cb = cb;
     e->arg = arg;
     wk_pool__set_state(e, WK_PE_OPENING);
@@ -234,6 +255,78 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
                sch_lang_name(job->lang), job->session_id);
     *out = e->sb;
     return 0;
+}
+
+static void on_wiped(void *arg, struct wk_sandbox *sb, int status, const char *why)
+{
+    struct wk_pool_entry *e = arg;
+    struct wk_pool *p = e->p;
+    const struct sch_job *job = e->job;
+    wk_sandbox_ready_cb cb = e->cb;
+    void *cb_arg = e->arg;
+    const char *cid = wk_sandbox_container_id(sb);
+    e->job = NULL;
+    if (status == 0) {
+        p->lang[e->lang].st.wipes++;
+        /* The record of the rebinding (docs/pool.md; tests read it). */
+        rlog_info(job->request_id,
+                  "pool %s: container %.12s wiped and checked; bound to session %s of the "
+                  "same caller",
+                  sch_lang_name(e->lang), cid ? cid : "?", e->session);
+        wk_pool__set_state(e, WK_PE_IN_USE);
+        cb(cb_arg, sb, 0);
+        return;
+    }
+    p->lang[e->lang].st.wipe_failures++;
+    rlog_warn(job->request_id, "pool %s: container %.12s failed its wipe (%s); destroyed",
+              sch_lang_name(e->lang), cid ? cid : "?", why ? why : strerror(-status));
+    wk_pool__destroy_entry(e);
+    struct wk_sandbox *fresh = NULL;
+    int rc = p->closing ? -ESHUTDOWN : acquire_unbound(p, job, owner_of(job), cb, cb_arg, &fresh);
+    if (rc < 0)
+        cb(cb_arg, NULL, rc);
+}
+
+int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
+                    struct wk_sandbox **out)
+{
+    if (p->closing)
+        return -ESHUTDOWN;
+    if (job->lang < 0 || job->lang >= SCH_LANG_COUNT || !job->session_id || !cb)
+        return -EINVAL;
+    struct wk_pool_lang *l = &p->lang[job->lang];
+    const char *cid;
+    char *owner = owner_of(job);
+
+    struct wk_pool_entry *e = take(p, job->lang, TAKE_SESSION, job->session_id, owner);
+    if (e) {
+        free(owner);
+        l->st.reuses++;
+        cid = wk_sandbox_container_id(e->sb);
+        rlog_debug(job->request_id, "pool %s: session %s reuses its container %.12s",
+                   sch_lang_name(job->lang), job->session_id, cid ? cid : "?");
+        hand_off(p, e, cb, arg);
+        *out = e->sb;
+        return 0;
+    }
+    /* A new session of a caller with a kept container: wipe it, then reuse. */
+    e = owner ? take(p, job->lang, TAKE_CALLER, NULL, owner) : NULL;
+    if (e && wk_sandbox_wipe(e->sb, on_wiped, e) == 0) {
+        free(owner);
+        free(e->session);
+        e->session = ci_xstrdup(job->session_id);
+        e->job = job;
+        e->cb = cb;
+        e->arg = arg;
+        wk_pool__set_state(e, WK_PE_WIPING);
+        *out = NULL; /* known from cb only: a failed wipe hands another */
+        return 0;
+    }
+    if (e) {
+        l->st.wipe_failures++;
+        wk_pool__destroy_entry(e);
+    }
+    return acquire_unbound(p, job, owner, cb, arg, out); /* owns `owner` */
 }
 
 /* ---- release ------------------------------------------------------------ */

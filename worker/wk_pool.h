@@ -2,12 +2,15 @@
  * wk_pool.h - where sandboxes come from and go to: warm pools per language
  * (docs/pool.md).
  *
- * Invariant: a container serves at most one session, ever.  A warm
- * container is READY (its runner said hello) and bound to no session; the
- * acquire that takes it binds it to the job's session for the rest of its
- * life.  After the job it is destroyed, or kept READY for that same session
- * only, for at most POOL_KEEP_IDLE_MS, and then handed only to that
- * session's next job on this worker.
+ * Invariant: a container serves at most one caller (owner = tenant +
+ * user, carried on the job), ever.  A warm container is READY (its runner
+ * said hello) and bound to nobody; the acquire that takes it binds it to
+ * the job's caller for the rest of its life, and to the job's session.
+ * After the job it is destroyed, or kept READY for its caller for at most
+ * POOL_KEEP_IDLE_MS: the same session's next job takes it as it is; a new
+ * session of the same caller takes it only after a wipe that passed the
+ * runner's and the worker's checks (wk_sandbox_wipe; a failed wipe
+ * destroys the container and the job takes a warm or fresh one).
  *
  * Life of a pool entry:
  *
@@ -18,8 +21,10 @@
  *             callback is deferred to the next loop turn
  *   OPENING   a pool miss: a fresh container opened for the job's session
  *   IN_USE    the caller has it (after its ready callback)
- *   KEPT      released after a clean run, READY, bound to its session,
- *             until POOL_KEEP_IDLE_MS passes (then destroyed)
+ *   KEPT      released after a clean run, READY, bound to its caller and
+ *             session, until POOL_KEEP_IDLE_MS passes (then destroyed)
+ *   WIPING    a kept container taken by a new session of its caller,
+ *             being wiped; rebound to that session when the wipe passes
  *   GONE      being destroyed (never handed out again)
  *
  * Configuration (environment, read once in wk_pool_new):
@@ -64,6 +69,9 @@ struct wk_pool_lang_stats {
     uint64_t refills;         /* warm containers that became READY */
     uint64_t refill_failures; /* warm containers that failed to start */
     uint64_t discarded;       /* idle/kept containers found dead or expired */
+    uint64_t wipes;           /* acquires served by a kept container of the same
+                                 caller after a wipe that passed its checks */
+    uint64_t wipe_failures;   /* wipes refused or failing a check: destroyed */
 };
 
 struct wk_pool_stats {
@@ -76,7 +84,10 @@ int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
 
 /* Starts acquiring.  Returns 0 with *out set to the sandbox (not yet ready:
  * `cb` reports when it is, or why it failed; the caller may kill it meanwhile
- * with wk_sandbox_kill), or a negative errno (no callback). */
+ * with wk_sandbox_kill), or a negative errno (no callback).  *out is NULL
+ * while a kept container is being wiped for the job: the sandbox is then
+ * known only from `cb` (which may name another one if the wipe failed);
+ * `job` must stay valid until `cb` ran. */
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
                     struct wk_sandbox **out);
 

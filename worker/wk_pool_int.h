@@ -19,6 +19,7 @@ enum wk_pe_state {
     WK_PE_OPENING,
     WK_PE_IN_USE,
     WK_PE_KEPT,
+    WK_PE_WIPING,
     WK_PE_GONE
 };
 
@@ -28,6 +29,8 @@ struct wk_pool_entry {
     enum sch_lang lang;
     enum wk_pe_state state;
     char *session;          /* bound session; NULL while unbound */
+    char *owner;            /* its caller, "<owner>\n<user_id>"; NULL while unbound */
+    const struct sch_job *job; /* the acquirer's job while WIPING (valid until cb) */
     int64_t since_ms;       /* entered the current state (ci_mono_us() / 1000) */
     wk_sandbox_ready_cb cb; /* the acquirer's, while HANDOFF/OPENING */
     void *arg;

@@ -211,6 +211,8 @@ static int on_frame(void *arg, const char *payload, size_t len)
         log_debug("sandbox %s: hello at +%lld us", sb->name,
                   (long long)(ci_mono_us() - sb->open_us));
         maybe_ready(sb);
+    } else if (sb->state == WK_SB_RUNNING && sb->wiping) {
+        wk_sb__on_wipe_frame(sb, msg, type);
     } else if (sb->state == WK_SB_RUNNING) {
         wk_sb__on_run_frame(sb, msg, type);
     } else {

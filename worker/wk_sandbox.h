@@ -230,6 +230,30 @@ int wk_sandbox_parse_result(json_t *msg, const char *job_id, size_t max_output,
  * there is nothing to kill. */
 int wk_sandbox_kill(struct wk_sandbox *sb);
 
+/* ---- the wipe between two sessions of one caller (wk_sandbox_wipe.c) --
+ *
+ * Sends a `wipe` frame to a READY sandbox (no run in flight).  The runner
+ * (container root) kills every other process of the container, removes
+ * every SysV IPC object and POSIX message queue, empties every writable
+ * place (/mnt/data, /tmp, /dev/shm, HOME, the build dirs, the state files),
+ * then checks each from scratch and answers `wiped` with the counts it
+ * found (docs/runner-protocol.md).  The worker accepts only ok true with
+ * every count 0, then checks on the host what it can see itself
+ * (wk_sandbox_host_check).  status 0: wiped and checked, READY again.
+ * Else a negative errno and `why` (valid during the callback): the sandbox
+ * is DEAD and must be destroyed (-EIO a check failed or the runner
+ * refused, -EPROTO a bad answer, -EPIPE the channel closed, -ETIMEDOUT no
+ * answer within WK_SANDBOX_WIPE_TIMEOUT_MS).  Returns 0 (cb will run) or a
+ * negative errno (not READY: nothing sent, no callback). */
+#define WK_SANDBOX_WIPE_TIMEOUT_MS 5000
+typedef void (*wk_sandbox_wipe_cb)(void *arg, struct wk_sandbox *sb, int status, const char *why);
+int wk_sandbox_wipe(struct wk_sandbox *sb, wk_sandbox_wipe_cb cb, void *arg);
+
+/* The host side of the check: the data dir (/mnt/data) is empty, and so
+ * are HOME and the build root under the run dir.  Returns 0, or -1 with
+ * the first thing found in `why`. */
+int wk_sandbox_host_check(const struct wk_sandbox *sb, char *why, size_t whysz);
+
 /* Host paths of the container's /mnt/data and /run/ci. */
 const char *wk_sandbox_data_dir(const struct wk_sandbox *sb);
 const char *wk_sandbox_run_dir(const struct wk_sandbox *sb);

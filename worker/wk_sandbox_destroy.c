@@ -97,6 +97,7 @@ void wk_sandbox_destroy_then(struct wk_sandbox *sb, void (*done)(void *arg), voi
     sb->destroy_arg = arg;
     sb->ready_cb = NULL;
     sb->run_cb = NULL;
+    sb->wipe_cb = NULL;
     wk_sb__close_conn(sb);
     wk_sb__close_handle(sb, (uv_handle_t *)&sb->server, &sb->server_open);
     wk_sb__close_handle(sb, (uv_handle_t *)&sb->timer, &sb->timer_open);

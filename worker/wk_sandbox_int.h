@@ -62,6 +62,11 @@ struct wk_sandbox {
     enum wk_sb_end end;
     int inspect_tries;
 
+    /* wiping (state RUNNING, job_id = the wipe's id) */
+    int wiping;
+    wk_sandbox_wipe_cb wipe_cb;
+    void *wipe_arg;
+
     /* teardown */
     unsigned ndocker, nhandles;
     int destroying, remove_issued, removed, rm_queued;
@@ -97,5 +102,9 @@ int wk_sb__on_run_frame(struct wk_sandbox *sb, json_t *msg, const char *type);
 void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err);
 /* Finishes the run in flight: calls the result callback exactly once. */
 void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r);
+
+/* wk_sandbox_wipe.c: a frame arrived during a wipe; the channel broke. */
+int wk_sb__on_wipe_frame(struct wk_sandbox *sb, json_t *msg, const char *type);
+void wk_sb__wipe_channel_lost(struct wk_sandbox *sb);
 
 #endif

@@ -256,6 +256,10 @@ void wk_sb__on_channel_lost(struct wk_sandbox *sb, int err)
         sb->state = WK_SB_DEAD;
         return;
     }
+    if (sb->wiping) {
+        wk_sb__wipe_channel_lost(sb);
+        return;
+    }
     if (sb->end != WK_SB_END_NONE)
         return; /* we killed it: on_killed reports */
     if (sb->timer_open)

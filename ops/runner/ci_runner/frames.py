@@ -104,13 +104,16 @@ def parse_run(obj, langs):
 
 
 def parse_frame(payload, langs):
-    """Returns (run request, None) or (None, error frame)."""
+    """Returns (run request, None), ({"wipe": True, "id"}, None) or
+    (None, error frame)."""
     try:
         obj = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         return None, error_frame("", "bad frame: %s" % e)
     if not isinstance(obj, dict):
         return None, error_frame("", "bad frame: not a JSON object")
+    if obj.get("type") == "wipe":   # between two sessions of one caller (wipe.py)
+        return {"wipe": True, "id": obj.get("id")}, None
     if obj.get("type") != "run":
         return None, error_frame(obj.get("id"), "unknown frame type: %r"
                                  % (obj.get("type"),))

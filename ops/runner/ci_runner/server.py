@@ -14,6 +14,7 @@ from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_fram
 from .identity import harden_runner, make_user_dir
 from .procs import become_subreaper, kill_leftovers
 from .python import Spare, run_python
+from .wipe import remember_env, wipe
 
 
 def setup_env():
@@ -121,7 +122,12 @@ class Server:
         leftover_pgid, closed = None, False
         try:
             req, reply = parse_frame(payload, self.langs)
-            if req is not None and req["lang"] == "py":
+            if req is not None and req.get("wipe"):
+                if self.spare is not None:   # forked before: never given a request
+                    self.spare.discard()
+                    self.spare = None
+                reply = wipe(req)
+            elif req is not None and req["lang"] == "py":
                 self.py_seen = True
                 spare, self.spare = self.spare, None
                 reply, closed, leftover_pgid = run_python(req, self.ctl, spare)
@@ -148,6 +154,7 @@ def main():
     path = os.environ.get("CI_CTL_SOCKET", RUN_DIR + "/ctl.sock")
     harden_runner()
     setup_env()
+    remember_env()
     become_subreaper()
     langs = available_langs()
     try:
