@@ -245,7 +245,9 @@ int wk_sandbox_kill(struct wk_sandbox *sb);
  * refused, -EPROTO a bad answer, -EPIPE the channel closed, -ETIMEDOUT no
  * answer within WK_SANDBOX_WIPE_TIMEOUT_MS).  Returns 0 (cb will run) or a
  * negative errno (not READY: nothing sent, no callback). */
-#define WK_SANDBOX_WIPE_TIMEOUT_MS 5000
+/* As long as a start: the runner answers between two of its idle-time
+ * imports (ci_runner/server.py), which take seconds on a loaded machine. */
+#define WK_SANDBOX_WIPE_TIMEOUT_MS 15000
 typedef void (*wk_sandbox_wipe_cb)(void *arg, struct wk_sandbox *sb, int status, const char *why);
 int wk_sandbox_wipe(struct wk_sandbox *sb, wk_sandbox_wipe_cb cb, void *arg);
 

@@ -66,6 +66,7 @@ struct wk_sandbox {
     int wiping;
     wk_sandbox_wipe_cb wipe_cb;
     void *wipe_arg;
+    int64_t wipe_us; /* sent at (ci_mono_us) */
 
     /* teardown */
     unsigned ndocker, nhandles;

@@ -136,6 +136,10 @@ int wk_sb__on_wipe_frame(struct wk_sandbox *sb, json_t *msg, const char *type)
         rc = -EIO;
     if (rc != 0)
         sb->state = WK_SB_DEAD; /* never handed out again: the pool destroys it */
+    else
+        log_debug("sandbox %s: wiped in %lld us (runner %lld ms)", sb->name,
+                  (long long)(ci_mono_us() - sb->wipe_us),
+                  (long long)json_integer_value(json_object_get(msg, "duration_ms")));
     finish_wipe(sb, rc, rc == 0 ? NULL : why);
     return 0;
 }
@@ -191,6 +195,7 @@ int wk_sandbox_wipe(struct wk_sandbox *sb, wk_sandbox_wipe_cb cb, void *arg)
     sb->wiping = 1;
     sb->wipe_cb = cb;
     sb->wipe_arg = arg;
+    sb->wipe_us = ci_mono_us();
     sb->job_id = ci_xstrdup(id);
     wk_frame_decoder_set_max(&sb->dec, WIPED_FRAME_MAX);
     uv_timer_start(&sb->timer, on_wipe_deadline, WK_SANDBOX_WIPE_TIMEOUT_MS, 0);

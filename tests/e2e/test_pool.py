@@ -1,7 +1,8 @@
 """Warm pools (docs/pool.md), end to end: real dockerd, real images, real HTTP.
 
 Observable behaviour only (never timing):
-  isolation   a second session never lands in a container a first session used
+  isolation   another caller's session never lands in a container a first
+              caller used (the same caller's: test_reuse.py)
   refill      a warm container taken by a job is replaced; the job ran in it
   shutdown    a stopped worker leaves none of its containers behind
   reap        a worker removes its own stale containers at start
@@ -64,10 +65,12 @@ def warm_ids(st, lang="py"):
                      "com.code-interpreter.session=unassigned")
 
 
-def whoami(st, session=None, extra=""):
+def whoami(st, session=None, extra="", user=None):
     body = {"lang": "py", "code": extra + WHOAMI}
     if session:
         body["session_id"] = session
+    if user:
+        body["user_id"] = user
     r = st.exec(body)
     assert r.status == 200, r.body
     j = r.json()
@@ -88,10 +91,12 @@ def isolation():
         sa2, cid_a2, mark_a2 = whoami(st, session=sa)
         assert sa2 == sa and cid_a2 == cid_a and mark_a2 == "yes", (cid_a, cid_a2, mark_a2)
         seen = {cid_a}
-        for _ in range(4):
+        for i in range(4):
             # (bound warm containers keep their "unassigned" label: docs/pool.md)
             wait_for(lambda: len(warm_ids(st) - seen) == 1, 60, "the pool to refill")
-            sb, cid_b, mark_b = whoami(st)
+            # another caller each time (the same caller's new session may
+            # reuse its container after a wipe: test_reuse.py)
+            sb, cid_b, mark_b = whoami(st, user="other-%d" % i)
             assert sb != sa
             assert cid_b not in seen, "a new session landed in a used container"
             assert mark_b == "no", "a new session saw another session's file"

@@ -1,0 +1,220 @@
+"""Reuse of a container within one caller after a checked wipe (docs/pool.md,
+"Reuse within one caller"; docs/sandbox.md, "The wipe"), end to end: real
+dockerd, real images, real HTTP.  Never timing.
+
+  wipe          a session leaves a daemonised process, files in every
+                writable place, a huge /tmp file, a SysV shared-memory
+                segment, a semaphore set, a message queue and Python globals;
+                the next NEW session of the same caller is served by the same
+                container (its id read from inside, and the worker's
+                rebinding line) and sees none of them
+  failed_wipe   a session leaves more files than a wipe may remove: the wipe
+                refuses, the container is destroyed, and the new session runs
+                in another container that sees none of them
+  callers       200 sessions of four callers (two keys, users), interleaved
+                and concurrent: no container ever served two callers, and
+                containers were reused within callers
+"""
+import json
+import os
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import Stack, require_docker_image, run_cases, wait_for  # noqa: E402
+from test_pool import IMAGE, WORKER, WHOAMI, docker_ps  # noqa: E402
+
+# Session A's leftovers.  The daemon double-forks and setsids so that it is
+# nobody's child; it keeps a file open and rewrites a marker.
+LEAVE = r"""
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+IPC_CREAT = 0o1000
+shm = libc.shmget(0x5EC2E7, 1 << 20, IPC_CREAT | 0o666)
+sem = libc.semget(0x5EC2E8, 1, IPC_CREAT | 0o666)
+msg = libc.msgget(0x5EC2E9, IPC_CREAT | 0o666)
+assert shm >= 0 and sem >= 0 and msg >= 0, (shm, sem, msg, ctypes.get_errno())
+home = os.environ["HOME"]
+for d in ("/mnt/data", "/tmp", "/dev/shm", home):
+    with open(os.path.join(d, "secret-a.txt"), "w") as f:
+        f.write("A's secret")
+os.makedirs("/tmp/deep/er/est", exist_ok=True)
+open("/tmp/deep/er/est/f", "w").write("x")
+os.symlink("/etc/passwd", "/mnt/data/link-a")
+with open("/tmp/huge.bin", "wb") as f:   # most of the 64 MB /tmp
+    f.write(b"\xa5" * (48 << 20))
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for fd in (0, 1, 2):
+            os.close(fd)
+        while True:
+            try:
+                open("/dev/shm/daemon-alive", "w").write(str(os.getpid()))
+            except OSError:
+                pass
+            time.sleep(0.05)
+    os._exit(0)
+os.wait()
+time.sleep(0.2)
+SECRET_GLOBAL = "A's global"
+import builtins
+builtins.PLANTED = "A's builtin"
+sys.modules["planted_a"] = sys
+print("LEFT", shm, sem, msg)
+"""
+
+# What the next session looks for.
+LOOK = r"""
+import builtins, os, re, sys
+found = []
+me = os.getpid()
+for ent in os.listdir("/proc"):
+    if ent.isdigit() and int(ent) not in (1, me):
+        try:
+            st = os.stat("/proc/" + ent)
+            found.append("process %s uid %d" % (ent, st.st_uid))
+        except OSError:
+            pass
+for kind in ("shm", "sem", "msg"):
+    lines = open("/proc/sysvipc/" + kind).read().splitlines()[1:]
+    found += ["sysv %s %s" % (kind, l.split()[1]) for l in lines]
+for d in ("/mnt/data", "/tmp", "/dev/shm", os.environ["HOME"]):
+    for root, dirs, files in os.walk(d):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            # (a fresh container's runner writes matplotlib's font cache)
+            if p != "/tmp/matplotlib" and not re.match(r"/tmp/matplotlib/fontlist-v\d+\.json$", p):
+                found.append("file " + p)
+if os.path.isdir("/dev/mqueue"):
+    found += ["mqueue " + n for n in os.listdir("/dev/mqueue")]
+for name in ("SECRET_GLOBAL",):
+    if name in globals():
+        found.append("global " + name)
+if hasattr(builtins, "PLANTED"):
+    found.append("builtin PLANTED")
+if "planted_a" in sys.modules:
+    found.append("module planted_a")
+print("FOUND=" + "|".join(found))
+"""
+
+
+def run(st, code, session=None, user=None, key=Stack.KEY):
+    body = {"lang": "py", "code": code}
+    if session:
+        body["session_id"] = session
+    if user is not None:
+        body["user_id"] = user
+    r = st.exec(body, key=key)
+    assert r.status == 200, r.body
+    j = r.json()
+    assert j["status"] == "completed", j
+    kv = dict(l.split("=", 1) for l in j["stdout"].splitlines() if "=" in l)
+    return j, kv
+
+
+def worker_log(st):
+    with open(os.path.join(st.tmp, WORKER + ".log")) as f:
+        return f.read()
+
+
+def wipe():
+    require_docker_image(IMAGE)
+    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "120000"}
+    with Stack(env=env) as st:
+        j, kv = run(st, LEAVE + WHOAMI, user="alice")
+        sa, cid = j["session_id"], kv["CID"]
+        assert len(cid) == 64 and "LEFT" in j["stdout"], j
+        # the same session still sees its own /tmp (no wipe within a session)
+        j2, kv2 = run(st, WHOAMI + "print('SAME=' + str(os.path.exists('/tmp/secret-a.txt')))",
+                      session=sa, user="alice")
+        assert kv2["CID"] == cid and kv2["SAME"] == "True", j2
+        # a NEW session of the same caller: the same container, wiped
+        j3, kv3 = run(st, LOOK + WHOAMI, user="alice")
+        sb = j3["session_id"]
+        assert sb != sa
+        assert kv3["CID"] == cid, "the new session was not served by the kept container"
+        assert kv3["FOUND"] == "", "left behind: " + kv3["FOUND"]
+        log = worker_log(st)
+        assert ("container %s wiped and checked; bound to session %s" % (cid[:12], sb)) in log
+        # and again after a session that left nothing: still the same one
+        _, kv4 = run(st, LOOK + WHOAMI, user="alice")
+        assert kv4["CID"] == cid and kv4["FOUND"] == "", kv4
+        # another caller never gets it
+        _, kv5 = run(st, WHOAMI, user="bob")
+        assert kv5["CID"] != cid
+
+
+# More entries than a wipe removes (ci_runner/wipe.py WIPE_MAX_ENTRIES).
+MANY = r"""
+import os
+os.makedirs("/dev/shm/many", exist_ok=True)
+for i in range(20050):
+    open("/dev/shm/many/%d" % i, "w").close()
+print("MANY done")
+"""
+
+
+def failed_wipe():
+    require_docker_image(IMAGE)
+    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "120000"}
+    with Stack(env=env) as st:
+        j, kv = run(st, MANY + WHOAMI, user="carol")
+        cid = kv["CID"]
+        assert "MANY done" in j["stdout"], j
+        j2, kv2 = run(st, LOOK + WHOAMI, user="carol")
+        assert kv2["CID"] != cid, "a container that failed its wipe served again"
+        assert kv2["FOUND"] == "", kv2["FOUND"]
+        log = worker_log(st)
+        assert ("container %s failed its wipe" % cid[:12]) in log, log[-3000:]
+        assert "more than 20000 files" in log
+        wait_for(lambda: cid not in docker_ps(st), 60, "the failed container to be removed")
+
+
+CALLERS = [(Stack.KEY, "alice"), (Stack.KEY, "bob"), (Stack.OTHER_KEY, "alice"),
+           (Stack.KEY, None)]
+
+
+def callers():
+    require_docker_image(IMAGE)
+    env = {"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "120000", "POOL_KEEP_MAX": "8",
+           "WORKER_CONCURRENCY": "4"}
+    served = {}   # container id -> set of callers
+    sessions = set()
+    errors = []
+    lock = threading.Lock()
+    order = [CALLERS[i % len(CALLERS)] for i in range(200)]
+
+    with Stack(env=env) as st:
+        def worker(idx):
+            for i in range(idx, len(order), 8):
+                key, user = order[i]
+                try:
+                    j, kv = run(st, WHOAMI, user=user, key=key)
+                except AssertionError as e:
+                    with lock:
+                        errors.append(str(e)[:300])
+                    continue
+                with lock:
+                    served.setdefault(kv["CID"], set()).add((key, user))
+                    sessions.add(j["session_id"])
+
+        ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors[:3]
+        assert len(sessions) == 200, len(sessions)
+        shared = {c: o for c, o in served.items() if len(o) > 1}
+        assert not shared, "containers served two callers: %s" % shared
+        # not vacuous: containers were reused across sessions of a caller
+        wipes = worker_log(st).count("wiped and checked")
+        assert wipes > 0 and len(served) < 200, (wipes, len(served))
+        print("200 sessions, %d containers, %d wipes" % (len(served), wipes))
+
+
+CASES = {"wipe": wipe, "failed_wipe": failed_wipe, "callers": callers}
+
+if __name__ == "__main__":
+    sys.exit(run_cases(CASES, sys.argv))
