@@ -219,6 +219,7 @@ static int acquire_unbound(struct wk_pool *p, const struct sch_job *job, char *o
                            wk_sandbox_ready_cb cb, void *arg, struct wk_sandbox **out)
 {
     struct wk_pool_lang *l = &p->lang[job->lang];
+    l->takes++; /* the demand the warm pool follows (wk_pool_fill.c) */
     struct wk_pool_entry *e = take(p, job->lang, TAKE_IDLE, NULL, NULL);
     if (e) {
         l->st.hits++;
@@ -331,18 +332,27 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
 
 /* ---- release ------------------------------------------------------------ */
 
-static void evict_oldest_kept(struct wk_pool *p)
+/* Makes room for one more kept container of `lang`: the oldest kept ones
+ * go while there are POOL_KEEP_MAX or the memory budget has no room.
+ * Returns 0 when there is room. */
+static int room_to_keep(struct wk_pool *p, enum sch_lang lang)
 {
-    struct wk_pool_entry *old = NULL;
-    int n = 0;
-    for (struct wk_pool_entry *e = p->entries; e; e = e->next)
-        if (e->state == WK_PE_KEPT) {
-            n++;
-            if (!old || e->since_ms < old->since_ms)
-                old = e;
-        }
-    if (old && n >= p->keep_max)
-        wk_pool__destroy_entry(old);
+    for (;;) {
+        struct wk_pool_entry *old = NULL;
+        int n = 0;
+        for (struct wk_pool_entry *e = p->entries; e; e = e->next)
+            if (e->state == WK_PE_KEPT) {
+                n++;
+                if (!old || e->since_ms < old->since_ms)
+                    old = e;
+            }
+        int full = wk_pool__held_mb(p) + p->lang[lang].est_mb > p->memory_mb;
+        if (n < p->keep_max && !full)
+            return 0;
+        if (!old)
+            return -1;
+        wk_pool__destroy_entry(old); /* GONE at once: no longer counted */
+    }
 }
 
 void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable)
@@ -356,8 +366,7 @@ void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable)
         return;
     }
     if (reusable && !p->closing && p->keep_idle_ms > 0 && p->keep_max > 0 && e->session &&
-        e->state == WK_PE_IN_USE && wk_sandbox_is_ready(sb)) {
-        evict_oldest_kept(p);
+        e->state == WK_PE_IN_USE && wk_sandbox_is_ready(sb) && room_to_keep(p, e->lang) == 0) {
         wk_pool__set_state(e, WK_PE_KEPT);
         return;
     }

@@ -28,11 +28,17 @@
  *   GONE      being destroyed (never handed out again)
  *
  * Configuration (environment, read once in wk_pool_new):
- *   POOL_SIZE_<LANG>      warm containers per language (POOL_SIZE_PY=2,
- *                         every other language 0), 0..32
+ *   POOL_SIZE_<LANG>      warm containers per language at least
+ *                         (POOL_SIZE_PY=2, every other language 0), 0..32;
+ *                         more are kept warm ahead of the observed rate of
+ *                         new sessions that need one (rate x warm-up time)
+ *   POOL_MEMORY_MB        budget of the pooled containers (warming, warm and
+ *                         kept) by their estimates (py 160 MB, java 120 MB,
+ *                         others 48 MB); 2048
  *   POOL_KEEP_IDLE_MS     keep a used container for its session (30000;
  *                         0 = destroy after every job), max 600000
- *   POOL_KEEP_MAX         kept containers at most (8); the oldest goes first
+ *   POOL_KEEP_MAX         kept containers at most (32); the oldest goes first,
+ *                         also when the memory budget is full
  *   POOL_FILL_CONCURRENCY pool containers being created at once (1)
  *   POOL_STATS_LOG_MS     period of the debug-level stats log line (60000)
  *
@@ -57,7 +63,8 @@ struct wk_pool;
 
 /* Per-language figures, for logs and /metrics. */
 struct wk_pool_lang_stats {
-    int target;               /* POOL_SIZE_<LANG> */
+    int target;               /* warm containers wanted now: POOL_SIZE_<LANG> at
+                                 least, more with the new-session rate */
     int idle;                 /* warm, READY, unbound, now */
     int warming;              /* being created for the pool, now */
     int kept;                 /* READY, bound, kept for their session, now */

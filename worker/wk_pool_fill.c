@@ -40,13 +40,19 @@ void wk_pool__config(struct wk_pool *p)
         int def = i == SCH_LANG_PY ? 2 : 0;
         p->lang[i].target = (int)ci_env_int(name, def, 0, POOL_SIZE_MAX);
         p->lang[i].st.target = p->lang[i].target;
+        /* RSS of a READY container measured here (docker stats): py with
+         * numpy/pandas/matplotlib imported ~130-150 MB, a JVM's runner ~40,
+         * the rest ~20-30 (the runner's own Python); with a margin. */
+        p->lang[i].est_mb = i == SCH_LANG_PY ? 160 : i == SCH_LANG_JAVA ? 120 : 48;
+        p->lang[i].warm_s = 1.0;
     }
     /* wk_sandbox_config.c labels containers with WORKER_ID: make sure it is
      * the id this worker uses (its default is computed, not in the env). */
     if (wk_cfg.worker_id[0] && strcmp(ci_env_str("WORKER_ID", ""), wk_cfg.worker_id) != 0)
         setenv("WORKER_ID", wk_cfg.worker_id, 1);
     p->keep_idle_ms = (int)ci_env_int("POOL_KEEP_IDLE_MS", 30000, 0, 600000);
-    p->keep_max = (int)ci_env_int("POOL_KEEP_MAX", 8, 0, 256);
+    p->keep_max = (int)ci_env_int("POOL_KEEP_MAX", 32, 0, 256);
+    p->memory_mb = ci_env_int("POOL_MEMORY_MB", 2048, 0, INT64_C(1) << 24);
     p->fill_concurrency = (int)ci_env_int("POOL_FILL_CONCURRENCY", 1, 1, 16);
     p->stats_log_ms = (int)ci_env_int("POOL_STATS_LOG_MS", 60000, 1000, 3600000);
 }
@@ -83,6 +89,8 @@ static void on_warm_ready(void *arg, struct wk_sandbox *sb, int status)
     if (status == 0) {
         l->st.refills++;
         l->backoff_ms = 0;
+        double took = (double)(now_ms() - e->since_ms) / 1000.0;
+        l->warm_s = 0.7 * l->warm_s + 0.3 * (took > 0 ? took : 0);
         const char *cid = wk_sandbox_container_id(e->sb);
         log_debug("pool %s: warm container %.12s ready (%d idle)", sch_lang_name(e->lang),
                   cid ? cid : "?", l->st.idle + 1);
@@ -110,6 +118,31 @@ static int open_warm(struct wk_pool *p, enum sch_lang lang)
     return rc;
 }
 
+int64_t wk_pool__held_mb(const struct wk_pool *p)
+{
+    int64_t mb = 0;
+    for (int i = 0; i < SCH_LANG_COUNT; i++) {
+        const struct wk_pool_lang *l = &p->lang[i];
+        mb += (int64_t)(l->st.idle + l->st.warming + l->st.kept) * l->est_mb;
+    }
+    return mb;
+}
+
+/* Warm containers wanted for `l`: enough to cover the new sessions that
+ * arrive while one warms up (rate x warm-up time, plus one), never fewer
+ * than POOL_SIZE_<LANG>; none beyond that once the rate has decayed. */
+static int demand_target(const struct wk_pool_lang *l)
+{
+    int want = l->target;
+    if (l->rate > 0.05) {
+        double d = l->rate * l->warm_s + 1.0;
+        int n = d > POOL_SIZE_MAX ? POOL_SIZE_MAX : (int)(d + 0.999);
+        if (n > want)
+            want = n;
+    }
+    return want;
+}
+
 void wk_pool__fill(struct wk_pool *p)
 {
     if (p->closing || p->reaping)
@@ -117,11 +150,33 @@ void wk_pool__fill(struct wk_pool *p)
     int64_t now = now_ms();
     for (int i = 0; i < SCH_LANG_COUNT; i++) {
         struct wk_pool_lang *l = &p->lang[i];
-        while (p->filling < p->fill_concurrency && l->st.idle + l->st.warming < l->target &&
-               !l->image_missing && now >= l->next_fill_ms) {
+        int want = demand_target(l);
+        l->st.target = want;
+        /* POOL_SIZE_<LANG> is kept whatever the budget; demand only within it */
+        while (p->filling < p->fill_concurrency && l->st.idle + l->st.warming < want &&
+               !l->image_missing && now >= l->next_fill_ms &&
+               (l->st.idle + l->st.warming < l->target ||
+                wk_pool__held_mb(p) + l->est_mb <= p->memory_mb)) {
             if (open_warm(p, (enum sch_lang)i) < 0)
                 break;
         }
+    }
+}
+
+/* Folds the takes of the last period into each language's rate. */
+static void update_rates(struct wk_pool *p, int64_t now)
+{
+    double dt = (double)(now - p->last_tick_ms) / 1000.0;
+    if (p->last_tick_ms == 0 || dt <= 0) {
+        p->last_tick_ms = now;
+        return;
+    }
+    p->last_tick_ms = now;
+    double a = dt / 5.0 > 1.0 ? 1.0 : dt / 5.0; /* ~5 s memory */
+    for (int i = 0; i < SCH_LANG_COUNT; i++) {
+        struct wk_pool_lang *l = &p->lang[i];
+        l->rate = (1.0 - a) * l->rate + a * ((double)l->takes / dt);
+        l->takes = 0;
     }
 }
 
@@ -134,12 +189,15 @@ static void log_stats(struct wk_pool *p)
         if (!s->target && !s->hits && !s->misses && !s->reuses && !s->kept && !s->in_use)
             continue;
         log_debug("pool %s: target %d idle %d warming %d kept %d in_use %d hits %llu reuses %llu "
-                  "misses %llu refills %llu refill_failures %llu discarded %llu%s",
+                  "wipes %llu wipe_failures %llu misses %llu refills %llu refill_failures %llu "
+                  "discarded %llu rate %.2f/s warm %.2f s held %lld/%lld MB%s",
                   sch_lang_name((enum sch_lang)i), s->target, s->idle, s->warming, s->kept,
                   s->in_use, (unsigned long long)s->hits, (unsigned long long)s->reuses,
+                  (unsigned long long)s->wipes, (unsigned long long)s->wipe_failures,
                   (unsigned long long)s->misses, (unsigned long long)s->refills,
                   (unsigned long long)s->refill_failures, (unsigned long long)s->discarded,
-                  s->image_missing ? " (image missing)" : "");
+                  p->lang[i].rate, p->lang[i].warm_s, (long long)wk_pool__held_mb(p),
+                  (long long)p->memory_mb, s->image_missing ? " (image missing)" : "");
     }
 }
 
@@ -161,6 +219,7 @@ void wk_pool__tick(uv_timer_t *t)
             wk_pool__destroy_entry(e);
         }
     }
+    update_rates(p, now);
     wk_pool__fill(p);
     if (now - p->last_stats_log_ms >= p->stats_log_ms) {
         p->last_stats_log_ms = now;

@@ -38,7 +38,11 @@ struct wk_pool_entry {
 };
 
 struct wk_pool_lang {
-    int target;
+    int target;           /* POOL_SIZE_<LANG>: the minimum of warm containers */
+    int est_mb;           /* memory estimate of one pooled container */
+    unsigned takes;       /* unbound containers taken since the last tick */
+    double rate;          /* new sessions per second needing one (EWMA) */
+    double warm_s;        /* seconds a warm container takes to be READY (EWMA) */
     int image_missing;
     int64_t backoff_ms;   /* 0 = none; else delay before the next fill */
     int64_t next_fill_ms; /* no fill before this time */
@@ -51,6 +55,8 @@ struct wk_pool {
     struct wk_pool_entry *entries;
     struct wk_pool_lang lang[SCH_LANG_COUNT];
     int keep_idle_ms, keep_max, fill_concurrency, stats_log_ms;
+    int64_t memory_mb;  /* POOL_MEMORY_MB: budget of WARMING + IDLE + KEPT */
+    int64_t last_tick_ms;
     int filling;        /* pool opens in flight, all languages */
     int reaping;        /* start-up reap not finished: no fill yet */
     int reap_inflight;  /* docker requests of the reap */
@@ -75,6 +81,8 @@ void wk_pool__maybe_closed(struct wk_pool *p);
 void wk_pool__config(struct wk_pool *p);
 void wk_pool__fill(struct wk_pool *p);
 void wk_pool__tick(uv_timer_t *t);
+/* MB the pool holds now (WARMING, IDLE, KEPT by their estimates). */
+int64_t wk_pool__held_mb(const struct wk_pool *p);
 void wk_pool__publish(struct wk_pool *p);
 void wk_pool__unpublish(void);
 
