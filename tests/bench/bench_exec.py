@@ -23,6 +23,15 @@ loopback ports).  Sections (NAME):
   held     waiting /exec requests held at once by the ingress (no worker):
            threads and RSS from /proc/<pid>/status.
   wrk      POST /jobs accepted per second (wrk, loopback) vs GET /health.
+  reuse    new sessions as cheap as calls (issue 15; docs/pool.md "Reuse within
+           one caller"): sequential /exec py print(1) WITHOUT session_id from
+           one caller (its kept container, wiped between sessions); a
+           1,000-job batch of stateless py jobs of one key end to end; the
+           first call of a never seen caller with a warm pool; distinct
+           callers' sustained new sessions/s beside sequential docker run.
+           Every row prints CPU core-seconds per call: worker, ingress,
+           dockerd/containerd/shims and the stack's containers (cgroup
+           cpuacct), measured over the row.
 """
 import http.client
 import json
@@ -361,6 +370,224 @@ def sec_fresh():
     print("   target: >= 10 jobs/s on 2 cores: best %.2f jobs/s" % best)
 
 
+# ---- CPU time per call ---------------------------------------------------------
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid):
+    """utime + stime (+ waited children) of `pid`, seconds; 0 if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+        fields = st[st.rindex(")") + 2:].split()
+        return sum(int(x) for x in fields[11:15]) / CLK
+    except (OSError, ValueError):
+        return 0.0
+
+
+def engine_pids():
+    out = []
+    for name in ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2",
+                 "docker-proxy", "runc"):
+        r = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+        out += [int(x) for x in r.stdout.split()]
+    return out
+
+
+def stack_containers(st):
+    prefix = os.path.join(st.tmp, "run") + "/"
+    ids = subprocess.run(["docker", "ps", "-a", "-q", "--no-trunc"], capture_output=True,
+                         text=True).stdout.split()
+    if not ids:
+        return []
+    out = subprocess.run(["docker", "inspect", "--format", "{{.Id}}{{range .Mounts}} "
+                          "{{.Source}}{{end}}"] + ids, capture_output=True,
+                         text=True).stdout.splitlines()
+    return [l.split()[0] for l in out if prefix in l]
+
+
+def container_cpu_s(cid):
+    for path in ("/sys/fs/cgroup/cpuacct/docker/%s/cpuacct.usage" % cid,
+                 "/sys/fs/cgroup/system.slice/docker-%s.scope/cpu.stat" % cid):
+        try:
+            with open(path) as f:
+                data = f.read()
+        except OSError:
+            continue
+        if path.endswith("cpuacct.usage"):
+            return int(data) / 1e9
+        for line in data.splitlines():
+            if line.startswith("usage_usec"):
+                return int(line.split()[1]) / 1e6
+    return 0.0
+
+
+class CpuMeter:
+    """Core-seconds spent by the worker, the ingress, the Docker engine
+    (dockerd, containerd, shims) and the stack's containers between start()
+    and stop().  Containers are sampled every 0.5 s (cgroup cpuacct): one
+    created and removed between two samples is missed, and one removed
+    after its last sample loses its final moments, so the container figure
+    is a lower bound when containers come and go."""
+
+    def __init__(self, st):
+        self.st = st
+
+    def _procs(self):
+        pids = [self.st.procs[n].pid for n in self.st.procs if n.startswith(("worker", "ingress"))]
+        return sum(proc_cpu_s(p) for p in pids), sum(proc_cpu_s(p) for p in engine_pids())
+
+    def _sample(self, initial=False):
+        for cid in stack_containers(self.st):
+            v = container_cpu_s(cid)
+            if cid not in self.first:
+                self.first[cid] = v if initial else 0.0
+            self.last[cid] = v
+
+    def _loop(self):
+        while not self.halt.wait(0.5):
+            self._sample()
+
+    def start(self):
+        self.first, self.last = {}, {}
+        self._sample(initial=True)
+        self.p0, self.e0 = self._procs()
+        self.halt = threading.Event()
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.halt.set()
+        self.t.join()
+        self._sample()
+        p1, e1 = self._procs()
+        c = sum(self.last[k] - self.first[k] for k in self.last)
+        return {"service": p1 - self.p0, "engine": e1 - self.e0, "containers": c}
+
+
+def cpu_text(cpu, n):
+    if not n:
+        return ""
+    tot = sum(cpu.values())
+    return "cpu/call %.1f ms (service %.1f, engine %.1f, containers %.1f)" % (
+        tot / n * 1000, cpu["service"] / n * 1000, cpu["engine"] / n * 1000,
+        cpu["containers"] / n * 1000)
+
+
+def docker_run_cpu(image, argv, n):
+    """Sequential docker run --rm, wall ms each and engine core-seconds
+    (dockerd, containerd, shims, the docker client) per run."""
+    e0 = sum(proc_cpu_s(p) for p in engine_pids())
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = docker_run_ms(image, argv, n)
+    e1 = sum(proc_cpu_s(p) for p in engine_pids())
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    return out, (e1 - e0 + client) / n
+
+
+# ---- issue 15: new sessions as cheap as calls ---------------------------------
+
+def sec_reuse():
+    n_seq = 20 if QUICK else 200
+    n_batch = 100 if QUICK else 1000
+    base, base_cpu = docker_run_cpu(PY, ["python3", "-c", "print(1)"], 3 if QUICK else 8)
+    b50 = pct(base, 50)
+    print("\n== new sessions as cheap as calls (issue 15) ==")
+    print("baseline sequential docker run --rm python3 -c 'print(1)': p50 %.1f ms, p99 %.1f ms, "
+          "%.2f runs/s, engine+client cpu %.1f ms/run" % (b50, pct(base, 99), 1000.0 / b50,
+                                                         base_cpu * 1000))
+    env = {"POOL_SIZE_PY": "2", "WORKER_CONCURRENCY": "8", "POOL_KEEP_IDLE_MS": "120000",
+           "RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_PER_MINUTE": "1000000",
+           "RATE_LIMIT_PER_HOUR": "10000000", "RATE_LIMIT_PER_DAY": "100000000"}
+    with stack(env) as st:
+        wait_warm(st, 2)
+        cl = Client(st)
+        # 1. one caller, every call a new session (no session_id)
+        cl.exec({"lang": "py", "code": "print(1)", "user_id": "seq"})  # binds its container
+        wait_warm(st, 2)
+        m = CpuMeter(st)
+        m.start()
+        lat = [timed(lambda: cl.exec({"lang": "py", "code": "print(1)", "user_id": "seq"}))
+               for _ in range(n_seq)]
+        cpu = m.stop()
+        print("sequential /exec print(1), no session_id, one caller (n=%d): p50 %.1f ms "
+              "(target <= 15), p99 %.1f ms (target <= 40); docker run p50 / ours p50 %.1fx; %s"
+              % (n_seq, pct(lat, 50), pct(lat, 99), b50 / pct(lat, 50), cpu_text(cpu, n_seq)))
+
+        # 2. a batch of stateless jobs of one key, end to end
+        jobs = [{"lang": "py", "code": "print(%d)" % i, "user_id": "batch"}
+                for i in range(n_batch)]
+        wait_warm(st, 2)
+        m.start()
+        t0 = time.perf_counter()
+        r = st.post("/jobs/batch", {"jobs": jobs})
+        if r.status != 202:
+            print("batch refused: %d %s" % (r.status, r.body[:200]))
+        else:
+            path = "/jobs/batch/" + r.json()["batch_id"]
+            wait_for(lambda: st.get(path, key=Stack.KEY).json()["status"] == "completed",
+                     600, "the batch")
+            wall = time.perf_counter() - t0
+            cpu = m.stop()
+            g = st.get(path, key=Stack.KEY).json()
+            print("batch of %d stateless py jobs, one key: %.2f s, %.1f jobs/s (target >= 100; "
+                  "sequential docker run %.2f/s: %.1fx); completed %d; %s"
+                  % (n_batch, wall, n_batch / wall, 1000.0 / b50, n_batch / wall * b50 / 1000.0,
+                     g["counts"].get("completed", 0), cpu_text(cpu, n_batch)))
+
+        # 3. first call of callers never seen before, warm pool
+        first = []
+        m.start()
+        for i in range(5 if QUICK else 15):
+            wait_warm(st, 2)
+            first.append(timed(lambda: cl.exec({"lang": "py", "code": "print(1)",
+                                                "user_id": "new-%d-%d" % (os.getpid(), i)})))
+        cpu = m.stop()
+        print("first call of a never seen caller, warm pool (n=%d): p50 %.1f ms (target <= 15), "
+              "max %.1f ms; docker run p50 / ours %.1fx; %s (includes the refills)"
+              % (len(first), pct(first, 50), max(first), b50 / pct(first, 50),
+                 cpu_text(cpu, len(first))))
+
+        # 4. distinct callers, every call a new caller: sustained new sessions/s
+        n_new = 20 if QUICK else 60
+        todo, done, errors = [n_new], [0], []
+        lock = threading.Lock()
+        wait_warm(st, 2)
+
+        def client(k):
+            c = Client(st)
+            while True:
+                with lock:
+                    if todo[0] == 0:
+                        return
+                    todo[0] -= 1
+                    i = todo[0]
+                try:
+                    c.exec({"lang": "py", "code": "print(1)", "user_id": "d-%d-%d" % (k, i)})
+                    with lock:
+                        done[0] += 1
+                except Exception as e:  # noqa: BLE001 - a figure, reported
+                    errors.append(str(e))
+        m.start()
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        t0 = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        wall = time.perf_counter() - t0
+        cpu = m.stop()
+        print("distinct callers, every job a new caller (8 clients, %d jobs): %.2f new sessions/s "
+              "beside sequential docker run %.2f/s (%.1fx); %s%s"
+              % (done[0], done[0] / wall, 1000.0 / b50, done[0] / wall * b50 / 1000.0,
+                 cpu_text(cpu, done[0]), "; errors %d: %s" % (len(errors), errors[0][:100])
+                 if errors else ""))
+        print("(docker run cpu per run: %.1f ms of engine and client, its container's own "
+              "time not counted)" % (base_cpu * 1000))
+
+
 def proc_status(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -469,7 +696,8 @@ def sec_wrk():
     print("   target: >= 10,000 accepted/s: %.0f/s (%s non-2xx)" % (rps, non2xx))
 
 
-SECTIONS = {"exec": sec_exec, "numpy": sec_numpy, "langs": sec_langs, "fresh": sec_fresh,
+SECTIONS = {"exec": sec_exec, "reuse": sec_reuse, "numpy": sec_numpy, "langs": sec_langs,
+            "fresh": sec_fresh,
             "held": sec_held, "wrk": sec_wrk}
 
 

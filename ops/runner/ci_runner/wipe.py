@@ -18,7 +18,9 @@ impersonate) then
      {"type": "wiped", "id", "ok", "reason", "checks": {...}} where every
      count is what the check found left over (all 0 when ok).
 
-A wipe that meets more than WIPE_MAX_ENTRIES files refuses (ok false): a
+Only as the container's init (PID 1) and root: anywhere else the wipe
+refuses, since /tmp and /dev/shm would be the host's.  A wipe that meets
+more than WIPE_MAX_ENTRIES files refuses (ok false): a
 tree that large costs more to remove than a fresh container.  The Python
 fork server itself never runs user code; the spare child (forked before the
 wipe, never given a request) is discarded by the caller and forked again.
@@ -31,7 +33,7 @@ import time
 
 from .config import BUILD_ROOT, DATA_DIR, HOME_DIR, STATE_IN, STATE_OUT, STATE_TMP
 from .identity import SANDBOX_UID, make_user_dir, privileged
-from .procs import child_pids, reap_all
+from .procs import reap_all
 
 WIPE_MAX_ENTRIES = 20000
 KILL_ROUNDS = 200          # x 1 ms: processes still listed after this fail the wipe
@@ -73,25 +75,18 @@ def _others():
 
 
 def kill_all():
-    """Returns the processes still there after KILL_ROUNDS rounds."""
-    me = os.getpid()
+    """As PID 1: SIGKILL to every other process until /proc lists none (at
+    most KILL_ROUNDS rounds); returns what is left."""
     left = _others()
     for _ in range(KILL_ROUNDS):
         if not left:
             break
-        if me == 1:
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-        else:   # a runner started by hand: its own descendants only
-            for pid in child_pids(me):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
         reap_all()
-        left = _others() if me == 1 else [(p, 0) for p in child_pids(me)]
+        left = _others()
         if left:
             time.sleep(0.001)
     reap_all()
@@ -204,7 +199,7 @@ def check():
     """What is left: {"processes", "ipc", "files", "env"} counts and the
     first thing found, for the reason."""
     found = []
-    procs = _others() if os.getpid() == 1 else [(p, 0) for p in child_pids(os.getpid())]
+    procs = _others()
     for pid, uid in procs[:3]:
         found.append("process %d (uid %d)" % (pid, uid))
     ipc = 0
@@ -239,6 +234,12 @@ def check():
 def wipe(obj):
     """Handles a wipe frame; returns the `wiped` frame."""
     wid = obj.get("id") if isinstance(obj.get("id"), str) else ""
+    if os.getpid() != 1 or not privileged():
+        # Outside its container (a runner started by hand or by the runner
+        # tests) /tmp and /dev/shm are the host's: never empty them.
+        return {"type": "wiped", "id": wid, "ok": False, "duration_ms": 0,
+                "reason": "wipe refused: the runner is not the container's init",
+                "checks": {"processes": -1, "ipc": -1, "files": -1, "env": -1}}
     t0 = time.monotonic()
     reason = ""
     refused = False
