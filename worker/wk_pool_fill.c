@@ -20,6 +20,7 @@
 #define FILL_BACKOFF_MIN_MS 500
 #define FILL_BACKOFF_MAX_MS 30000
 #define POOL_SIZE_MAX 32
+#define DEMAND_MIN_RATE 0.5 /* new sessions per second */
 
 static int64_t now_ms(void)
 {
@@ -130,11 +131,12 @@ int64_t wk_pool__held_mb(const struct wk_pool *p)
 
 /* Warm containers wanted for `l`: enough to cover the new sessions that
  * arrive while one warms up (rate x warm-up time, plus one), never fewer
- * than POOL_SIZE_<LANG>; none beyond that once the rate has decayed. */
+ * than POOL_SIZE_<LANG>; none beyond that while the rate is below
+ * DEMAND_MIN_RATE (an occasional new session is what the minimum is for). */
 static int demand_target(const struct wk_pool_lang *l)
 {
     int want = l->target;
-    if (l->rate > 0.05) {
+    if (l->rate >= DEMAND_MIN_RATE) {
         double d = l->rate * l->warm_s + 1.0;
         int n = d > POOL_SIZE_MAX ? POOL_SIZE_MAX : (int)(d + 0.999);
         if (n > want)

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stack import Stack, require_docker_image, run_cases, wait_for  # noqa: E402
@@ -125,6 +126,16 @@ def wipe():
         j, kv = run(st, LEAVE + WHOAMI, user="alice")
         sa, cid = j["session_id"], kv["CID"]
         assert len(cid) == 64 and "LEFT" in j["stdout"], j
+        # Let the fork server finish its idle-time imports (matplotlib is the
+        # last): a wipe waits for the step in progress, which on a loaded
+        # machine may outlast the wipe's deadline (a destroyed container,
+        # correct, but not what this case looks at).
+        for _ in range(240):
+            _, kvp = run(st, "import sys\nprint('PRE=%s' % ('matplotlib.pyplot' in sys.modules))",
+                         session=sa, user="alice")
+            if kvp["PRE"] == "True":
+                break
+            time.sleep(0.5)
         # the same session still sees its own /tmp (no wipe within a session)
         j2, kv2 = run(st, WHOAMI + "print('SAME=' + str(os.path.exists('/tmp/secret-a.txt')))",
                       session=sa, user="alice")
