@@ -251,9 +251,11 @@ int wk_sandbox_kill(struct wk_sandbox *sb);
 typedef void (*wk_sandbox_wipe_cb)(void *arg, struct wk_sandbox *sb, int status, const char *why);
 int wk_sandbox_wipe(struct wk_sandbox *sb, wk_sandbox_wipe_cb cb, void *arg);
 
-/* The host side of the check: the data dir (/mnt/data) is empty, and so
- * are HOME and the build root under the run dir.  Returns 0, or -1 with
- * the first thing found in `why`. */
+/* The host side of the check: the data dir (/mnt/data, as the host sees
+ * it) is empty, and so are home/ and build/ in the run dir when present
+ * (HOME and the build dirs now live in the container's /run/ci/work tmpfs,
+ * which only the runner sees).  Returns 0, or -1 with the first thing
+ * found in `why`. */
 int wk_sandbox_host_check(const struct wk_sandbox *sb, char *why, size_t whysz);
 
 /* Host paths of the container's /mnt/data and /run/ci. */

@@ -83,9 +83,11 @@ int wk_sandbox_host_check(const struct wk_sandbox *sb, char *why, size_t whysz)
         snprintf(why, whysz, "host check: run dir unreadable");
         return -1;
     }
-    /* /run/ci itself is root's (programs write nothing there): only the
-     * sandbox user's HOME and build dirs in it are checked. */
-    n = count_extra(rfd, "home", NULL, 0, first, sizeof first);
+    /* /run/ci itself is root's (programs write nothing there).  HOME and
+     * the build dirs live in /run/ci/work, a tmpfs of the container's that
+     * the host does not see (the runner checks them); older layouts kept
+     * them in the run dir itself: checked when present. */
+    n = count_extra(rfd, "home", NULL, 1, first, sizeof first);
     if (n == 0)
         n = count_extra(rfd, "build", NULL, 1, first, sizeof first);
     close(rfd);
