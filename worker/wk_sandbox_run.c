@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define INSPECT_RETRY_MS 100
-#define INSPECT_TRIES 30
+#define INSPECT_TRIES 100 /* 10 s for the container to stop (slow on a loaded host) */
 
 void wk_sb__finish_run(struct wk_sandbox *sb, int rc, struct wk_run_result *r)
 {

@@ -9,6 +9,7 @@ Every case also checks the service keeps serving: the next call answers.
 """
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -269,7 +270,8 @@ def case_kill_the_runner():
     """Finding 3: kill(1) with several signals, killing every process the
     program can reach, closing its pipes, filling memory: each is answered
     at once with the caller's outcome (first attempt, no dead letter), and
-    the next call is served."""
+    the next call is served.  A runner that ends mid-run on its own is the
+    caller's failure too (not retried)."""
     for lang in ("py", "bash", "c"):
         require_docker_image(image(lang))
     env = dict(LIMITS, MAX_MEMORY_MB="128")
@@ -291,6 +293,34 @@ def case_kill_the_runner():
             assert line.endswith(":refused"), res
         res = answered_once(submit(s, "py", PY_BALLOON))
         assert res["status"] == "oom", res
+        # the runner itself ends mid-run (here: SIGINT from outside through
+        # docker exec, as a taken-over runner could exit): the caller's
+        # failure, answered at once on the first attempt, never dead
+        r = s.post("/jobs", {"lang": "py", "code": "import time\ntime.sleep(60)"})
+        jid = r.json()["job_id"]
+        wait_for(lambda: s.get("/jobs/" + jid, key=s.KEY).json()["status"] == "running", 60,
+                 "the job running")
+        sid = s.get("/jobs/" + jid, key=s.KEY).json()["session_id"]
+        # the worker logs "pool py: container <id> bound to session <sid>"
+        # (a warm container has no session label)
+        with open(os.path.join(s.tmp, "worker-1.log")) as f:
+            cid = [l.split("container ")[1].split()[0] for l in f
+                   if "bound to session " + sid in l or ("session " + sid in l and
+                                                         "started container" in l)]
+        if not cid:   # no pool hit: the one container labelled with the session
+            cid = subprocess.run(["docker", "ps", "-q", "--filter",
+                                  "label=com.code-interpreter.session=" + sid],
+                                 capture_output=True, text=True).stdout.split()
+        assert len(cid) == 1, cid
+        time.sleep(0.5)
+        p = subprocess.run(["docker", "exec", cid[0], "python3", "-c",
+                            "import os, signal; os.kill(1, signal.SIGINT)"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+        g = s.get("/jobs/%s?wait=60" % jid, key=s.KEY).json()
+        res = answered_once(g)
+        assert res["status"] == "failed", res
+        assert res["stderr"].startswith("sandbox error:") and "runner exited" in res["stderr"], res
         # a kept session survives its program's attempts on the runner
         r = s.exec({"lang": "py", "code": PY_KILL})
         sid = r.json()["session_id"]
