@@ -37,7 +37,8 @@ def main(argv):
     n_calls = 30 if quick else 300
     k_exec = 10 if quick else 60
     require_docker_image("code-interpreter/py:" + TAG)
-    with Stack(env={"IMAGE_TAG": TAG, "LOG_LEVEL": "warn"}) as s:
+    with Stack(env={"IMAGE_TAG": TAG, "LOG_LEVEL": "warn",
+                    "PTC_MAX_ROUNDS": str(n_calls + 10)}) as s:
         # plain /exec of the same kind of program, warm session
         r = s.exec({"lang": "py", "code": "x = 1"}).json()
         sid = r["session_id"]
