@@ -332,7 +332,7 @@ static void slot_tool_calls(void *arg, struct wk_sandbox *sb, int round, json_t 
         if (!ex->stopping && !ex->engine_down)
             q_consumer_want(ex->qc, ex->nslots - ex->busy);
     }
-    wk_ptc_paused(s->d->job.id, round, calls, slot_resume, s);
+    wk_ptc_paused(&s->d->job, round, calls, slot_resume, s);
 }
 
 static void on_staged_in(void *arg, int rc, const char *msg)

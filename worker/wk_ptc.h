@@ -21,6 +21,8 @@
 #ifndef WK_PTC_H
 #define WK_PTC_H
 
+#include "sch_types.h"
+
 #include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
@@ -40,8 +42,11 @@ int wk_ptc_start(uv_loop_t *loop);
 /* Closes the links; `done` (may be NULL) runs once they are closed. */
 void wk_ptc_stop(void (*done)(void *arg), void *arg);
 
-/* Announces a paused program (see above).  `calls` borrowed. */
-void wk_ptc_paused(const char *job_id, int round, json_t *calls, wk_ptc_resume_cb resume,
+/* Announces a paused program (see above).  `calls` borrowed.  A job with
+ * a callback_url also gets a job.tool_call_required webhook delivery
+ * (docs/webhooks.md; id job_<job id>_r<round>): it names the job and the
+ * round; the calls and the round's token are read with GET /jobs/{id}. */
+void wk_ptc_paused(const struct sch_job *job, int round, json_t *calls, wk_ptc_resume_cb resume,
                    void *arg);
 /* The program of `job_id` is no longer paused (resumed or ended): no
  * continuation reaches `resume` any more.  ended: its record goes too. */

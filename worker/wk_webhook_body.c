@@ -100,6 +100,13 @@ char *wk_webhook_body(const redisReply *e, size_t *len, char *why, size_t whysz)
                        : job_data(subject, e->element[7], &event_ms, why, whysz);
     if (!data)
         return NULL;
+    const char *r =
+        strcmp(type, "job.tool_call_required") == 0 ? strrchr(str_of(e->element[0]), 'r') : NULL;
+    if (r) { /* programmatic tool calling (docs/ptc.md): the round, from the id */
+        json_object_set_new(data, "status", json_string("tool_call_required"));
+        json_object_set_new(data, "round", json_integer(strtol(r + 1, NULL, 10)));
+        event_ms = 0;
+    }
     if (event_ms <= 0)
         event_ms = int_of(e->element[4]);
     json_t *o =

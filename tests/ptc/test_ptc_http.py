@@ -258,6 +258,40 @@ def case_jobs_flow():
         check(r.status == 400, "tools for c refused", r.status, r.body)
 
 
+def case_jobs_webhook():
+    """A programmatic job with callback_url: job.tool_call_required (signed)
+    at its pause, then job.completed."""
+    from receiver import Receiver, signature_ok
+    rx = Receiver()
+    env = {"WEBHOOK_SECRET": "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=",
+           "WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32", "WEBHOOK_POLL_MS": "50"}
+    try:
+        with stack(**env) as s:
+            r = s.post("/jobs", {"lang": "py", "code": "await get_weather(city='W')\nprint(1)",
+                                 "tools": TOOLS, "callback_url": rx.url()})
+            job = r.json()["job_id"]
+            end = time.time() + 120
+            while time.time() < end and not rx.requests:
+                time.sleep(0.1)
+            check(rx.requests, "a webhook arrived")
+            first = rx.requests[0]
+            body = json.loads(first["body"])
+            check(body["type"] == "job.tool_call_required" and body["data"]["job_id"] == job and
+                  body["data"]["round"] == 1 and body["data"]["status"] == "tool_call_required",
+                  "tool_call_required event", body)
+            check(signature_ok(env["WEBHOOK_SECRET"], first["headers"], first["body"]), "signed")
+            j = s.get("/jobs/" + job, key=Stack.KEY).json()
+            r = s.post(PTC, {"continuation_token": j["continuation_token"],
+                             "tool_results": results_for(j["tool_calls"], weather)})
+            check(r.json()["status"] == "completed", "continued", r.body)
+            while time.time() < end and len(rx.requests) < 2:
+                time.sleep(0.1)
+            check(json.loads(rx.requests[-1]["body"])["type"] == "job.completed", "completed",
+                  rx.requests[-1]["body"])
+    finally:
+        rx.close()
+
+
 CASES = {n[5:]: f for n, f in globals().items() if n.startswith("case_")}
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ no other reach: the runner reads bounded JSON from it and nothing else.
 
 A round: the first call arrives; the runner gathers what comes with it (the
 Python stubs send a gather's calls in one frame; Bash calls are separate
-processes, so the runner waits BASH_WINDOW_S for more), stops the program's
+processes, so the runner takes calls until no process of the program is
+runnable - every one waits, on a call or otherwise - twice in a row, 5 ms
+apart, at most 2 s: calls started together (`&` ... `wait`) are one round
+however slowly a loaded machine starts them), stops the program's
 process group (SIGSTOP: no CPU while paused), sends `tool_calls` to the
 worker and blocks for its `tool_results`.  The run's deadline is moved by
 the time spent paused.  Then SIGCONT and each connection gets its results.
@@ -41,7 +44,8 @@ MAX_TOOL_NAME = 256
 MAX_CALL_FRAME = 4 << 20        # bytes of one stub frame (all its inputs)
 MAX_CALLS_PER_ROUND = 64
 FRAME_READ_S = 2.0              # a connection that sends no frame in time is dropped
-BASH_WINDOW_S = 0.02            # Bash: calls arriving within this of each other = one round
+BASH_POLL_S = 0.005             # Bash: how often the gathering looks at the program's processes
+BASH_GATHER_MAX_S = 2.0         # Bash: longest gathering of one round
 DEFAULT_PAUSE_MS = 300000
 DEFAULT_MAX_ROUNDS = 50
 
@@ -226,10 +230,44 @@ class Channel:
         conn.setblocking(True)
         return conn
 
+    def _group_busy(self):
+        """1 when a process of the program's group is running or runnable
+        (state R or D in /proc/<pid>/stat)."""
+        try:
+            ents = os.listdir("/proc")
+        except OSError:
+            return False
+        for ent in ents:
+            if not ent.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % ent, "rb") as f:
+                    st = f.read()
+                fields = st[st.rindex(b")") + 2:].split()
+                if int(fields[2]) == self.pgid and fields[0] in (b"R", b"D"):
+                    return True
+            except (OSError, ValueError, IndexError):
+                pass
+        return False
+
+    def _next_bash(self, t0):
+        """The next connection of a Bash round, or None once the program is
+        quiet (see the module text)."""
+        quiet = 0
+        while time.monotonic() - t0 < BASH_GATHER_MAX_S:
+            conn = self._accept(BASH_POLL_S)
+            if conn is not None:
+                return conn
+            quiet = quiet + 1 if not self._group_busy() else 0
+            if quiet >= 2:
+                return None
+        return None
+
     def _gather(self):
         """[(conn, [(call id, tool index, input)])] of this round."""
         batch, ncalls = [], 0
-        window = BASH_WINDOW_S if self.req["lang"] == "bash" else 0.0
+        bash = self.req["lang"] == "bash"
+        t0 = time.monotonic()
         conn = self._accept(0)
         while conn is not None:
             calls = self._read_calls(conn)
@@ -249,7 +287,7 @@ class Channel:
                 batch.append((conn, ids))
             if ncalls >= MAX_CALLS_PER_ROUND or len(batch) >= MAX_CALLS_PER_ROUND:
                 break
-            conn = self._accept(window if batch else 0.0)
+            conn = self._next_bash(t0) if bash and batch else self._accept(0)
         return batch
 
     # ---- one round ---------------------------------------------------------
