@@ -17,6 +17,7 @@ sparse-20g (37-86 s and 92 s per call).
 usage: python3 bench_staging.py [--quick]     (CI_INGRESS, CI_WORKER set)
 """
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def main():
         try:
             run_shapes(s, shapes, k)
         finally:  # a deep tree is too deep for the stack's own rmtree
-            s.kill("worker-1")
+            s.kill("worker-1", signal.SIGTERM)  # its teardown removes (and unmounts) the trees
             subprocess.run(["rm", "-rf", "--one-file-system", os.path.join(s.tmp, "data")],
                            check=False)
     return 0

@@ -9,6 +9,7 @@ worker busy hashing or scanning past the wait) or store 1 GiB.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -267,7 +268,7 @@ def case_deep_tree():
         try:
             deep_tree(s)
         finally:
-            s.kill("worker-1")
+            s.kill("worker-1", signal.SIGTERM)  # its teardown removes (and unmounts) the trees
             rm_deep(s)
 
 
