@@ -178,7 +178,37 @@ class Stack:
                 self.kill(name, signal.SIGTERM)
         self.kill("redis", signal.SIGTERM)
         # leave nothing behind: containers this stack started carry its RUN_DIR
+        self.remove_leftover_sandboxes()
+        subprocess.run(["rm", "-rf", self.tmp], check=False)   # any depth
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def remove_leftover_sandboxes(self):
+        """Sandboxes of a worker that was SIGKILLed (and not restarted) are
+        still there: remove their containers, then unmount their /mnt/data
+        images (loop mounts below this stack's DATA_DIR, docs/sandbox.md)."""
+        try:
+            ids = subprocess.run(["docker", "ps", "-aq", "--filter",
+                                  "label=com.code-interpreter.managed=true"],
+                                 capture_output=True, text=True, timeout=60).stdout.split()
+            if ids:
+                out = subprocess.run(["docker", "inspect", "-f",
+                                      "{{.Id}} {{range .Mounts}}{{.Source}} {{end}}"] + ids,
+                                     capture_output=True, text=True, timeout=60).stdout
+                mine = [l.split()[0] for l in out.splitlines()
+                        if any(src.startswith(self.tmp + "/") for src in l.split()[1:])]
+                if mine:
+                    subprocess.run(["docker", "rm", "-f"] + mine, capture_output=True,
+                                   timeout=120)
+        except (OSError, subprocess.SubprocessError):
+            pass
+        try:
+            with open("/proc/self/mountinfo") as f:
+                points = [l.split()[4].encode().decode("unicode_escape") for l in f]
+        except OSError:
+            points = []
+        for mp in sorted((p for p in points if p.startswith(self.tmp + "/")),
+                         key=len, reverse=True):
+            subprocess.run(["umount", "-l", mp], capture_output=True)
 
     def logs(self):
         out = []
