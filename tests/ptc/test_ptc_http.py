@@ -98,6 +98,23 @@ def case_bash_flow():
         check("tool error: the tool broke" in resp["stderr"], "stderr", resp)
 
 
+def case_paused_holds_no_slot():
+    """WORKER_CONCURRENCY=1: while a program is paused at a tool call, the
+    worker's one slot runs other jobs (the paused program keeps only its
+    sandbox), and the paused program still resumes afterwards."""
+    with stack(WORKER_CONCURRENCY="1") as s:
+        first = s.post(PTC, {"code": "r = await get_weather(city='P')\nprint(r['city'])",
+                             "tools": TOOLS}).json()
+        check(first["status"] == "tool_call_required", "paused", first)
+        for i in range(2):
+            r = s.exec({"lang": "py", "code": "print(%d)" % i})
+            check(r.status == 200 and r.json()["stdout"] == "%d\n" % i,
+                  "another job ran while the program was paused", r.body)
+        r = s.post(PTC, {"continuation_token": first["continuation_token"],
+                         "tool_results": results_for(first["tool_calls"], weather)})
+        check(r.status == 200 and r.json()["stdout"] == "P\n", "resumed", r.body)
+
+
 def case_bad_input():
     with stack() as s:
         for body, field in (({"code": "print(1)"}, "tools"),
