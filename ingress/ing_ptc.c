@@ -497,6 +497,9 @@ static enum MHD_Result continuation(struct ing_request *req, json_t *body, const
             why = "a result names a call this round never made";
         else if (json_object_get(seen, cid))
             why = "two results name the same call";
+        else if (json_object_get(x, "name") &&
+                 !json_equal(json_object_get(x, "name"), json_object_get(calls, cid)))
+            why = "a result names a tool its call was not for"; /* optional field */
         else if (ie && !json_is_boolean(ie))
             why = "is_error must be a boolean";
         else if (em && !json_is_null(em) && !json_is_string(em))

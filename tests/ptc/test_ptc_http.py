@@ -141,6 +141,9 @@ def case_bad_input():
             {"call_id": "call_999", "result": 1, "is_error": False}]})
         check(r.status == 400 and "never made" in r.body.decode(), "unknown call", r.body)
         r = s.post(PTC, {"continuation_token": tok, "tool_results": [
+            {"call_id": cid, "name": "no-such-tool", "result": 1, "is_error": False}]})
+        check(r.status == 400 and "not for" in r.body.decode(), "unknown tool name", r.body)
+        r = s.post(PTC, {"continuation_token": tok, "tool_results": [
             {"call_id": cid, "result": "x" * (3 << 20), "is_error": False}]})
         check(r.status == 413, "oversized result", r.status, r.body[:300])
         # the real continuation, then its replay
