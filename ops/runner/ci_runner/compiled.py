@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 
+from . import resident
 from .config import BUILD_ROOT, LANGS, TS_FAST_JS
 from .frames import error_frame, result
 from .identity import give_to_user
@@ -41,6 +42,20 @@ def java_names(code):
     if pkg:
         main_cls = pkg.group(1) + "." + main_cls
     return stem, main_cls
+
+
+def resident_compile(req, subst, deadline, ctl):
+    """Compile with the container's resident compiler (resident.py) when
+    the language has one: (0, b"") compiled, (rc, diagnostics) failed,
+    ("timeout", b""), "closed" (the worker hung up), or None: no helper or
+    it failed, take the one-shot compiler of config.LANGS."""
+    h = resident.helper(req["lang"])
+    if h is None:
+        return None
+    got = h.compile(subst["src"], subst["dir"], deadline, ctl)
+    if got == "timeout":
+        return "timeout", b""
+    return got
 
 
 def run_compiled(req, ctl):
@@ -76,7 +91,19 @@ def run_compiled(req, ctl):
     except OSError as e:
         return error_frame(req["id"], "cannot prepare build dir: %s" % e), False
     try:
-        if spec["compile"]:
+        got = resident_compile(req, subst, deadline, ctl)
+        if got == "closed":
+            return None, True
+        if got is not None:
+            rc, diag = got
+            if rc != 0:
+                cerr = Capture(cap)
+                cerr.feed(diag)
+                st = "timeout" if rc == "timeout" else "failed"
+                return result(req, st, 137 if st == "timeout" else 1,
+                              Capture(cap), cerr, time.monotonic() - t0,
+                              [], 0), False
+        elif spec["compile"]:
             cenv = dict(env, TMPDIR=bdir)
             argv = [a.format(**subst) for a in spec["compile"]]
             st_raw, to, closed, cout, cerr = spawn(

@@ -11,6 +11,7 @@ import socket
 import time
 
 from .config import DATA_DIR, DRAIN_GRACE_S
+from . import resident
 from .identity import close_fds_except, drop_to_user
 
 
@@ -43,14 +44,18 @@ def kill_leftovers(pgid):
     the program are re-parented to it and found through /proc.
     """
     me = os.getpid()
-    for _ in range(50):
+    spare = resident.live_pids()   # resident compilers (resident.py) stay
+    for rnd in range(50):
         sent = False
         try:
             os.killpg(pgid, signal.SIGKILL)
             sent = True
         except OSError:
             pass
-        if me == 1:
+        if me == 1 and (not spare or rnd >= 40):
+            # with helpers alive, kill(-1) only when naming each process
+            # did not end it (a program forking away faster than /proc is
+            # read): the helpers die too and are started again
             try:
                 os.kill(-1, signal.SIGKILL)
                 sent = True
@@ -58,6 +63,8 @@ def kill_leftovers(pgid):
                 pass
         else:
             for pid in child_pids(me):
+                if pid in spare:
+                    continue
                 try:
                     os.kill(pid, signal.SIGKILL)
                     sent = True
@@ -68,6 +75,7 @@ def kill_leftovers(pgid):
             break
         time.sleep(0.001)
     reap_all()
+    resident.forget_dead()
 
 
 def child_pids(parent):

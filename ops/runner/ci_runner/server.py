@@ -7,6 +7,7 @@ import select
 import shutil
 import sys
 
+from . import resident
 from .compiled import run_compiled
 from .config import BUILD_ROOT, HOME_DIR, LANGS, PROTO_VERSION, RUN_DIR, log
 from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_frame,
@@ -95,7 +96,9 @@ class Server:
     def __init__(self, ctl, langs):
         self.ctl = ctl
         self.langs = langs
-        self.steps = list(PREIMPORT_STEPS)
+        # resident compilers first (resident.py): a JVM or node warming up
+        # while the container waits in the pool, not during a run
+        self.steps = [lambda: resident.warm(langs)] + list(PREIMPORT_STEPS)
         self.spare = None
         self.py_seen = False
 
