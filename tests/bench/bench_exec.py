@@ -19,6 +19,11 @@ loopback ports).  Sections (NAME):
   langs    one row per language: hello world (compile included), first
            request of a new session and the next one in the same session,
            vs `docker run --rm <image> true`.
+  compile  same-session hello world ts and java (compile included), p50 over
+           the runner's socket (tests/runner/test_runner.py's harness, no
+           stack): with the resident compilers (ci_runner/resident.py) beside
+           the one-shot compiler path (CI_RESIDENT=0) measured in the same run,
+           as a ratio; targets ts <= 150 ms, java <= 300 ms.
   fresh    jobs/s when every job is a new session vs sequential docker run.
   held     waiting /exec requests held at once by the ingress (no worker):
            threads and RSS from /proc/<pid>/status.
@@ -321,6 +326,44 @@ def sec_langs():
                 row(lang, "error: %s" % str(e)[:60], w=(8, 13))
     print("(new sess: no warm pool for the language, a fresh container; same sess: the "
           "session's kept container; docker run: `docker run --rm <image> true`, no program)")
+
+
+def sec_compile():
+    sys.path.insert(0, os.path.join(HERE, "..", "runner"))
+    import test_runner as tr
+    n = 5 if QUICK else 21
+    targets = {"ts": 150, "java": 300}
+    print("\n== same-session hello world, compile included: resident compiler vs one-shot ==")
+    row("lang", "resident p50", "one-shot p50", "ratio", "target", w=(8, 14, 14, 8, 10))
+    for lang in ("ts", "java"):
+        image = tr.find_image(lang)
+        if image is None:
+            row(lang, "no image", w=(8, 14))
+            continue
+        p50 = {}
+        try:
+            for mode, args in (("resident", []), ("oneshot", ["-e", "CI_RESIDENT=0"])):
+                sess = tr.Session(image, args)
+                try:
+                    if mode == "resident":
+                        tr.until_resident(sess, lang)
+                    else:
+                        sess.run(tr.SUM_PROGRAMS[lang], lang=lang, timeout_ms=tr.LONG)
+                    lat = []
+                    for _ in range(n):
+                        r = sess.run(tr.SUM_PROGRAMS[lang], lang=lang, timeout_ms=tr.LONG)
+                        assert r["stdout"] == "55\n", r
+                        lat.append(sess.rtt_s * 1000)
+                    p50[mode] = pct(lat, 50)
+                finally:
+                    sess.close()
+            row(lang, ms(p50["resident"]), ms(p50["oneshot"]),
+                "%.1fx" % (p50["oneshot"] / p50["resident"]),
+                "<= %d ms" % targets[lang], w=(8, 14, 14, 8, 10))
+        except Exception as e:  # noqa: BLE001
+            row(lang, "error: %s" % str(e)[:60], w=(8, 14))
+    print("(%d runs each after warm-up; one-shot = the image with CI_RESIDENT=0: "
+          "tsc-fast.js / javac per run; ratio = one-shot / resident)" % n)
 
 
 def sec_fresh():
@@ -719,7 +762,7 @@ def sec_wrk():
 
 
 SECTIONS = {"exec": sec_exec, "reuse": sec_reuse, "numpy": sec_numpy, "langs": sec_langs,
-            "fresh": sec_fresh,
+            "compile": sec_compile, "fresh": sec_fresh,
             "held": sec_held, "wrk": sec_wrk}
 
 

@@ -478,6 +478,143 @@ def lang_case(lang):
     return run_case
 
 
+# ------------------------------------------------ resident compilers --
+# ops/runner/ci_runner/resident.py: one warm compiler per container (node +
+# typescript, a javac JVM), uid 1000 like the programs.  The attacks are
+# bash programs of the same container (the ts and java images offer bash):
+# they run as the user the helper runs as.
+HELPER_MARK = {"ts": "ts-server.js", "java": "CiJavacServer"}
+FIND_HELPER = ("hp=; for p in /proc/[0-9]*; do "
+               "if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q %s; then "
+               "hp=${p#/proc/}; fi; done; echo \"helper=$hp\"\n")
+LONG = 180000   # ms: a loaded 2-core machine; never a timing assertion
+
+
+def runner_log(s):
+    p = subprocess.run(["docker", "logs", s.cid], capture_output=True, text=True)
+    return p.stdout + p.stderr
+
+
+def helper_pids(s, lang):
+    """Pids of uid-1000 processes running the helper, seen from inside."""
+    res = s.run(FIND_HELPER % HELPER_MARK[lang], lang="bash", timeout_ms=LONG)
+    expect(res, "completed", 0)
+    return [int(x) for x in res["stdout"].split("=", 1)[1].split()]
+
+
+def until_resident(s, lang):
+    """Runs the sum program until a run is compiled by a warm helper (no
+    "warming up"/"one-shot" line logged during it); fails after 60 runs."""
+    for _ in range(60):
+        before = runner_log(s).count("resident %s:" % lang)
+        res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+        expect(res, "completed", 0, "55\n")
+        if runner_log(s).count("resident %s:" % lang) == before:
+            return
+        time.sleep(0.5)
+    raise Fail("the %s helper never served a run" % lang)
+
+
+def resident_case(lang, attack):
+    def run_case(s):
+        check(lang in s.hello["langs"], "hello lacks %s" % lang, s.hello)
+        until_resident(s, lang)
+        attack(s, lang)
+    return run_case
+
+
+def attack_errors(s, lang):
+    """Compile errors through the helper: failed, the compiler's text."""
+    before = runner_log(s).count("resident %s:" % lang)
+    res = s.run(BROKEN_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+    check(res["status"] == "failed" and res["exit_code"] != 0, "must fail", res)
+    want = "error TS" if lang == "ts" else "error:"
+    check(want in res["stderr"], "compiler text in stderr", res)
+    check(res["stdout"] == "", "no output", res)
+    if lang == "java":   # javac's own message, file and line
+        res = s.run("public class Main { public static void main(String[] a) "
+                    "{ int x = \"s\"; } }\n", lang=lang, timeout_ms=LONG)
+        check(res["status"] == "failed" and "incompatible types" in res["stderr"]
+              and "Main.java:1" in res["stderr"], "javac type error", res)
+    else:   # a type error does not stop transpilation (as before): it runs
+        res = s.run("const x: number = 'a' as any; console.log(typeof x);",
+                    lang=lang, timeout_ms=LONG)
+        expect(res, "completed", 0, "string\n")
+    check(runner_log(s).count("resident %s:" % lang) == before,
+          "the helper served these compiles", runner_log(s)[-2000:])
+    expect(s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG), "completed", 0, "55\n")
+
+
+def attack_kill(s, lang):
+    """A program kills the helper (and, before that, leaves it stopped):
+    the next runs are still right, a fresh helper serves later ones."""
+    (pid,) = helper_pids(s, lang)
+    res = s.run("kill -STOP %d && echo stopped" % pid, lang="bash", timeout_ms=LONG)
+    expect(res, "completed", 0, "stopped\n")
+    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+    expect(res, "completed", 0, "55\n")   # SIGCONTed by the runner
+    res = s.run("kill -KILL %d && echo killed; sleep 0.2" % pid, lang="bash",
+                timeout_ms=LONG)
+    expect(res, "completed", 0, "killed\n")
+    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+    expect(res, "completed", 0, "55\n")
+    check("resident %s: helper gone" % lang in runner_log(s), "restart logged",
+          runner_log(s)[-2000:])
+    until_resident(s, lang)
+    pids = helper_pids(s, lang)
+    check(len(pids) == 1 and pids[0] != pid, "one fresh helper", pids, pid)
+
+
+def attack_junk(s, lang):
+    """A program writes garbage and forged requests into the helper's stdin
+    and forged replies into its stdout (both through /proc/<pid>/fd)."""
+    (pid,) = helper_pids(s, lang)
+    prog = (
+        "set -e; hp=%d\n"
+        "n=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \\n')\n"
+        "printf 'junk\\0\\t\\t\\n%%s\\t/etc/passwd\\t/tmp\\n' $n > /proc/$hp/fd/0\n"
+        "head -c 300000 /dev/urandom > /proc/$hp/fd/0\n"
+        "printf '\\n%%s\\t/mnt/data/x.src\\t/mnt/data\\n' $n > /proc/$hp/fd/0\n"
+        "printf '%%032d\\t0\\t5\\nhello00000000000000000000000000000000\\t7\\t999999999\\n' 0"
+        " > /proc/$hp/fd/1\n"
+        "head -c 30000 /dev/urandom > /proc/$hp/fd/1\n"
+        "echo wrote\n") % pid
+    res = s.run(prog, lang="bash", timeout_ms=LONG)
+    expect(res, "completed", 0, "wrote\n")
+    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+    expect(res, "completed", 0, "55\n")
+    res = s.run(BROKEN_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+    check(res["status"] == "failed" and res["stderr"] != "", "still fails", res)
+    until_resident(s, lang)
+    check(os.listdir(s.data_dir) == [], "nothing written in /mnt/data",
+          os.listdir(s.data_dir))
+
+
+def attack_dirs(s, lang):
+    """The helper's directories are root's: a program can neither replace
+    its source nor plant files beside it; modules planted where a node or
+    java would look (home, /mnt/data, /tmp) are never loaded by it."""
+    prog = (
+        "for f in /run/ci/resident/x /run/ci/resident/ts-server.js "
+        "/run/ci/resident/CiJavacServer.java /run/ci/build/x; do\n"
+        "  if (echo pwned > $f) 2>/dev/null; then echo \"wrote $f\"; fi\n"
+        "done\n"
+        "for d in $HOME/.node_modules/typescript /mnt/data/node_modules/typescript "
+        "/tmp/node_modules/typescript; do mkdir -p $d && "
+        "echo 'process.stdout.write(\"PLANTED\\n\"); process.exit(0)' > $d/index.js; done\n"
+        "echo '-XX:+PrintFlagsFinal' > $HOME/.hotspotrc; cp $HOME/.hotspotrc /mnt/data/.hotspotrc\n"
+        "mkdir -p /tmp/hsperfdata_sandbox && echo x > /tmp/hsperfdata_sandbox/1\n"
+        "hp=; for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null "
+        "| grep -q %s; then hp=${p#/proc/}; fi; done; kill -KILL $hp; echo done\n"
+    ) % HELPER_MARK[lang]
+    res = s.run(prog, lang="bash", timeout_ms=LONG)
+    expect(res, "completed", 0, "done\n")   # no "wrote ..." line
+    until_resident(s, lang)                   # a fresh helper, same planted files
+    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
+    expect(res, "completed", 0, "55\n")
+    check("PLANTED" not in res["stdout"] + res["stderr"], "planted module used", res)
+
+
 CASES = {
     "hello": case_hello, "print": case_print, "stderr_exit": case_stderr_exit,
     "exception": case_exception, "timeout": case_timeout,
@@ -491,6 +628,10 @@ CASES = {
 CASE_DOCKER_ARGS = {"oom": docker_mem_args()}
 for _lang in SUM_PROGRAMS:
     CASES["lang_" + _lang] = lang_case(_lang)
+for _lang in HELPER_MARK:
+    for _name, _attack in (("errors", attack_errors), ("kill", attack_kill),
+                           ("junk", attack_junk), ("dirs", attack_dirs)):
+        CASES["resident_%s_%s" % (_name, _lang)] = resident_case(_lang, _attack)
 
 
 def bench(n=300):
@@ -535,6 +676,8 @@ def main(argv):
         print("unknown case %s" % name, file=sys.stderr)
         return 2
     lang = name[5:] if name.startswith("lang_") else "py"
+    if name.startswith("resident_"):
+        lang = name.rsplit("_", 1)[1]
     if name == "java_names":
         lang = "java"
     image = find_image(lang)

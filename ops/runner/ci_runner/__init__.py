@@ -7,6 +7,8 @@
     pystate   the Python state file: load before a run, save after it
     python    Python runs: a warm fork server (spare child per run)
     compiled  every other language: write, compile, run in a build dir
+    resident  warm compilers (ts transpiler, javac) as uid 1000, per container
+    resident_src  their sources (node script, Java compile server)
     server    the serve loop, environment, idle pre-imports, main()
 
 A package (not top-level modules) so a user's /mnt/data/frames.py can never

@@ -107,6 +107,7 @@ def reap_all():
             return
         if pid == 0:
             return
+        resident.reaped(pid)
 
 
 def become_subreaper():

@@ -108,7 +108,6 @@ class Helper:
     def __init__(self, lang):
         self.lang = lang
         self.pid = -1
-        self.pidfd = -1
         self.w = -1      # its stdin
         self.r = -1      # its stdout
         self.starts = 0
@@ -117,13 +116,19 @@ class Helper:
         self.pre = bytearray()   # what it wrote before "ready"
 
     def alive(self):
+        """Still running.  Its exit is seen here (waitpid) or when
+        procs.reap_all reaps it (reaped()): either way before its pid can
+        be reused, so a pid kept here always names this helper."""
         if self.pid <= 0:
             return False
-        if self.pidfd >= 0:
-            rd, _, _ = select.select([self.pidfd], [], [], 0)
-            if rd:   # exited (its pid may be reaped and reused: forget it)
-                self.stop()
-                return False
+        try:
+            wpid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            wpid = self.pid
+        if wpid == self.pid:
+            self.pid = -1
+            self.stop()
+            return False
         return True
 
     def start(self):
@@ -175,10 +180,6 @@ class Helper:
         os.close(out_w)
         self.pid, self.w, self.r = pid, in_w, out_r
         os.set_blocking(self.r, False)
-        try:
-            self.pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            self.pidfd = -1
         return True
 
     def stop(self):
@@ -188,16 +189,16 @@ class Helper:
             except OSError:
                 pass
             try:
-                os.waitpid(self.pid, os.WNOHANG)
+                os.waitpid(self.pid, 0)   # SIGKILLed: no zombie left
             except OSError:
                 pass
-        for fd in (self.w, self.r, self.pidfd):
+        for fd in (self.w, self.r):
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self.pid = self.pidfd = self.w = self.r = -1
+        self.pid = self.w = self.r = -1
         self.ready = False
         self.pre = bytearray()
 
@@ -372,6 +373,14 @@ def stop_all():
     ts/java run starts a fresh one."""
     for h in _helpers.values():
         h.stop()
+
+
+def reaped(pid):
+    """procs.reap_all reaped `pid`: if it was a helper, forget it."""
+    for h in _helpers.values():
+        if h.pid == pid:
+            h.pid = -1
+            h.stop()
 
 
 def forget_dead():
