@@ -1,6 +1,7 @@
 """End-to-end: every language through POST /exec (real HTTP, real worker,
-real images): a program printing the sum of 1..10 answers "55\\n"; a C
-compile error is a failed run with the compiler's message in stderr.
+real images): a program printing the sum of 1..10 answers "55\\n"; a C,
+ts or java compile error is a failed run with the compiler's message in
+stderr (ts and java twice in one session: the resident compilers too).
 """
 import os
 import sys
@@ -50,8 +51,33 @@ def case_compile_error_c():
         assert j["stdout"] == "", j
 
 
+def compile_error(lang, code, needles):
+    """A compile error through the stack, twice in one session (the second
+    compile is the resident compiler's once it is warm): failed, non-zero
+    exit code, the compiler's message in stderr, nothing run."""
+    require_docker_image("code-interpreter/%s:%s" % (lang, os.environ.get("IMAGE_TAG", "latest")))
+    with Stack() as s:
+        sid = None
+        for _ in range(2):
+            body = {"lang": lang, "code": code}
+            if sid:
+                body["session_id"] = sid
+            j = s.exec(body, timeout=180).json()
+            sid = j.get("session_id", sid)
+            assert j["status"] == "failed" and j["exit_code"] != 0, j
+            for n in needles:
+                assert n in j["stderr"], (n, j)
+            assert j["stdout"] == "", j
+
+
 CASES = {lang: (lambda l=lang: run_sum(l)) for lang in SUM}
 CASES["compile_error_c"] = case_compile_error_c
+CASES["compile_error_ts"] = lambda: compile_error(
+    "ts", "let x: number = ;\nconsole.log('ran');\n", ["error TS1109", "Expression expected"])
+CASES["compile_error_java"] = lambda: compile_error(
+    "java", "public class Main {\n  public static void main(String[] a) {\n"
+    "    int x = \"s\";\n    System.out.println(\"ran\");\n  }\n}\n",
+    ["Main.java:3", "incompatible types"])
 
 if __name__ == "__main__":
     sys.exit(run_cases(CASES, sys.argv))
