@@ -66,9 +66,9 @@ DRAIN_GRACE_S = 0.05   # after exit, wait this long for leftover pipe writers
 # Transpile-only TypeScript (no type check): one node process, no tsc CLI.
 TS_FAST_JS = r"""
 const fs = require('fs');
-let ts;
-try { ts = require('typescript'); }
-catch (e) { ts = require(process.env.CI_TS_LIB); }
+// by absolute path: a bare require('typescript') would search the user's
+// home (~/.node_modules) and /mnt/data first
+const ts = require(process.env.CI_TS_LIB || 'typescript');
 const [src, out] = process.argv.slice(2);
 const r = ts.transpileModule(fs.readFileSync(src, 'utf8'), {
   fileName: 'main.ts', reportDiagnostics: true,
