@@ -549,6 +549,14 @@ def attack_kill(s, lang):
     """A program kills the helper (and, before that, leaves it stopped):
     the next runs are still right, a fresh helper serves later ones."""
     (pid,) = helper_pids(s, lang)
+    # leftovers still die while the helper is spared (named, not kill(-1))
+    res = s.run("(setsid sleep 1000 &); (sleep 1001 &); echo left", lang="bash",
+                timeout_ms=LONG)
+    expect(res, "completed", 0, "left\n")
+    res = s.run("grep -l '^sleep' /proc/[0-9]*/comm 2>/dev/null | wc -l", lang="bash",
+                timeout_ms=LONG)
+    expect(res, "completed", 0, "0\n")
+    check(helper_pids(s, lang) == [pid], "helper spared by the cleanup")
     res = s.run("kill -STOP %d && echo stopped" % pid, lang="bash", timeout_ms=LONG)
     expect(res, "completed", 0, "stopped\n")
     res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
