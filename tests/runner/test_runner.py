@@ -631,6 +631,18 @@ def attack_dirs(s, lang):
     check("PLANTED" not in res["stdout"] + res["stderr"], "planted module used", res)
 
 
+def attack_wipe(s, lang):
+    """The wipe between two sessions of one caller (wipe.py) ends the
+    helper; the next session is served by a fresh one, never the old."""
+    (pid,) = helper_pids(s, lang)
+    s.send({"type": "wipe", "id": "w-1"})
+    res = s.recv()
+    check(res.get("type") == "wiped" and res.get("ok") is True, "wipe ok", res)
+    until_resident(s, lang)
+    pids = helper_pids(s, lang)
+    check(len(pids) == 1 and pids[0] != pid, "a fresh helper after the wipe", pids, pid)
+
+
 CASES = {
     "hello": case_hello, "print": case_print, "stderr_exit": case_stderr_exit,
     "exception": case_exception, "timeout": case_timeout,
@@ -646,7 +658,8 @@ for _lang in SUM_PROGRAMS:
     CASES["lang_" + _lang] = lang_case(_lang)
 for _lang in HELPER_MARK:
     for _name, _attack in (("errors", attack_errors), ("kill", attack_kill),
-                           ("junk", attack_junk), ("dirs", attack_dirs)):
+                           ("junk", attack_junk), ("dirs", attack_dirs),
+                           ("wipe", attack_wipe)):
         CASES["resident_%s_%s" % (_name, _lang)] = resident_case(_lang, _attack)
 
 

@@ -129,7 +129,11 @@ class Server:
                 if self.spare is not None:   # forked before: never given a request
                     self.spare.discard()
                     self.spare = None
+                # the helpers served the previous session: never the next
+                # one; fresh ones are started (and warmed) once idle again
+                resident.stop_all()
                 reply = wipe(req)
+                self.steps.insert(0, lambda: resident.warm(self.langs))
             elif req is not None and req["lang"] == "py":
                 self.py_seen = True
                 spare, self.spare = self.spare, None
