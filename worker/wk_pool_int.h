@@ -28,21 +28,21 @@ struct wk_pool_entry {
     struct wk_sandbox *sb;
     enum sch_lang lang;
     enum wk_pe_state state;
-    char *session;          /* bound session; NULL while unbound */
-    char *owner;            /* its caller, "<owner>\n<user_id>"; NULL while unbound */
+    char *session;             /* bound session; NULL while unbound */
+    char *owner;               /* its caller, "<owner>\n<user_id>"; NULL while unbound */
     const struct sch_job *job; /* the acquirer's job while WIPING (valid until cb) */
-    int64_t since_ms;       /* entered the current state (ci_mono_us() / 1000) */
-    wk_sandbox_ready_cb cb; /* the acquirer's, while HANDOFF/OPENING */
+    int64_t since_ms;          /* entered the current state (ci_mono_us() / 1000) */
+    wk_sandbox_ready_cb cb;    /* the acquirer's, while HANDOFF/OPENING */
     void *arg;
     struct wk_pool_entry *prev, *next;
 };
 
 struct wk_pool_lang {
-    int target;           /* POOL_SIZE_<LANG>: the minimum of warm containers */
-    int est_mb;           /* memory estimate of one pooled container */
-    unsigned takes;       /* unbound containers taken since the last tick */
-    double rate;          /* new sessions per second needing one (EWMA) */
-    double warm_s;        /* seconds a warm container takes to be READY (EWMA) */
+    int target;     /* POOL_SIZE_<LANG>: the minimum of warm containers */
+    int est_mb;     /* memory estimate of one pooled container */
+    unsigned takes; /* unbound containers taken since the last tick */
+    double rate;    /* new sessions per second needing one (EWMA) */
+    double warm_s;  /* seconds a warm container takes to be READY (EWMA) */
     int image_missing;
     int64_t backoff_ms;   /* 0 = none; else delay before the next fill */
     int64_t next_fill_ms; /* no fill before this time */
@@ -55,7 +55,7 @@ struct wk_pool {
     struct wk_pool_entry *entries;
     struct wk_pool_lang lang[SCH_LANG_COUNT];
     int keep_idle_ms, keep_max, fill_concurrency, stats_log_ms;
-    int64_t memory_mb;  /* POOL_MEMORY_MB: budget of WARMING + IDLE + KEPT */
+    int64_t memory_mb; /* POOL_MEMORY_MB: budget of WARMING + IDLE + KEPT */
     int64_t last_tick_ms;
     int filling;        /* pool opens in flight, all languages */
     int reaping;        /* start-up reap not finished: no fill yet */

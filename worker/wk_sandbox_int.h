@@ -35,7 +35,7 @@ struct wk_sandbox {
     /* the bounded /mnt/data (wk_sandbox_disk.c): image path, size, state */
     char *disk_img;
     int64_t disk_mb, disk_inodes;
-    int disk_rc;       /* result of the disk work */
+    int disk_rc; /* result of the disk work */
     uv_work_t disk_work;
     json_t *create_cfg; /* held while the disk is made, then sent */
 
@@ -55,7 +55,7 @@ struct wk_sandbox {
     wk_sandbox_result_cb run_cb;
     void *run_arg;
     char *job_id;
-    size_t max_output; /* of the run in flight: bounds its result */
+    size_t max_output;          /* of the run in flight: bounds its result */
     wk_sandbox_tool_cb tool_cb; /* programmatic tool calling (wk_sandbox_ptc.c) */
     uint32_t run_timeout_ms, pause_ms;
     int paused, round;
