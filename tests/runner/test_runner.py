@@ -643,6 +643,28 @@ def attack_wipe(s, lang):
     check(len(pids) == 1 and pids[0] != pid, "a fresh helper after the wipe", pids, pid)
 
 
+def case_wipe(s):
+    """The wipe frame (ci_runner/wipe.py): a run leaves files in every
+    writable place and a SysV segment; the runner answers `wiped` ok with
+    every count 0; the next run finds nothing, nor does the host."""
+    s.run("import ctypes, os\nlibc = ctypes.CDLL(None)\n"
+          "assert libc.shmget(0x77, 4096, 0o1000 | 0o666) >= 0\n"
+          "for d in ('/mnt/data', '/tmp', '/dev/shm', os.environ['HOME']):\n"
+          "    open(os.path.join(d, 'left'), 'w').write('x')\n")
+    s.send({"type": "wipe", "id": "w1"})
+    w = s.recv()
+    check(w.get("type") == "wiped" and w.get("id") == "w1" and w.get("ok") is True,
+          "wipe not ok", w)
+    check(w.get("checks") == {"processes": 0, "ipc": 0, "files": 0, "env": 0},
+          "wipe counts", w)
+    check(os.listdir(s.data_dir) == [], "host data dir not empty", os.listdir(s.data_dir))
+    res = s.run("import os\nprint(os.listdir('/mnt/data'), "
+                "len(open('/proc/sysvipc/shm').read().splitlines()) - 1, "
+                "os.path.exists('/tmp/left'), os.path.exists('/dev/shm/left'), "
+                "os.listdir(os.environ['HOME']))")
+    expect(res, "completed", 0, "[] 0 False False []\n")
+
+
 CASES = {
     "hello": case_hello, "print": case_print, "stderr_exit": case_stderr_exit,
     "exception": case_exception, "timeout": case_timeout,
@@ -651,7 +673,7 @@ CASES = {
     "fork_bomb": case_fork_bomb, "robust": case_robust, "random": case_random,
     "bash": case_bash, "oom": case_oom, "hangup": case_hangup,
     "oversize": case_oversize, "matplotlib": case_matplotlib,
-    "java_names": case_java_names,
+    "java_names": case_java_names, "wipe": case_wipe,
 }
 CASE_DOCKER_ARGS = {"oom": docker_mem_args()}
 for _lang in SUM_PROGRAMS:
