@@ -264,7 +264,8 @@ def sec_exec():
     base_exec = docker_exec_ms(PY, ["python3", "-c", "print(1)"], n_exec)
     levels = (1,) if QUICK else (1, 4, 16)
     per = 10 if QUICK else 100
-    env = {"POOL_SIZE_PY": "2", "WORKER_CONCURRENCY": "4", "POOL_KEEP_MAX": "32"}
+    env = {"POOL_SIZE_PY": "2", "WORKER_CONCURRENCY": "4", "POOL_KEEP_MAX": "32",
+           "HEARTBEAT_INTERVAL_MS": "200"}
     with stack(env) as st:
         wait_warm(st, 2)
         res = latency_levels(st, "print(1)", levels, per)
@@ -274,7 +275,7 @@ def sec_exec():
         if not QUICK:
             cl, lat = Client(st), []
             for i in range(10):
-                wait_warm(st, 2)  # a trickle of new users: the pool refilled between
+                wait_idle(st, 1)  # a trickle of new users: the pool refilled between
                 lat.append(timed(lambda: cl.exec({"lang": "py", "code": "print(1)",
                                                   "user_id": "exec-new-%d" % i})))
             res["new caller each (pool hit)"] = (lat, [], 0)
