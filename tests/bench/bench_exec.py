@@ -609,7 +609,9 @@ def sec_reuse():
         first = []
         m.start()
         for i in range(5 if QUICK else 15):
-            wait_idle(st, 1)  # a trickle of new callers: the pool refilled between
+            # a trickle of new callers: the pool refilled between, and the new
+            # warm container's idle-time imports done (seconds when loaded)
+            wait_idle(st, 1, settle_s=10.0)
             first.append(timed(lambda: cl.exec({"lang": "py", "code": "print(1)",
                                                 "user_id": "new-%d-%d" % (os.getpid(), i)})))
         cpu = m.stop()
