@@ -188,8 +188,12 @@ static struct wk_pool_entry *take(struct wk_pool *p, enum sch_lang lang, enum ta
         next = e->next;
         if (e->lang != lang || e->state != (kind == TAKE_IDLE ? WK_PE_IDLE : WK_PE_KEPT))
             continue;
-        if (kind != TAKE_IDLE && !same(e->owner, owner))
-            continue; /* never another caller's */
+        /* never another caller's (a job without an owner, which the
+         * ingress no longer makes, keeps only its own session's) */
+        if (kind == TAKE_CALLER && !same(e->owner, owner))
+            continue;
+        if (kind == TAKE_SESSION && !same(e->owner, owner) && (e->owner || owner))
+            continue;
         if (kind == TAKE_SESSION && !same(e->session, session))
             continue;
         if (!wk_sandbox_is_ready(e->sb)) {
