@@ -100,6 +100,14 @@ int wk_sandbox_disk_make(const char *img, const char *mnt, int64_t mb, int64_t i
                          gid_t gid);
 /* Unmounts `mnt` (lazily; not mounted is fine) and unlinks `img`. */
 void wk_sandbox_disk_remove(const char *img, const char *mnt);
+/* Start-up check (main thread): the loop mounts must be visible to dockerd,
+ * which binds the data dir into the container.  A worker in a mount namespace
+ * of its own (`ip netns exec`, a systemd unit with PrivateTmp, a container)
+ * would mount where dockerd never looks, and every sandbox would get the
+ * plain, unbounded directory beneath.  Returns 0 when the worker shares pid
+ * 1's mount namespace (or SANDBOX_DISK_MB is 0), else logs why and returns
+ * -EXDEV. */
+int wk_sandbox_disk_check_namespace(void);
 
 /* ---- the seccomp profile (wk_sandbox_seccomp.c) --------------------------
  *

@@ -10,7 +10,7 @@ interface and no existing route is changed.
 
 Root namespace: a private redis-server and s3rver bound to the bridge
 address, the ingress (on loopback, Redis at the bridge address).  One
-ci-worker per namespace (`ip netns exec`), WORKER_CONCURRENCY=1, its own
+ci-worker per namespace (`nsenter --net`), WORKER_CONCURRENCY=1, its own
 WORKER_ID, RUN_DIR, DATA_DIR and STORAGE_DIR, STORAGE_BACKEND=s3.  dockerd
 is reached through its unix socket (a file path: namespaces don't isolate
 it; checked before the workers start).
@@ -394,7 +394,10 @@ def case_two_hosts():
             s.start_redis()
             s.start_ingress()
             for h in "ab":
-                s.start_worker(h, prefix=["ip", "netns", "exec", hosts.ns[h]], env={
+                # nsenter --net, not `ip netns exec`: the latter also gives the worker
+                # a mount namespace of its own, where its loop-mounted /mnt/data
+                # disks are invisible to dockerd (the worker refuses to start so)
+                s.start_worker(h, prefix=["nsenter", "--net=/var/run/netns/" + hosts.ns[h]], env={
                     "WORKER_ID": hosts.worker_id[h],
                     "RUN_DIR": os.path.join(s.tmp, "run-" + h),
                     "DATA_DIR": os.path.join(s.tmp, "data-" + h),

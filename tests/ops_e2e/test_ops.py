@@ -79,7 +79,8 @@ def case_metrics_and_health():
                  10, "ci_jobs_total py failed")
         text = scrape(s)
         assert metric(text, "ci_jobs_total", lang="py", status="completed") == 1, text
-        assert metric(text, "ci_containers_started_total") >= 2, text
+        # a new session of the same caller may reuse its wiped container
+        assert metric(text, "ci_containers_started_total") >= 1, text
         assert metric(text, "ci_http_requests_total", route="POST /exec", status="200") == 2, text
         assert metric(text, "ci_http_request_duration_seconds_count", route="POST /exec") == 2
         assert metric(text, "ci_http_request_duration_seconds_bucket", route="POST /exec",
