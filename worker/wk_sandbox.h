@@ -100,14 +100,11 @@ int wk_sandbox_disk_make(const char *img, const char *mnt, int64_t mb, int64_t i
                          gid_t gid);
 /* Unmounts `mnt` (lazily; not mounted is fine) and unlinks `img`. */
 void wk_sandbox_disk_remove(const char *img, const char *mnt);
-/* Start-up check (main thread): the loop mounts must be visible to dockerd,
- * which binds the data dir into the container.  A worker in a mount namespace
- * of its own (`ip netns exec`, a systemd unit with PrivateTmp, a container)
- * would mount where dockerd never looks, and every sandbox would get the
- * plain, unbounded directory beneath.  Returns 0 when the worker shares pid
- * 1's mount namespace (or SANDBOX_DISK_MB is 0), else logs why and returns
- * -EXDEV. */
-int wk_sandbox_disk_check_namespace(void);
+/* The loop mounts are made in the worker's mount namespace: it must be
+ * dockerd's (a worker started with `ip netns exec` or in a unit with a
+ * private mount namespace mounts where dockerd never looks, and its sandboxes
+ * would see the plain directory beneath; use `nsenter --net=` for a network
+ * namespace, or SANDBOX_DISK_MB=0).  README: SANDBOX_DISK_MB. */
 
 /* ---- the seccomp profile (wk_sandbox_seccomp.c) --------------------------
  *

@@ -142,24 +142,6 @@ int wk_sandbox_disk_make(const char *img, const char *mnt, int64_t mb, int64_t i
     return rc;
 }
 
-int wk_sandbox_disk_check_namespace(void)
-{
-    struct wk_sandbox_spec spec;
-    char self[64] = "", init[64] = "";
-    wk_sandbox_spec_init(&spec);
-    if (spec.disk_mb == 0)
-        return 0;
-    ssize_t a = readlink("/proc/self/ns/mnt", self, sizeof self - 1);
-    ssize_t b = readlink("/proc/1/ns/mnt", init, sizeof init - 1);
-    if (a > 0 && b > 0 && strcmp(self, init) == 0)
-        return 0;
-    log_error("SANDBOX_DISK_MB=%lld needs the worker in the host's mount namespace (ours %s, "
-              "pid 1's %s): dockerd would not see the sandboxes' disks. Run it there (for a "
-              "network namespace: nsenter --net=..., not ip netns exec) or set SANDBOX_DISK_MB=0",
-              (long long)spec.disk_mb, a > 0 ? self : "unreadable", b > 0 ? init : "unreadable");
-    return -EXDEV;
-}
-
 void wk_sandbox_disk_remove(const char *img, const char *mnt)
 {
     if (umount2(mnt, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)

@@ -396,7 +396,7 @@ def case_two_hosts():
             for h in "ab":
                 # nsenter --net, not `ip netns exec`: the latter also gives the worker
                 # a mount namespace of its own, where its loop-mounted /mnt/data
-                # disks are invisible to dockerd (the worker refuses to start so)
+                # disks are invisible to dockerd
                 s.start_worker(h, prefix=["nsenter", "--net=/var/run/netns/" + hosts.ns[h]], env={
                     "WORKER_ID": hosts.worker_id[h],
                     "RUN_DIR": os.path.join(s.tmp, "run-" + h),
