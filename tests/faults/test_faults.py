@@ -366,7 +366,11 @@ def case_dockerd_restart():
         def submit():
             i = 0
             while not stop.is_set() and len(accepted) < total:
-                r = s.post("/jobs", {"lang": "py", "code": "print(%d)" % i}, timeout=10)
+                # a caller each: a new session of a known caller may take its
+                # wiped container without asking the engine, and this test is
+                # about the jobs that must ask it
+                r = s.post("/jobs", {"lang": "py", "code": "print(%d)" % i,
+                                     "user_id": "restart-%d" % i}, timeout=10)
                 assert r.status == 202, (r.status, r.body)  # intake never needs docker
                 accepted.append((r.json()["job_id"], i))
                 i += 1
@@ -384,7 +388,8 @@ def case_dockerd_restart():
         assert not t.is_alive()
         stop.set()
         for jid, i in accepted:
-            g = s.get("/jobs/%s?wait=90" % jid, key=s.KEY, timeout=120).json()
+            g = s.get("/jobs/%s?wait=90" % jid, key=s.KEY, timeout=120,
+                      headers={"User-Id": "restart-%d" % i}).json()
             assert g["status"] == "completed", g
             assert g["result"]["stdout"] == "%d\n" % i, g
         g = s.get("/jobs/%s?wait=90" % slow, key=s.KEY, timeout=120).json()
