@@ -272,6 +272,7 @@ static int read_job(struct ing_request *req, struct q_job_info *info)
 }
 
 typedef enum MHD_Result (*finish_fn)(struct ing_request *req, int rc, struct q_job_info *info);
+static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_info *info);
 
 /* The wait loop shared by /exec and GET /jobs?wait: check, else suspend
  * until a notice or the deadline.  `finish` answers. */
@@ -289,6 +290,11 @@ static enum MHD_Result wait_or_finish(struct ing_request *req, finish_fn finish)
     }
     struct ing_waiter *w = ing_wait_register(req->job_id, req->conn, req->deadline_ms);
     int rc = read_job(req, &info);
+    /* GET ?wait: a program paused at tool calls is answered like an ended job
+     * (the worker publishes the same notice at each pause) */
+    if (rc == 0 && finish == get_finish && info.status == SCH_STATUS_RUNNING &&
+        ing_ptc_job_paused(req->job_id))
+        rc = 1;
     if (rc == 0 && mono_ms() < req->deadline_ms) {
         q_job_info_release(&info);
         req->waiter = w;

@@ -626,6 +626,18 @@ enum MHD_Result ing_h_ptc_cancel(struct ing_request *req)
 
 /* ---- GET /jobs/{id} ---------------------------------------------------- */
 
+int ing_ptc_job_paused(const char *job_id)
+{
+    redisContext *c = ing_redis();
+    char worker[128] = "";
+    int round = 0;
+    json_t *calls = c ? paused_round(c, job_id, worker, sizeof worker, &round) : NULL;
+    if (!calls)
+        return 0;
+    json_decref(calls);
+    return 1;
+}
+
 void ing_ptc_annotate_job(struct ing_request *req, json_t *o)
 {
     redisContext *c = ing_redis();

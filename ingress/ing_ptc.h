@@ -19,6 +19,11 @@ int ing_ptc_jobs_intake(struct ing_request *req, enum MHD_Result *ret);
  * continuation_token the first time it is shown (else null). */
 void ing_ptc_annotate_job(struct ing_request *req, json_t *o);
 
+/* 1 when the job is a program paused at tool calls right now (its round is
+ * waiting for results), else 0 (also on Redis trouble).  GET /jobs/{id}?wait
+ * answers at a pause as at the end: the caller has work to do. */
+int ing_ptc_job_paused(const char *job_id);
+
 /* A tool name as LibreChat's client normalises it (Python when bash is 0:
  * normalizeToPythonIdentifier; Bash: normalizeToBashIdentifier) into
  * `out` (NUL-terminated, cut to fit). */

@@ -255,12 +255,11 @@ def case_jobs_flow():
                                                "print(w['city'])", "tools": TOOLS})
         check(r.status == 202, "queued", r.status, r.body)
         job = r.json()["job_id"]
-        end = time.time() + 120
-        while time.time() < end:
-            j = s.get("/jobs/" + job, key=Stack.KEY).json()
-            if j["status"] == "tool_call_required":
-                break
-            time.sleep(0.2)
+        # a long-poll answers at the pause, not at its deadline (nor the job's
+        # end, which never comes without a continuation)
+        t0 = time.time()
+        j = s.get("/jobs/%s?wait=60" % job, key=Stack.KEY, timeout=90).json()
+        check(time.time() - t0 < 55, "?wait answered at the pause", time.time() - t0, j)
         check(j["status"] == "tool_call_required" and j["round"] == 1 and
               j["tool_calls"][0]["name"] == "get-weather" and j["continuation_token"], "paused", j)
         again = s.get("/jobs/" + job, key=Stack.KEY).json()
