@@ -56,7 +56,7 @@ def case_batch_chaos():
             path = "/jobs/batch/" + b["batch_id"]
             done = lambda: s.get(path, key=s.KEY).json()["status"] == "completed"  # noqa: E731
             kills, gen, rnd = 0, 0, random.Random(os.environ.get("FAULT_SEED"))
-            deadline = time.time() + float(os.environ.get("FAULT_BUDGET_S", "170"))
+            deadline = time.time() + float(os.environ.get("FAULT_BUDGET_S", "330"))
             while not done():
                 assert time.time() < deadline, s.get(path, key=s.KEY).body
                 time.sleep(rnd.uniform(0.7, 2.0))

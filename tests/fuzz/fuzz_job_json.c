@@ -62,7 +62,7 @@ static void check_accepted(struct sch_job *job, const struct sch_limits *lim)
     check(job->nargs <= lim->max_args);
     check(job->nfiles <= lim->max_files_per_session);
     for (size_t i = 0; i < job->nfiles; i++) {
-        check(sch_valid_filename(job->files[i].name, NULL));
+        check(sch_valid_relpath(job->files[i].name, NULL)); /* nested names allowed */
         check(sch_valid_id(job->files[i].id, SCH_FILE_ID_MAX));
         check(sch_valid_id(job->files[i].session_id, SCH_SESSION_ID_MAX));
     }
