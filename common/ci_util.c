@@ -1,11 +1,13 @@
 #include "ci_util.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int64_t ci_now_ms(void)
@@ -22,17 +24,30 @@ int64_t ci_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int ci_random_hex(char *out, size_t nbytes)
+void ci_hex_encode(const void *data, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *d = data;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void ci_sha256_hex(const void *data, size_t len, size_t nbytes, char *out)
+{
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(data, len, d);
+    ci_hex_encode(d, nbytes < sizeof d ? nbytes : sizeof d, out);
+}
+
+int ci_random_hex(char *out, size_t nbytes)
+{
     unsigned char buf[64];
     if (nbytes > sizeof buf || RAND_bytes(buf, (int)nbytes) != 1)
         return -1;
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[buf[i] >> 4];
-        out[2 * i + 1] = hex[buf[i] & 15];
-    }
-    out[2 * nbytes] = '\0';
+    ci_hex_encode(buf, nbytes, out);
     return 0;
 }
 
@@ -95,6 +110,38 @@ char *ci_xstrndup(const char *s, size_t n)
     return p;
 }
 
+uint32_t ci_fnv1a(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+int ci_mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0)
+        return -ENOENT;
+    if (n >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) != 0 && errno != EEXIST)
+                return -errno;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
 int ci_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
     if (alen != blen)
@@ -104,11 +151,8 @@ int ci_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 
 void ci_user_tag(const char *user_id, char out[CI_USER_TAG_LEN + 1])
 {
-    unsigned char d[SHA256_DIGEST_LENGTH];
     out[0] = '\0';
     if (!user_id || !*user_id)
         return;
-    SHA256((const unsigned char *)user_id, strlen(user_id), d);
-    for (int i = 0; i < CI_USER_TAG_LEN / 2; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    ci_sha256_hex(user_id, strlen(user_id), CI_USER_TAG_LEN / 2, out);
 }

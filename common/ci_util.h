@@ -9,11 +9,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Wall clock, unix epoch milliseconds. */
 int64_t ci_now_ms(void);
 /* Monotonic clock in microseconds (for durations). */
 int64_t ci_mono_us(void);
+
+/* Writes the n bytes at data as 2*n lowercase hex digits and a NUL into out
+ * (out needs 2*n+1 bytes).  The one hex encoder of the tree. */
+void ci_hex_encode(const void *data, size_t n, char *out);
+
+/* The first `nbytes` (1..32) bytes of the SHA-256 of data[0..len) as 2*nbytes
+ * lowercase hex digits and a NUL (out needs 2*nbytes+1 bytes). */
+void ci_sha256_hex(const void *data, size_t len, size_t nbytes, char *out);
 
 /* Fills out[0..2*nbytes] with 2*nbytes lowercase hex digits of fresh random
  * bytes and a NUL (out needs 2*nbytes+1 bytes).  Returns 0 or -1. */
@@ -31,6 +40,15 @@ void ci_user_tag(const char *user_id, char out[CI_USER_TAG_LEN + 1]);
 
 /* Formats epoch milliseconds as "2026-11-27T22:50:01.123Z" into out (>= 25 bytes). */
 void ci_format_iso8601(int64_t ms, char *out, size_t outsz);
+
+/* 32-bit FNV-1a of data[0..len) (hash tables; not for anything an
+ * adversary could aim collisions at to harm more than one bucket). */
+uint32_t ci_fnv1a(const void *data, size_t len);
+
+/* mkdir -p: creates every missing component of path; new ones get `mode`,
+ * existing ones are left as they are.  0 or a negative errno
+ * (-ENAMETOOLONG past 4095 bytes). */
+int ci_mkdir_p(const char *path, mode_t mode);
 
 /* Allocation that aborts on out-of-memory (the one checked allocator). */
 void *ci_xmalloc(size_t n);

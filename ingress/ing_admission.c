@@ -4,7 +4,6 @@
 #include "ing_config.h"
 #include "q_job.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,18 +21,6 @@ int ing_queue_full(redisContext *c)
     depth_checked_us = now;
     depth_full = st.depth > ing_cfg.max_queue_depth;
     return depth_full;
-}
-
-static void sha_hex(const void *data, size_t len, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(data, len, d);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 static int key_ok(const char *key)
@@ -54,8 +41,8 @@ enum ing_idem ing_idem_claim(redisContext *c, const char *owner, const char *key
     char khash[65], bhash[65], value[140];
     if (!key_ok(key))
         return ING_IDEM_INVALID;
-    sha_hex(key, strlen(key), khash);
-    sha_hex(body ? body : "", body_len, bhash);
+    ci_sha256_hex(key, strlen(key), 32, khash);
+    ci_sha256_hex(body ? body : "", body_len, 32, bhash);
     snprintf(value, sizeof value, "%s %s", job_id, bhash);
     redisReply *r = redisCommand(c, "SET ci:idem:%s:%s %s NX EX %lld GET", owner, khash, value,
                                  (long long)ing_cfg.job_ttl_s);
@@ -82,7 +69,7 @@ done:
 void ing_idem_forget(redisContext *c, const char *owner, const char *key)
 {
     char khash[65];
-    sha_hex(key, strlen(key), khash);
+    ci_sha256_hex(key, strlen(key), 32, khash);
     redisReply *r = redisCommand(c, "DEL ci:idem:%s:%s", owner, khash);
     freeReplyObject(r);
 }

@@ -58,16 +58,6 @@ static const char *presented_key(struct MHD_Connection *conn, int *bearer)
     return NULL;
 }
 
-static void hex_of(const unsigned char *d, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 enum ing_auth_kind ing_auth_identify(struct MHD_Connection *conn, struct ing_auth *out)
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
@@ -83,7 +73,7 @@ enum ing_auth_kind ing_auth_identify(struct MHD_Connection *conn, struct ing_aut
         return out->kind = ING_AUTH_ADMIN;
     for (size_t i = 0; i < nkeys; i++) /* no early exit: time does not depend on which key */
         match |= ci_ct_equal(d, sizeof d, key_digest[i], sizeof d);
-    hex_of(d, ING_OWNER_LEN / 2, out->owner);
+    ci_hex_encode(d, ING_OWNER_LEN / 2, out->owner);
     if (match) {
         snprintf(out->key.id, sizeof out->key.id, "static-%s", out->owner);
         memcpy(out->key.rate, static_rate, sizeof static_rate);
@@ -100,7 +90,7 @@ enum ing_auth_kind ing_auth_identify(struct MHD_Connection *conn, struct ing_aut
         return out->kind = ING_AUTH_BAD; /* never looked up as a managed key */
     }
     char hash[ING_KEY_HEX_LEN + 1];
-    hex_of(d, sizeof d, hash);
+    ci_hex_encode(d, sizeof d, hash);
     int rc = ing_keys_validate(hash, &out->key);
     if (rc == 1)
         return out->kind = ING_AUTH_MANAGED;

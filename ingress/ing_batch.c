@@ -29,6 +29,7 @@
 #include "ing_session.h"
 #include "ing_user.h"
 #include "q_batch.h"
+#include "sch_json.h"
 #include "sch_validate.h"
 
 #include <errno.h>
@@ -291,15 +292,6 @@ out:
     return ret;
 }
 
-static json_t *iso_or_null(int64_t ms)
-{
-    char buf[40];
-    if (ms <= 0)
-        return json_null();
-    ci_format_iso8601(ms, buf, sizeof buf);
-    return json_string(buf);
-}
-
 static json_t *batch_json(const char *id, const struct q_batch_info *bi)
 {
     json_t *counts = json_object(), *ids = json_array();
@@ -312,7 +304,7 @@ static json_t *batch_json(const char *id, const struct q_batch_info *bi)
         json_pack("{s:s,s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "batch_id", id, "status",
                   bi->completed_at > 0 ? "completed" : "running", "total", (json_int_t)bi->total,
                   "done", (json_int_t)bi->done, "counts", counts, "job_ids", ids, "created_at",
-                  iso_or_null(bi->created_at), "completed_at", iso_or_null(bi->completed_at));
+                  sch_json_time(bi->created_at), "completed_at", sch_json_time(bi->completed_at));
     if (bi->webhook_status[0])
         json_object_set_new(o, "webhook",
                             json_pack("{s:s,s:i,s:s?}", "status", bi->webhook_status, "attempts",

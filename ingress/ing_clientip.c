@@ -1,5 +1,6 @@
 #include "ing_clientip.h"
 
+#include "ci_cidr.h"
 #include "ci_log.h"
 
 #include <arpa/inet.h>
@@ -9,45 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-struct cidr {
-    int family;
-    unsigned char addr[16];
-    int bits;
-};
-
-static struct cidr proxies[ING_CLIENTIP_MAX_PROXIES];
+static struct ci_cidr proxies[ING_CLIENTIP_MAX_PROXIES];
 static size_t nproxies;
-
-/* Parses "addr[/bits]"; returns 0 or -EINVAL. */
-static int parse_cidr(const char *s, size_t len, struct cidr *c)
-{
-    char buf[80];
-    if (len == 0 || len >= sizeof buf)
-        return -EINVAL;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    memset(c, 0, sizeof *c);
-    if (inet_pton(AF_INET, buf, c->addr) == 1) {
-        c->family = AF_INET;
-        c->bits = 32;
-    } else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-        c->family = AF_INET6;
-        c->bits = 128;
-    } else {
-        return -EINVAL;
-    }
-    if (slash) {
-        char *end;
-        long b = strtol(slash + 1, &end, 10);
-        if (*end || end == slash + 1 || b < 0 || b > c->bits)
-            return -EINVAL;
-        c->bits = (int)b;
-    }
-    return 0;
-}
 
 int ing_clientip_init(const char *csv)
 {
@@ -62,7 +26,7 @@ int ing_clientip_init(const char *csv)
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
         if (len && nproxies < ING_CLIENTIP_MAX_PROXIES) {
-            if (parse_cidr(p, len, &proxies[nproxies]) == 0) {
+            if (ci_cidr_parse(p, len, &proxies[nproxies]) == 0) {
                 nproxies++;
             } else {
                 log_error("TRUSTED_PROXIES: \"%.*s\" is not an address or CIDR; ignored",
@@ -73,19 +37,6 @@ int ing_clientip_init(const char *csv)
         csv = comma ? comma + 1 : NULL;
     }
     return rc;
-}
-
-static int in_cidr(const struct cidr *c, int family, const unsigned char *a)
-{
-    if (c->family != family)
-        return 0;
-    int full = c->bits / 8, rest = c->bits % 8;
-    if (memcmp(c->addr, a, (size_t)full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (c->addr[full] & mask) == (a[full] & mask);
 }
 
 int ing_clientip_trusted(const char *ip)
@@ -99,7 +50,7 @@ int ing_clientip_trusted(const char *ip)
     else
         return 0;
     for (size_t i = 0; i < nproxies; i++)
-        if (in_cidr(&proxies[i], family, a))
+        if (ci_cidr_match(&proxies[i], family, a))
             return 1;
     return 0;
 }

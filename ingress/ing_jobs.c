@@ -221,38 +221,6 @@ out:
     return rc;
 }
 
-static json_t *iso_or_null(int64_t ms)
-{
-    char buf[40];
-    if (ms <= 0)
-        return json_null();
-    ci_format_iso8601(ms, buf, sizeof buf);
-    return json_string(buf);
-}
-
-static json_t *job_json(const char *job_id, const struct q_job_info *info)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "job_id", json_string(job_id));
-    json_object_set_new(o, "status", json_string(sch_status_name(info->status)));
-    json_object_set_new(o, "session_id", json_string(info->session_id));
-    json_object_set_new(o, "created_at", iso_or_null(info->created_at));
-    json_object_set_new(o, "started_at", iso_or_null(info->started_at));
-    json_object_set_new(o, "finished_at", iso_or_null(info->finished_at));
-    json_object_set_new(o, "attempts", json_integer(info->attempts));
-    if (info->has_result)
-        json_object_set_new(o, "result", sch_result_to_json(&info->result, info->session_id));
-    if (info->error)
-        json_object_set_new(o, "error", json_string(info->error));
-    if (info->webhook_status[0]) /* job.completed delivery (docs/webhooks.md) */
-        json_object_set_new(o, "webhook",
-                            json_pack("{s:s,s:s,s:i,s:s?}", "id", info->webhook_id, "status",
-                                      info->webhook_status, "attempts", info->webhook_attempts,
-                                      "error",
-                                      info->webhook_error[0] ? info->webhook_error : NULL));
-    return o;
-}
-
 /* Reads the job; 1 when terminal, 0 when not, -ENOENT, -EIO. */
 static int read_job(struct ing_request *req, struct q_job_info *info)
 {
@@ -398,7 +366,7 @@ static enum MHD_Result get_finish(struct ing_request *req, int rc, struct q_job_
         return redis_down(req);
     if (rc == -ENOENT)
         return no_such_job(req);
-    json_t *o = job_json(req->job_id, info);
+    json_t *o = q_job_info_json(req->job_id, info, 1);
     if (!sch_status_is_terminal(info->status))
         ing_ptc_annotate_job(req, o); /* paused at tool calls: ing_ptc.h */
     return ing_reply_json(req->conn, MHD_HTTP_OK, o, req->request_id);

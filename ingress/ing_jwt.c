@@ -5,6 +5,7 @@
 
 #include "ci_env.h"
 #include "ci_log.h"
+#include "ci_util.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -212,12 +213,11 @@ static const char *check_times(const json_t *claims, int64_t now)
 
 static void owner_of(const char *tenant, char out[17])
 {
-    unsigned char d[SHA256_DIGEST_LENGTH];
     char buf[600];
     int n = snprintf(buf, sizeof buf, "jwt-tenant:%s", tenant);
-    SHA256((const unsigned char *)buf, (size_t)n, d);
-    for (int i = 0; i < 8; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1; /* as before: the digest of what fitted */
+    ci_sha256_hex(buf, (size_t)n, 8, out);
 }
 
 int ing_jwt_verify(const char *token, int64_t now_s, struct ing_jwt_claims *out, const char **why)

@@ -3,7 +3,6 @@
 #include "ci_util.h"
 
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +26,7 @@ enum ing_key_status ing_key_status_from_name(const char *s)
 
 void ing_key_hash_hex(const char *key, size_t len, char out[ING_KEY_HEX_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, len, d);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[ING_KEY_HEX_LEN] = '\0';
+    ci_sha256_hex(key, len, ING_KEY_HEX_LEN / 2, out);
 }
 
 static int valid_hash(const char *h)

@@ -28,10 +28,7 @@ static struct {
 
 static unsigned bucket_of(const char *hash, size_t len)
 {
-    unsigned h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)hash[i]) * 16777619u;
-    return h % NBUCKETS;
+    return ci_fnv1a(hash, len) % NBUCKETS;
 }
 
 /* Caller holds K.lock. */

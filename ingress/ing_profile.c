@@ -10,7 +10,6 @@
 #include "ing_user.h"
 
 #include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,10 +57,7 @@ int ing_profile_intake(struct ing_request *req, const json_t *body, enum MHD_Res
     }
     if (!stateful)
         return 0; /* the default profile keeps no warm workspace: ignored */
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)s, n, d);
-    for (int i = 0; i < 16; i++)
-        snprintf(req->hint_hex + 2 * i, 3, "%02x", d[i]);
+    ci_sha256_hex(s, n, 16, req->hint_hex);
     return 0;
 }
 

@@ -167,11 +167,7 @@ fail:
 
 static void token_hash(const char *token, char hex[65])
 {
-    unsigned char md[32];
-    unsigned int len = 0;
-    EVP_Digest(token, strlen(token), md, &len, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    ci_sha256_hex(token, strlen(token), 32, hex);
 }
 
 /* Mints the token of the round `info` is paused at; 0 or -1. */
@@ -181,8 +177,7 @@ static int mint(struct ing_request *req, redisContext *c, const char *worker, co
     unsigned char raw[TOKEN_BYTES];
     if (RAND_bytes(raw, sizeof raw) != 1)
         return -1;
-    for (unsigned i = 0; i < TOKEN_BYTES; i++)
-        snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    ci_hex_encode(raw, sizeof raw, token);
     char h[65], key[sizeof Q_PTC_TOKEN_PREFIX + 64];
     token_hash(token, h);
     snprintf(key, sizeof key, "%s%s", Q_PTC_TOKEN_PREFIX, h);

@@ -41,20 +41,6 @@ static int ident(char c)
            c == '_' || (unsigned char)c >= 0x80;
 }
 
-static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
-    if (nlen == 0 || hlen < nlen)
-        return NULL;
-    for (const char *p = hay, *end = hay + hlen - nlen; p <= end; p++) {
-        p = memchr(p, needle[0], (size_t)(end - p) + 1);
-        if (!p)
-            return NULL;
-        if (memcmp(p, needle, nlen) == 0)
-            return p;
-    }
-    return NULL;
-}
-
 static const char *skip_blank(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t'))
@@ -67,7 +53,7 @@ static int match_call(const char *code, size_t len, const char *word)
 {
     size_t wl = strlen(word);
     const char *end = code + len, *p = code;
-    while ((p = find(p, (size_t)(end - p), word, wl)) != NULL) {
+    while ((p = memmem(p, (size_t)(end - p), word, wl)) != NULL) {
         const char *after = skip_blank(p + wl, end);
         int before_ok = p == code || (!ident(p[-1]) && p[-1] != '.');
         if (before_ok && after < end && *after == '(')
@@ -124,7 +110,7 @@ int ing_scan_code(const char *code, size_t len, char ***warnings, size_t *n)
         const struct pattern *pt = &patterns[i];
         int hit = pt->kind == CALL     ? match_call(code, len, pt->word)
                   : pt->kind == IMPORT ? match_import(code, len, pt->word)
-                                       : find(code, len, pt->word, strlen(pt->word)) != NULL;
+                                       : memmem(code, len, pt->word, strlen(pt->word)) != NULL;
         if (!hit || *n >= ING_SCAN_MAX_WARNINGS)
             continue;
         char text[128];

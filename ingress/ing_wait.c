@@ -44,10 +44,7 @@ static struct {
 
 static unsigned bucket_of(const char *id)
 {
-    unsigned h = 2166136261u; /* FNV-1a */
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h % NBUCKETS;
+    return ci_fnv1a(id, strlen(id)) % NBUCKETS;
 }
 
 static int64_t now_ms(void)

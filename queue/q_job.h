@@ -22,6 +22,7 @@
 #include "sch_types.h"
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdint.h>
 
 /* Creates the consumer group on both streams (MKSTREAM, start id 0);
@@ -93,6 +94,18 @@ int q_job_info_parse(redisReply *const *e, size_t n, struct q_job_info *out);
  * existed), -EIO when the stored status or result cannot be read. */
 int q_job_get(redisContext *c, const char *job_id, struct q_job_info *out);
 void q_job_info_release(struct q_job_info *info);
+
+/* The job as callers read it: the one mapping behind both GET /jobs/{id}
+ * and the "data" of a job.* webhook body (docs/webhooks.md), so the two
+ * cannot drift:
+ *   {"job_id","status","session_id","created_at","started_at","finished_at"
+ *    (ISO 8601 or null),"attempts","result"? (the /exec shape, when there is
+ *    one),"error"? (infrastructure error),
+ *    "webhook"? {"id","status","attempts","error"?} (only with
+ *    with_delivery and a callback: the delivery record is GET's business,
+ *    not the body that is being delivered)}
+ * New reference (json_decref), NULL only on out-of-memory.  Any thread. */
+json_t *q_job_info_json(const char *job_id, const struct q_job_info *info, int with_delivery);
 
 /* DELETE /jobs/{id}: queued -> cancelled (finished_at, ci:done published; it
  * will never run); running -> cancel_requested=1 and PUBLISH ci:cancel (the

@@ -260,7 +260,6 @@ static pthread_once_t s_sha_once = PTHREAD_ONCE_INIT;
 
 static void q_script_init_shas(void)
 {
-    static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < Q_SCRIPT_COUNT; i++) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
@@ -269,11 +268,7 @@ static void q_script_init_shas(void)
             memset(s_shas[i], '0', 40); /* EVALSHA then fails with NOSCRIPT -> EVAL */
             continue;
         }
-        for (unsigned j = 0; j < 20; j++) {
-            s_shas[i][2 * j] = hex[md[j] >> 4];
-            s_shas[i][2 * j + 1] = hex[md[j] & 15];
-        }
-        s_shas[i][40] = '\0';
+        ci_hex_encode(md, 20, s_shas[i]);
     }
 }
 

@@ -21,6 +21,15 @@ json_t *sch_json_text(const char *s, size_t len)
     return j;
 }
 
+json_t *sch_json_time(int64_t ms)
+{
+    char buf[40];
+    if (ms <= 0)
+        return json_null();
+    ci_format_iso8601(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
 /* A short string member (id, name, message) that may be absent: JSON null
  * for NULL; invalid UTF-8 or control characters are cleaned like output,
  * but no newline is added. */

@@ -43,4 +43,8 @@ json_t *sch_error_json(const char *error, const char *error_type, const struct s
  * NULL for valid arguments except on out-of-memory.  s may be NULL ("" ). */
 json_t *sch_json_text(const char *s, size_t len);
 
+/* A timestamp member: "2026-11-27T22:50:01.123Z" for epoch milliseconds
+ * ms > 0, JSON null for 0 or less ("not yet").  New reference. */
+json_t *sch_json_time(int64_t ms);
+
 #endif

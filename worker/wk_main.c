@@ -7,6 +7,7 @@
  * the jobs still in hand are then handed to another worker by the lease.
  */
 #include "ci_log.h"
+#include "ci_util.h"
 #include "wk_config.h"
 #include "wk_docker.h"
 #include "wk_exec.h"
@@ -76,19 +77,6 @@ static void on_ping(void *arg, int status, const char *body, size_t len)
         log_warn("docker engine does not answer yet (%d); jobs retry until it does", status);
 }
 
-static int make_dir(const char *path)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -errno;
-}
-
 int main(void)
 {
     ci_log_init("worker");
@@ -97,7 +85,7 @@ int main(void)
     if (wk_sandbox_seccomp_init() != 0) /* the sandboxes' seccomp profile: required */
         return 2;
     signal(SIGPIPE, SIG_IGN);
-    if (make_dir(wk_cfg.run_dir) < 0 || make_dir(wk_cfg.data_dir) < 0) {
+    if (ci_mkdir_p(wk_cfg.run_dir, 0755) < 0 || ci_mkdir_p(wk_cfg.data_dir, 0755) < 0) {
         log_error("cannot create RUN_DIR %s or DATA_DIR %s", wk_cfg.run_dir, wk_cfg.data_dir);
         return 1;
     }

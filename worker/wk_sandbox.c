@@ -31,28 +31,6 @@ static char *path_join(const char *a, const char *b)
     return p;
 }
 
-/* mkdir -p for the roots; new components get `mode` (existing ones are
- * left as they are). */
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[4096];
-    if (strlen(path) >= sizeof buf)
-        return -ENAMETOOLONG;
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                return -errno;
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return 0;
-}
-
 int wk_sb__docker_issued(struct wk_sandbox *sb, int rc)
 {
     if (rc == 0)
@@ -281,7 +259,7 @@ static void on_connection(uv_stream_t *server, int status)
 static int make_host_side(struct wk_sandbox *sb, const struct wk_sandbox_spec *spec)
 {
     int rc;
-    if ((rc = mkdir_p(spec->run_root, 0700)) < 0 || (rc = mkdir_p(spec->data_root, 0700)) < 0)
+    if ((rc = ci_mkdir_p(spec->run_root, 0700)) < 0 || (rc = ci_mkdir_p(spec->data_root, 0700)) < 0)
         return rc;
     if (mkdir(sb->run_dir, 0755) != 0)
         return -errno;

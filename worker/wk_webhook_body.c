@@ -18,15 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *iso_or_null(int64_t ms)
-{
-    char buf[40];
-    if (ms <= 0)
-        return json_null();
-    ci_format_iso8601(ms, buf, sizeof buf);
-    return json_string(buf);
-}
-
 static const char *str_of(const redisReply *r)
 {
     return r && r->type == REDIS_REPLY_STRING ? r->str : "";
@@ -48,18 +39,7 @@ static json_t *job_data(const char *job_id, const redisReply *fields, int64_t *e
         snprintf(why, whysz, "the job record expired or cannot be read");
         return NULL;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "job_id", json_string(job_id));
-    json_object_set_new(o, "status", json_string(sch_status_name(info.status)));
-    json_object_set_new(o, "session_id", json_string(info.session_id));
-    json_object_set_new(o, "created_at", iso_or_null(info.created_at));
-    json_object_set_new(o, "started_at", iso_or_null(info.started_at));
-    json_object_set_new(o, "finished_at", iso_or_null(info.finished_at));
-    json_object_set_new(o, "attempts", json_integer(info.attempts));
-    if (info.has_result)
-        json_object_set_new(o, "result", sch_result_to_json(&info.result, info.session_id));
-    if (info.error)
-        json_object_set_new(o, "error", json_string(info.error));
+    json_t *o = q_job_info_json(job_id, &info, 0);
     *event_ms = info.finished_at;
     q_job_info_release(&info);
     return o;
@@ -84,7 +64,8 @@ static json_t *batch_data(const char *batch_id, const redisReply *f, const redis
     return json_pack("{s:s,s:I,s:I,s:o,s:o,s:o,s:o}", "batch_id", batch_id, "total",
                      (json_int_t)int_of(f->element[0]), "done", (json_int_t)int_of(f->element[1]),
                      "counts", counts, "job_ids", list, "created_at",
-                     iso_or_null(int_of(f->element[2])), "completed_at", iso_or_null(*event_ms));
+                     sch_json_time(int_of(f->element[2])), "completed_at",
+                     sch_json_time(*event_ms));
 }
 
 char *wk_webhook_body(const redisReply *e, size_t *len, char *why, size_t whysz)
@@ -109,8 +90,8 @@ char *wk_webhook_body(const redisReply *e, size_t *len, char *why, size_t whysz)
     }
     if (event_ms <= 0)
         event_ms = int_of(e->element[4]);
-    json_t *o =
-        json_pack("{s:s,s:o,s:o}", "type", type, "timestamp", iso_or_null(event_ms), "data", data);
+    json_t *o = json_pack("{s:s,s:o,s:o}", "type", type, "timestamp", sch_json_time(event_ms),
+                          "data", data);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text) {

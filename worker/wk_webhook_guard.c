@@ -4,6 +4,7 @@
  */
 #include "wk_webhook_guard.h"
 
+#include "ci_cidr.h"
 #include "ci_log.h"
 
 #include <arpa/inet.h>
@@ -17,25 +18,8 @@
 
 #define WK_GUARD_MAX_ALLOW 32
 
-struct wk_cidr {
-    int family;
-    unsigned char addr[16];
-    int bits;
-};
-
-static struct wk_cidr s_allow[WK_GUARD_MAX_ALLOW];
+static struct ci_cidr s_allow[WK_GUARD_MAX_ALLOW];
 static int s_nallow;
-
-static int prefix_match(const unsigned char *a, const unsigned char *net, int bits)
-{
-    int full = bits / 8, rest = bits % 8;
-    if (memcmp(a, net, (size_t)full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (a[full] & mask) == (net[full] & mask);
-}
 
 int wk_guard_init(const char *allow)
 {
@@ -49,20 +33,11 @@ int wk_guard_init(const char *allow)
         if (len > 0 && len < sizeof item) {
             memcpy(item, p, len);
             item[len] = '\0';
-            struct wk_cidr c = {0};
-            char *slash = strchr(item, '/');
-            if (slash)
-                *slash = '\0';
-            c.family = strchr(item, ':') ? AF_INET6 : AF_INET;
-            int maxbits = c.family == AF_INET6 ? 128 : 32;
-            char *end = NULL;
-            long bits = slash ? strtol(slash + 1, &end, 10) : maxbits;
-            if (inet_pton(c.family, item, c.addr) != 1 || bits < 0 || bits > maxbits ||
-                (slash && (end == slash + 1 || *end != '\0')) || s_nallow >= WK_GUARD_MAX_ALLOW) {
+            struct ci_cidr c;
+            if (ci_cidr_parse(item, len, &c) != 0 || s_nallow >= WK_GUARD_MAX_ALLOW) {
                 log_error("WEBHOOK_ALLOW_CIDRS: cannot use \"%.*s\"", (int)len, p);
                 return -EINVAL;
             }
-            c.bits = (int)bits;
             s_allow[s_nallow++] = c;
         } else if (len > 0) {
             log_error("WEBHOOK_ALLOW_CIDRS: entry too long");
@@ -91,7 +66,7 @@ static const char *v4_block(const unsigned char *a)
         {{240, 0, 0, 0}, 4, "reserved"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (prefix_match(a, t[i].net, t[i].bits))
+        if (ci_prefix_match(a, t[i].net, t[i].bits))
             return t[i].why;
     return NULL;
 }
@@ -129,7 +104,7 @@ int wk_guard_check(const struct sockaddr *sa, char *why, size_t whysz)
         return 0;
     }
     for (int i = 0; i < s_nallow; i++)
-        if (s_allow[i].family == family && prefix_match(a, s_allow[i].addr, s_allow[i].bits))
+        if (ci_cidr_match(&s_allow[i], family, a))
             return 1;
     const char *block = family == AF_INET ? v4_block(a) : v6_block(a);
     if (!block)

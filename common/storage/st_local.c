@@ -48,16 +48,14 @@ static int path_of(struct st_store *st, const char *key, char *out, size_t outsz
 static int make_parents(const char *path)
 {
     char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return 0;
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    if ((size_t)(slash - path) >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, (size_t)(slash - path));
+    buf[slash - path] = '\0';
+    return ci_mkdir_p(buf, 0755);
 }
 
 static int write_all(int fd, const char *p, size_t len)
