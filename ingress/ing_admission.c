@@ -44,8 +44,8 @@ enum ing_idem ing_idem_claim(redisContext *c, const char *owner, const char *key
     ci_sha256_hex(key, strlen(key), 32, khash);
     ci_sha256_hex(body ? body : "", body_len, 32, bhash);
     snprintf(value, sizeof value, "%s %s", job_id, bhash);
-    redisReply *r = redisCommand(c, "SET ci:idem:%s:%s %s NX EX %lld GET", owner, khash, value,
-                                 (long long)ing_cfg.job_ttl_s);
+    redisReply *r = redisCommand(c, "SET " ING_IDEM_PREFIX "%s:%s %s NX EX %lld GET", owner, khash,
+                                 value, (long long)ing_cfg.job_ttl_s);
     enum ing_idem out = ING_IDEM_ERROR;
     if (!r || r->type == REDIS_REPLY_ERROR)
         goto done;
@@ -70,6 +70,6 @@ void ing_idem_forget(redisContext *c, const char *owner, const char *key)
 {
     char khash[65];
     ci_sha256_hex(key, strlen(key), 32, khash);
-    redisReply *r = redisCommand(c, "DEL ci:idem:%s:%s", owner, khash);
+    redisReply *r = redisCommand(c, "DEL " ING_IDEM_PREFIX "%s:%s", owner, khash);
     freeReplyObject(r);
 }

@@ -21,6 +21,9 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
+/* ci:idem:<owner>:<sha256(key)> (above). */
+#define ING_IDEM_PREFIX "ci:idem:"
+
 /* 1 when the queue is over MAX_QUEUE_DEPTH, 0 when not (or unknown). */
 int ing_queue_full(redisContext *c);
 

@@ -134,10 +134,10 @@ static int fresh_sessions(redisContext *c, const char *owner, struct ing_batch *
             return -EIO;
         j->session_id = ci_xstrdup(sid);
         redisAppendCommand(c,
-                           "HSET ci:sess:%s owner %s user_id %s entity_id %s created_at %lld "
-                           "last_used %lld",
+                           "HSET " Q_SESS_PREFIX "%s owner %s user_id %s entity_id %s "
+                           "created_at %lld last_used %lld",
                            sid, owner, j->user_id ? j->user_id : "", "", now, now);
-        redisAppendCommand(c, "EXPIRE ci:sess:%s %lld", sid, ttl);
+        redisAppendCommand(c, "EXPIRE " Q_SESS_PREFIX "%s %lld", sid, ttl);
         sent += 2;
     }
     for (size_t i = 0; i < sent; i++) {

@@ -7,6 +7,7 @@
 #include "ing_redis.h"
 #include "ing_reply.h"
 #include "ing_sec.h"
+#include "q_keys.h"
 #include "sch_validate.h"
 #include "st_access.h"
 
@@ -44,7 +45,7 @@ int ing_fileref_authorise(struct ing_request *req, redisContext *c, const struct
     int io = 0;
 
     for (; sent < n; sent++)
-        if (redisAppendCommand(c, "HMGET ci:sess:%s owner user_id kind",
+        if (redisAppendCommand(c, "HMGET " Q_SESS_PREFIX "%s owner user_id kind",
                                job->files[sent].session_id) != REDIS_OK)
             break;
     for (size_t i = 0; i < sent; i++) {

@@ -14,6 +14,7 @@
 #include "ing_sec.h"
 #include "ing_session.h"
 #include "ing_user.h"
+#include "q_keys.h"
 #include "st_access.h"
 #include "st_files.h"
 
@@ -61,7 +62,7 @@ static int sweep_once(struct st_store *st)
             continue;
         memcpy(last, sid, len);
         last[len] = '\0';
-        redisReply *r = redisCommand(s_sweep_redis, "EXISTS ci:sess:%s", last);
+        redisReply *r = redisCommand(s_sweep_redis, "EXISTS " Q_SESS_PREFIX "%s", last);
         if (!r || r->type != REDIS_REPLY_INTEGER) { /* unsure: keep the files */
             if (!r) {
                 redisFree(s_sweep_redis);

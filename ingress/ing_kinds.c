@@ -6,6 +6,7 @@
 
 #include "ci_util.h"
 #include "ing_config.h"
+#include "q_keys.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -55,7 +56,7 @@ int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind
     int rc = -EIO;
     ing_kind_session_id(owner, kind, user, rid, version, id);
     snprintf(sid, 65, "%s", id);
-    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind", id);
+    redisReply *r = redisCommand(c, "HMGET " Q_SESS_PREFIX "%s owner user_id kind", id);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
         goto out;
     const redisReply *o = r->element[0], *ru = r->element[1], *k = r->element[2];
@@ -69,23 +70,24 @@ int ing_kind_session(redisContext *c, const char *owner, enum sch_file_kind kind
         r = NULL;
         if (rc != 0)
             goto out;
-        r = redisCommand(c, "HSET ci:sess:%s last_used %lld%s", id, now, read_only ? " ro 1" : "");
+        r = redisCommand(c, "HSET " Q_SESS_PREFIX "%s last_used %lld%s", id, now,
+                         read_only ? " ro 1" : "");
         freeReplyObject(r);
-        r = redisCommand(c, "EXPIRE ci:sess:%s %lld", id, ttl);
+        r = redisCommand(c, "EXPIRE " Q_SESS_PREFIX "%s %lld", id, ttl);
         rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -EIO;
         goto out;
     }
     freeReplyObject(r);
     r = redisCommand(c,
-                     "HSET ci:sess:%s owner %s user_id %s entity_id %s kind %s rid %s ver %s "
-                     "ro %s created_at %lld last_used %lld",
+                     "HSET " Q_SESS_PREFIX "%s owner %s user_id %s entity_id %s kind %s "
+                     "rid %s ver %s ro %s created_at %lld last_used %lld",
                      id, owner, u, "", kname, kind == SCH_FILE_KIND_USER ? "" : (rid ? rid : ""),
                      kind == SCH_FILE_KIND_SKILL && version ? version : "",
                      read_only || kind == SCH_FILE_KIND_SKILL ? "1" : "0", now, now);
     if (!r || r->type != REDIS_REPLY_INTEGER)
         goto out;
     freeReplyObject(r);
-    r = redisCommand(c, "EXPIRE ci:sess:%s %lld", id, ttl);
+    r = redisCommand(c, "EXPIRE " Q_SESS_PREFIX "%s %lld", id, ttl);
     rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -EIO;
 out:
     freeReplyObject(r);

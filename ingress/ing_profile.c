@@ -66,8 +66,8 @@ static int hint_key(const struct ing_request *req, char *out, size_t outsz)
 {
     if (!req->hint_hex[0])
         return 0;
-    snprintf(out, outsz, "ci:hint:%s:%s:%s", req->owner, req->user_tag[0] ? req->user_tag : "-",
-             req->hint_hex);
+    snprintf(out, outsz, ING_HINT_PREFIX "%s:%s:%s", req->owner,
+             req->user_tag[0] ? req->user_tag : "-", req->hint_hex);
     return 1;
 }
 

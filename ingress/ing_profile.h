@@ -32,6 +32,9 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+/* ci:hint:<owner>:<user tag or ->:<hint digest> (above). */
+#define ING_HINT_PREFIX "ci:hint:"
+
 /* Reads the header and the body's runtime_session_hint (body may be NULL).
  * 0 (req->hint_hex set when a hint applies), or -1 after queueing the 400
  * or 422 into *ret. */

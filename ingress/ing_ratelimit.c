@@ -116,10 +116,10 @@ int ing_rate_count(const char *id, const long *rate, struct ing_rl_state *st)
         if (rate[p] <= 0)
             continue;
         long len = ing_rl_period_seconds[p];
-        redisAppendCommand(c, "INCR ci:rl:%s:%s:%lld", id, ing_rl_period_names[p],
+        redisAppendCommand(c, "INCR " ING_RATE_PREFIX "%s:%s:%lld", id, ing_rl_period_names[p],
                            (long long)(now_s / len));
-        redisAppendCommand(c, "EXPIRE ci:rl:%s:%s:%lld %ld", id, ing_rl_period_names[p],
-                           (long long)(now_s / len), len + 1);
+        redisAppendCommand(c, "EXPIRE " ING_RATE_PREFIX "%s:%s:%lld %ld", id,
+                           ing_rl_period_names[p], (long long)(now_s / len), len + 1);
         map[n++] = p;
     }
     if (n == 0)

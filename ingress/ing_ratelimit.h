@@ -28,6 +28,7 @@
 
 #define ING_AUTHFAIL_PREFIX "ci:authfail:"
 #define ING_AUTHFAIL_IPS "ci:authfail:ips"
+#define ING_RATE_PREFIX "ci:rl:"
 
 struct ing_rl_state {
     long limit;       /* the binding period's limit; 0 = no limit applies */

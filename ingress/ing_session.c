@@ -2,6 +2,7 @@
 
 #include "ci_util.h"
 #include "ing_config.h"
+#include "q_keys.h"
 #include "sch_validate.h"
 #include "st_access.h"
 
@@ -27,7 +28,8 @@ int ing_session_record(redisContext *c, const char *session_id, struct ing_sess_
     memset(rec, 0, sizeof *rec);
     if (!sch_valid_id(session_id, SCH_SESSION_ID_MAX))
         return 0;
-    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind rid ver ro", session_id);
+    redisReply *r =
+        redisCommand(c, "HMGET " Q_SESS_PREFIX "%s owner user_id kind rid ver ro", session_id);
     int rc = -EIO;
     if (reply_failed(r) || r->type != REDIS_REPLY_ARRAY || r->elements != 6)
         goto out;
@@ -61,7 +63,7 @@ static void entity_key(char *out, size_t outsz, const char *owner, const char *u
 {
     char tag[CI_USER_TAG_LEN + 1];
     ci_user_tag(user_id, tag);
-    snprintf(out, outsz, "ci:ent:%s:%s:%s", owner, tag[0] ? tag : "-", entity_id);
+    snprintf(out, outsz, ING_ENTITY_PREFIX "%s:%s:%s", owner, tag[0] ? tag : "-", entity_id);
 }
 
 /* Appends the writes that mark `sid` used now (last_used unless `stamped`
@@ -72,10 +74,11 @@ static int append_touch(redisContext *c, const char *sid, const char *owner,
     long long ttl = ing_cfg.session_ttl_s;
     int n = 0;
     if (!stamped) {
-        redisAppendCommand(c, "HSET ci:sess:%s last_used %lld", sid, (long long)ci_now_ms());
+        redisAppendCommand(c, "HSET " Q_SESS_PREFIX "%s last_used %lld", sid,
+                           (long long)ci_now_ms());
         n++;
     }
-    redisAppendCommand(c, "EXPIRE ci:sess:%s %lld", sid, ttl);
+    redisAppendCommand(c, "EXPIRE " Q_SESS_PREFIX "%s %lld", sid, ttl);
     n++;
     if (entity_id) {
         char key[200];
@@ -94,7 +97,7 @@ static int append_create(redisContext *c, const char *owner, const char *user_id
         return -EIO;
     long long now = (long long)ci_now_ms();
     redisAppendCommand(c,
-                       "HSET ci:sess:%s owner %s user_id %s entity_id %s created_at %lld "
+                       "HSET " Q_SESS_PREFIX "%s owner %s user_id %s entity_id %s created_at %lld "
                        "last_used %lld",
                        out, owner, user_id ? user_id : "", entity_id ? entity_id : "", now, now);
     return 1 + append_touch(c, out, owner, user_id, entity_id, 1);

@@ -27,6 +27,10 @@
 
 #define ING_SESSION_ID_LEN 21
 
+/* ci:ent:<owner>:<user or ->:<entity_id> (above).  ci:sess:<id> is
+ * Q_SESS_PREFIX (queue/q_keys.h): the workers read it too. */
+#define ING_ENTITY_PREFIX "ci:ent:"
+
 /* Picks: `wanted` if it exists and belongs to the caller; else the session
  * the caller's `entity_id` already has; else a new one (recorded).  NULL
  * arguments mean absent.  Writes the id to out (>= 65 bytes).  Returns 0,

@@ -4,6 +4,7 @@
 #include "ci_util.h"
 #include "ing_config.h"
 #include "ing_keys_cache.h"
+#include "q_keys.h"
 #include "q_link.h"
 
 #include <hiredis/async.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <uv.h>
 
-#define DONE_CHANNEL "ci:done"
+#define DONE_CHANNEL Q_CHAN_DONE
 #define NBUCKETS 4096
 #define JOB_ID_MAX 64
 

@@ -108,6 +108,12 @@
 #define Q_PTC_TOKEN_PREFIX "ci:ptc:tok:"
 #define Q_PTC_REQ_PREFIX "ci:ptc:req:"
 
+/* Session records: ci:sess:<session id>, a hash written by the ingress
+ * (fields and rules: ingress/ing_session.h, docs/files.md) and read by the
+ * ingress, the workers (wk_files.c) and the storage sweep.  A key of the
+ * wire contract, so it is named here, below both. */
+#define Q_SESS_PREFIX "ci:sess:"
+
 /* Sessions' lines (q_lua_turn.h): ci:turn:<session id> and the deadline
  * set of parked jobs. */
 #define Q_TURN_PREFIX "ci:turn:"

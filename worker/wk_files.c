@@ -27,6 +27,7 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
+#include "q_keys.h"
 #include "st_access.h"
 #include "st_files.h"
 #include "wk_config.h"
@@ -96,7 +97,7 @@ static redisContext *redis_open(void)
  * 0 when not, -EIO on Redis failure. */
 static int session_owned(redisContext *c, const struct sch_job *job, const char *sid)
 {
-    redisReply *r = redisCommand(c, "HMGET ci:sess:%s owner user_id kind", sid);
+    redisReply *r = redisCommand(c, "HMGET " Q_SESS_PREFIX "%s owner user_id kind", sid);
     int rc = -EIO;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
         goto out;

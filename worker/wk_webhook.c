@@ -6,6 +6,7 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
+#include "q_batch.h"
 #include "q_job.h"
 #include "q_link.h"
 #include "q_webhook.h"
@@ -134,7 +135,8 @@ static void wh_record(struct wh_delivery *d, const char *outcome, const char *er
          status[24] = "";
     snprintf(wkey, sizeof wkey, "%s%s", Q_WEBHOOK_KEY_PREFIX, d->wid);
     snprintf(skey, sizeof skey, "%s%s",
-             strcmp(d->type, "batch.completed") == 0 ? "ci:batch:" : Q_JOB_KEY_PREFIX, d->subject);
+             strcmp(d->type, "batch.completed") == 0 ? Q_BATCH_KEY_PREFIX : Q_JOB_KEY_PREFIX,
+             d->subject);
     snprintf(nexts, sizeof nexts, "%" PRId64, next);
     snprintf(nows, sizeof nows, "%" PRId64, now);
     snprintf(ttl, sizeof ttl, "%" PRId64, wh->cfg.ttl_s);
