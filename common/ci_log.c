@@ -1,5 +1,8 @@
 #include "ci_log.h"
 
+#include "ci_util.h"
+
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,9 +54,18 @@ void ci_log_at(enum ci_log_level level, const char *request_id, const char *fmt,
     json_decref(o);
     if (!line)
         return;
-    size_t len = strlen(line);
-    line[len] = '\n'; /* json_dumps allocates len + 1; reuse the NUL slot */
-    ssize_t w = write(STDERR_FILENO, line, len + 1);
-    (void)w;
+    ci_write_line(STDERR_FILENO, line);
     free(line);
+}
+
+int ci_write_line(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    char *buf = ci_xmalloc(n + 1);
+    memcpy(buf, text, n);
+    buf[n] = '\n';
+    ssize_t w = write(fd, buf, n + 1);
+    int rc = w == (ssize_t)(n + 1) ? 0 : w < 0 ? -errno : -EIO;
+    free(buf);
+    return rc;
 }

@@ -17,6 +17,11 @@ enum ci_log_level { CI_LOG_DEBUG = 0, CI_LOG_INFO, CI_LOG_WARN, CI_LOG_ERROR };
 void ci_log_init(const char *component);
 extern enum ci_log_level ci_log_min_level;
 
+/* Writes text and a newline to fd in one write(2), so lines of concurrent
+ * writers never interleave (the log, the audit log, the state archive log).
+ * 0 or a negative errno. */
+int ci_write_line(int fd, const char *text);
+
 /* Log `fmt` at `level`; `request_id` may be NULL. */
 void ci_log_at(enum ci_log_level level, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -119,27 +119,18 @@ uint32_t ci_fnv1a(const void *data, size_t len)
     return h;
 }
 
-int ci_mkdir_p(const char *path, mode_t mode)
+void ci_buf_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n)
 {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0)
-        return -ENOENT;
-    if (n >= sizeof buf)
-        return -ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST)
-                return -errno;
-            *p = c;
-            if (c == '\0')
-                break;
-        }
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 1024;
+        while (c < *len + n + 1)
+            c *= 2;
+        *buf = ci_xrealloc(*buf, c);
+        *cap = c;
     }
-    return 0;
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
 }
 
 int ci_ct_equal(const void *a, size_t alen, const void *b, size_t blen)

@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 /* Wall clock, unix epoch milliseconds. */
 int64_t ci_now_ms(void);
@@ -45,10 +44,11 @@ void ci_format_iso8601(int64_t ms, char *out, size_t outsz);
  * adversary could aim collisions at to harm more than one bucket). */
 uint32_t ci_fnv1a(const void *data, size_t len);
 
-/* mkdir -p: creates every missing component of path; new ones get `mode`,
- * existing ones are left as they are.  0 or a negative errno
- * (-ENAMETOOLONG past 4095 bytes). */
-int ci_mkdir_p(const char *path, mode_t mode);
+/* Appends p[0..n) to a growable buffer: *buf (NULL when empty, heap, the
+ * caller frees) holds *len bytes and a NUL in *cap bytes; the capacity
+ * doubles from 1024.  Aborts on out-of-memory like ci_xmalloc.  Bounding
+ * the total is the caller's business (check before appending). */
+void ci_buf_append(char **buf, size_t *len, size_t *cap, const void *p, size_t n);
 
 /* Allocation that aborts on out-of-memory (the one checked allocator). */
 void *ci_xmalloc(size_t n);

@@ -87,14 +87,7 @@ static void audit(const char *event_type, int success, const char *key_prefix,
     json_decref(o);
     if (!line)
         return;
-    size_t n = strlen(line);
-    char *buf = ci_xmalloc(n + 2);
-    memcpy(buf, line, n);
-    buf[n] = '\n';
-    buf[n + 1] = '\0';
-    ssize_t w = write(audit_fd, buf, n + 1); /* one write: lines never interleave */
-    (void)w;
-    free(buf);
+    ci_write_line(audit_fd, line);
     if (to_redis)
         keep_in_redis(line, event_type, success);
     free(line);

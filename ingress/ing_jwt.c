@@ -6,6 +6,7 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
+#include "ing_user.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -174,22 +175,10 @@ static int audience_ok(const json_t *claims)
     return 0;
 }
 
-/* 1 when s is 1..max UTF-8 characters without control characters. */
+/* 1 when x is a string of 1..max UTF-8 characters without control characters. */
 static int text_ok(const json_t *x, size_t max)
 {
-    if (!json_is_string(x))
-        return 0;
-    const char *s = json_string_value(x);
-    size_t n = json_string_length(x), chars = 0;
-    if (n == 0 || strlen(s) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return 0;
-        chars += (c & 0xc0) != 0x80;
-    }
-    return chars <= max;
+    return json_is_string(x) && ing_text_valid(json_string_value(x), json_string_length(x), max);
 }
 
 static const char *check_times(const json_t *claims, int64_t now)

@@ -166,16 +166,7 @@ static void body_append(struct ing_request *req, const char *data, size_t len)
         req->body_too_large = 1;
         return;
     }
-    if (req->body_len + len + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 1024;
-        while (cap < req->body_len + len + 1)
-            cap *= 2;
-        req->body = ci_xrealloc(req->body, cap);
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, len);
-    req->body_len += len;
-    req->body[req->body_len] = '\0';
+    ci_buf_append(&req->body, &req->body_len, &req->body_cap, data, len);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

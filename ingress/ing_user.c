@@ -9,18 +9,23 @@
 
 #include <string.h>
 
-int ing_user_valid(const char *s)
+int ing_text_valid(const char *s, size_t n, size_t max_chars)
 {
-    size_t n = s ? strlen(s) : 0, chars = 0;
-    if (n == 0 || !sch_utf8_valid(s, n))
+    size_t chars = 0;
+    if (!s || n == 0 || !sch_utf8_valid(s, n))
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
+        if (c < 0x20 || c == 0x7f) /* NUL included */
             return 0;
         chars += (c & 0xc0) != 0x80;
     }
-    return chars <= 128;
+    return chars <= max_chars;
+}
+
+int ing_user_valid(const char *s)
+{
+    return s && ing_text_valid(s, strlen(s), 128);
 }
 
 int ing_user_of(struct ing_request *req, const char *body_user, const char **user,

@@ -27,6 +27,10 @@
 int ing_user_of(struct ing_request *req, const char *body_user, const char **user,
                 enum MHD_Result *ret);
 
+/* 1 when s[0..n) is 1..max_chars UTF-8 characters with no NUL and no
+ * control character (the rule of user ids and of JWT sub/tenant claims). */
+int ing_text_valid(const char *s, size_t n, size_t max_chars);
+
 /* 1 when s is a valid user id (rules above). */
 int ing_user_valid(const char *s);
 

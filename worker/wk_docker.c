@@ -44,16 +44,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         r->oversize = 1;
         return 0; /* aborts with CURLE_WRITE_ERROR */
     }
-    if (r->resp_len + n + 1 > r->resp_cap) {
-        size_t cap = r->resp_cap ? r->resp_cap : 1024;
-        while (cap < r->resp_len + n + 1)
-            cap *= 2;
-        r->resp = ci_xrealloc(r->resp, cap);
-        r->resp_cap = cap;
-    }
-    memcpy(r->resp + r->resp_len, ptr, n);
-    r->resp_len += n;
-    r->resp[r->resp_len] = '\0';
+    ci_buf_append(&r->resp, &r->resp_len, &r->resp_cap, ptr, n);
     return n;
 }
 

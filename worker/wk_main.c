@@ -7,6 +7,7 @@
  * the jobs still in hand are then handed to another worker by the lease.
  */
 #include "ci_log.h"
+#include "ci_file.h"
 #include "ci_util.h"
 #include "wk_config.h"
 #include "wk_docker.h"

@@ -5,6 +5,7 @@
  */
 #include "wk_sandbox_int.h"
 
+#include "ci_file.h"
 #include "ci_log.h"
 #include "ci_util.h"
 #include "wk_stats.h"

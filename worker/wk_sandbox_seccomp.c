@@ -6,6 +6,7 @@
  */
 #include "wk_sandbox.h"
 
+#include "ci_file.h"
 #include "ci_log.h"
 #include "ci_util.h"
 
@@ -21,50 +22,6 @@
 #endif
 
 static char *g_profile; /* compact JSON, process lifetime */
-
-/* Reads at most WK_SECCOMP_MAX_BYTES of a regular file. */
-static int read_bounded(const char *path, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    struct stat st;
-    char *buf = NULL;
-    size_t have = 0;
-    int rc = 0;
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = -EINVAL;
-        goto out;
-    }
-    if (st.st_size > WK_SECCOMP_MAX_BYTES) {
-        rc = -EFBIG;
-        goto out;
-    }
-    buf = ci_xmalloc(WK_SECCOMP_MAX_BYTES + 1);
-    for (;;) {
-        ssize_t n = read(fd, buf + have, WK_SECCOMP_MAX_BYTES + 1 - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        have += (size_t)n;
-        if (have > WK_SECCOMP_MAX_BYTES) { /* grew while we read */
-            rc = -EFBIG;
-            goto out;
-        }
-    }
-    *out = buf;
-    *len = have;
-    buf = NULL;
-out:
-    free(buf);
-    close(fd);
-    return rc;
-}
 
 /* An allowlist profile Docker will accept: default action refuses, every
  * rule names syscalls and an action. */
@@ -104,7 +61,7 @@ int wk_sandbox_seccomp_load(const char *path, char **out)
     size_t len = 0;
     const char *why = NULL;
     json_error_t jerr;
-    int rc = read_bounded(path, &text, &len);
+    int rc = ci_file_read(path, WK_SECCOMP_MAX_BYTES, &text, &len);
     if (rc < 0) {
         log_error("seccomp profile %s: cannot read it (%s)", path, strerror(-rc));
         return rc;

@@ -256,12 +256,6 @@ void wk_state_audit(const char *event_type, const char *session_id, const char *
     json_decref(o);
     if (!line)
         return;
-    size_t n = strlen(line);
-    char *buf = ci_xmalloc(n + 2);
-    memcpy(buf, line, n);
-    buf[n] = '\n';
-    ssize_t wr = write(2, buf, n + 1); /* one write: lines never interleave */
-    (void)wr;
-    free(buf);
+    ci_write_line(STDERR_FILENO, line);
     free(line);
 }

@@ -10,10 +10,7 @@
 
 #include <stddef.h>
 
-/* Reads the regular file at path (O_NOFOLLOW, O_NONBLOCK: never a FIFO or a
- * symlink; -EINVAL for those) into a new buffer (caller frees).  -ENOENT
- * when missing; -EFBIG (with *len = its size) when larger than max. */
-int wk_state_io_read(const char *path, size_t max, char **data, size_t *len);
+/* Reading one: ci_file_read() (common/ci_file.h) has exactly these rules. */
 
 /* Replaces path with a new file (0644, readable by the sandbox uid) holding
  * data: unlink, then O_CREAT|O_EXCL|O_NOFOLLOW. */

@@ -5,6 +5,7 @@
  */
 #include "wk_state_int.h"
 
+#include "ci_file.h"
 #include "ci_log.h"
 #include "ci_util.h"
 #include "st_store.h"
@@ -87,7 +88,7 @@ static void save_work(uv_work_t *w)
     const struct wk_state_cfg *c = &wk_state_g.cfg;
     char *raw = NULL;
     size_t size = 0;
-    int rc = wk_state_io_read(op->path, c->max_raw, &raw, &size);
+    int rc = ci_file_read(op->path, c->max_raw, &raw, &size);
     if (rc < 0)
         wk_state_io_unlink(op->path);
     op->rawlen = size;

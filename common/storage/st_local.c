@@ -12,6 +12,7 @@
 #include "st_int.h"
 
 #include "ci_env.h"
+#include "ci_file.h"
 #include "ci_log.h"
 #include "ci_util.h"
 

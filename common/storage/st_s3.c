@@ -56,16 +56,7 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *arg)
         }
         return n;
     }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 4096;
-        while (cap < x->len + n + 1)
-            cap *= 2;
-        x->buf = ci_xrealloc(x->buf, cap);
-        x->cap = cap;
-    }
-    memcpy(x->buf + x->len, p, n);
-    x->len += n;
-    x->buf[x->len] = '\0';
+    ci_buf_append(&x->buf, &x->len, &x->cap, p, n);
     return n;
 }
 
