@@ -665,6 +665,85 @@ def case_wipe(s):
     expect(res, "completed", 0, "[] 0 False False []\n")
 
 
+LIST_ROOT_PYTHONS = (
+    "import os\n"
+    "for e in sorted(os.listdir('/proc')):\n"
+    "    if not e.isdigit() or int(e) in (1, os.getpid()):\n"
+    "        continue\n"
+    "    try:\n"
+    "        st = open('/proc/%s/status' % e).read()\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    f = dict(l.split(':', 1) for l in st.splitlines() if ':' in l)\n"
+    "    if f['Uid'].split()[0] == '0' and f['Name'].strip().startswith('python'):\n"
+    "        print(e)\n")
+
+ATTACK_ROOT_PROCS = (
+    "import os, signal\n"
+    "me = os.getpid()\n"
+    "for e in sorted(os.listdir('/proc')):\n"
+    "    if not e.isdigit() or int(e) == me:\n"
+    "        continue\n"
+    "    if os.stat('/proc/' + e).st_uid != 0:\n"
+    "        continue\n"
+    "    for sig in (signal.SIGSTOP, signal.SIGKILL):\n"
+    "        try:\n"
+    "            os.kill(int(e), sig)\n"
+    "            print('signalled', e, sig)\n"
+    "        except PermissionError:\n"
+    "            pass\n"
+    "    for name, mode in (('mem', 'r+b'), ('environ', 'rb'), ('fd/0', 'rb')):\n"
+    "        try:\n"
+    "            open('/proc/%s/%s' % (e, name), mode).close()\n"
+    "            print('opened', e, name)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "print('attack done')\n")
+
+
+def root_pythons(s):
+    p = subprocess.run(["docker", "exec", s.cid, "python3", "-c", LIST_ROOT_PYTHONS],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "listing the container's processes failed", p.stderr)
+    return [int(x) for x in p.stdout.split()]
+
+
+def case_wipe_keeps_spare(s):
+    """The wipe keeps the pristine spare Python child (python.Spare, still
+    the runner's identity while it waits) for the next session, and the
+    sandbox user cannot reach it: a uid-1000 process in the container
+    (as a leftover or a resident helper would be) can neither signal it
+    nor open its /proc files; a uid-1000 process alive during the wipe is
+    killed; the next session runs in the kept child as the sandbox user,
+    without capabilities, in /mnt/data, with nothing of the session before."""
+    s.run("x_left_behind = 1\nopen('/tmp/left', 'w').write('x')\n")
+    until = time.monotonic() + 30
+    spares = root_pythons(s)
+    while len(spares) != 1 and time.monotonic() < until:   # forked after the reply
+        time.sleep(0.1)
+        spares = root_pythons(s)
+    check(len(spares) == 1, "one waiting spare expected", spares)
+    att = subprocess.run(["docker", "exec", "-u", "%d:%d" % (UID, UID), s.cid, "python3",
+                          "-c", ATTACK_ROOT_PROCS], capture_output=True, text=True)
+    check(att.stdout.strip() == "attack done", "the sandbox user reached a root process",
+          att.stdout, att.stderr)
+    subprocess.run(["docker", "exec", "-d", "-u", "%d:%d" % (UID, UID), s.cid,
+                    "sleep", "600"], check=True)
+    s.send({"type": "wipe", "id": "w-spare"})
+    w = s.recv()
+    check(w.get("ok") is True and w.get("checks") == {"processes": 0, "ipc": 0, "files": 0,
+                                                    "env": 0}, "wipe not ok", w)
+    check(root_pythons(s) == spares, "the spare was not kept", spares, root_pythons(s))
+    res = s.run("import os\n"
+                "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
+                "print(os.getpid(), os.getuid(), os.geteuid(), caps[0].split()[1], os.getcwd(),\n"
+                "      'x_left_behind' in globals(), os.path.exists('/tmp/left'))\n",
+                state_out=True)
+    expect(res, "completed", 0, "%d %d %d 0000000000000000 /mnt/data False False\n"
+           % (spares[0], UID, UID))
+    check(res.get("state_size", 0) > 0, "the state of the new session was not saved", res)
+
+
 CASES = {
     "hello": case_hello, "print": case_print, "stderr_exit": case_stderr_exit,
     "exception": case_exception, "timeout": case_timeout,
@@ -674,6 +753,7 @@ CASES = {
     "bash": case_bash, "oom": case_oom, "hangup": case_hangup,
     "oversize": case_oversize, "matplotlib": case_matplotlib,
     "java_names": case_java_names, "wipe": case_wipe,
+    "wipe_keeps_spare": case_wipe_keeps_spare,
 }
 CASE_DOCKER_ARGS = {"oom": docker_mem_args()}
 for _lang in SUM_PROGRAMS:

@@ -309,18 +309,32 @@ def child_setup(out_w, err_w, keep=()):
     """In a fresh child: own group, stdio on the pipes, every other runner
     descriptor closed (but `keep`), the sandbox user's identity
     (identity.drop_to_user), cwd /mnt/data."""
+    child_detach(out_w, err_w, keep)
+    child_become_user()
+
+
+def child_detach(out_w, err_w, keep=()):
+    """First half of child_setup: own group, stdio on the pipes, every other
+    runner descriptor closed (but `keep`).  Still the runner's identity:
+    a pristine spare waits like this (python.Spare), out of reach of the
+    sandbox user's processes."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:   # the OOM killer must pick the program, never the runner
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")
-    except OSError:
-        pass
     devnull = os.open("/dev/null", os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     close_fds_except(keep)
+
+
+def child_become_user():
+    """Second half of child_setup, right before user code: the sandbox
+    user's identity for good, OOM-first, cwd /mnt/data."""
+    try:   # the OOM killer must pick the program, never the runner
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     drop_to_user()
     try:
         os.chdir(DATA_DIR)

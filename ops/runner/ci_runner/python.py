@@ -20,8 +20,8 @@ import types
 
 from .config import DATA_DIR, MAX_WARNING_CHARS, MAX_WARNINGS, STATE_OUT, STATE_TMP
 from .frames import result
-from .procs import (Capture, Report, child_setup, classify, kill_leftovers, oom_kills,
-                    supervise)
+from .procs import (Capture, Report, child_become_user, child_detach, classify, kill_leftovers,
+                    oom_kills, supervise)
 from .ptc import Channel, end_note
 from .pystate import load_state, save_state
 
@@ -193,12 +193,20 @@ def finish_python(g, req, info, state_fd):
 class Spare:
     """A forked Python child waiting for its request (fork off the hot path).
 
-    The child has its own process group, stdio on fresh pipes, cwd /mnt/data,
-    the sandbox user's identity (child_setup), and blocks reading the
-    request JSON from req_w until EOF.  It keeps exactly three descriptors
-    besides stdio: the request pipe, its report pipe, and STATE_TMP opened
-    by the runner (root) for it, the only way it can write state into the
-    runner's directory.
+    The child has its own process group and stdio on fresh pipes, and blocks
+    reading the request JSON from req_w until EOF.  It keeps exactly three
+    descriptors besides stdio: the request pipe, its report pipe, and
+    STATE_TMP opened by the runner (root) for it, the only way it can write
+    state into the runner's directory.
+
+    While it waits it is still the runner's identity (root, not dumpable,
+    no user code ever ran in it): the sandbox user's processes can neither
+    signal, trace nor read it, so it survives the wipe between two sessions
+    untouched (wipe.py kills the sandbox uid's processes only, and checks
+    that nothing but this pid is left).  Only once the request is read does
+    it take the sandbox user's identity and cwd (child_become_user), before
+    any user code.  Keeping it saves a fork and an exit of the whole
+    interpreter on every new session of a caller (docs/pool.md).
     """
 
     def __init__(self, ctl):
@@ -207,11 +215,15 @@ class Spare:
         self.err_r, err_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
         state_fd = open_state_tmp()
+        self.state_id = None
+        if state_fd >= 0:
+            st = os.fstat(state_fd)
+            self.state_id = (st.st_dev, st.st_ino)
         self.pid = os.fork()
         if self.pid == 0:
             try:
                 keep = [req_r, rep_w] + ([state_fd] if state_fd >= 0 else [])
-                child_setup(out_w, err_w, keep)
+                child_detach(out_w, err_w, keep)
                 chunks = []
                 while True:
                     chunk = os.read(req_r, 1 << 20)
@@ -221,6 +233,7 @@ class Spare:
                 if not chunks:
                     os._exit(0)
                 os.close(req_r)
+                child_become_user()
                 py_child(json.loads(b"".join(chunks)), rep_w, state_fd)
             finally:
                 os._exit(70)
@@ -242,6 +255,28 @@ class Spare:
             pass
         os.close(self.req_w)
         self.req_w = -1
+
+    def pristine(self):
+        """True when the child still waits as it was forked: alive, not a
+        zombie, the runner's identity, and its STATE_TMP the empty file made
+        for it (the wipe keeps such a spare for the next session)."""
+        try:
+            with open("/proc/%d/stat" % self.pid, "rb") as f:
+                stat_line = f.read()
+            st = os.stat("/proc/%d" % self.pid)
+        except OSError:
+            return False
+        state = stat_line[stat_line.rindex(b")") + 2:].split()[0]
+        if state in (b"Z", b"X") or st.st_uid != os.geteuid():
+            return False
+        if self.state_id is not None:
+            try:
+                s = os.lstat(STATE_TMP)
+            except OSError:
+                return False
+            if (s.st_dev, s.st_ino) != self.state_id or s.st_size != 0:
+                return False
+        return True
 
     def discard(self):
         """Kill an unused spare and release its fds."""

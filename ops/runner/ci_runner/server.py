@@ -126,13 +126,18 @@ class Server:
         try:
             req, reply = parse_frame(payload, self.langs)
             if req is not None and req.get("wipe"):
-                if self.spare is not None:   # forked before: never given a request
+                # the spare was forked from the pristine fork server and never
+                # given a request: it may serve the next session (wipe.py)
+                if self.spare is not None and not self.spare.pristine():
                     self.spare.discard()
                     self.spare = None
                 # the helpers served the previous session: never the next
                 # one; fresh ones are started (and warmed) once idle again
                 resident.stop_all()
-                reply = wipe(req)
+                reply = wipe(req, self.spare)
+                if self.spare is not None and not reply.get("ok"):
+                    self.spare.discard()
+                    self.spare = None
                 self.steps.insert(0, lambda: resident.warm(self.langs))
             elif req is not None and req["lang"] == "py":
                 self.py_seen = True

@@ -23,7 +23,11 @@ refuses, since /tmp and /dev/shm would be the host's.  A wipe that meets
 more than WIPE_MAX_ENTRIES files refuses (ok false): a
 tree that large costs more to remove than a fresh container.  The Python
 fork server itself never runs user code; the spare child (forked before the
-wipe, never given a request) is discarded by the caller and forked again.
+wipe, never given a request, still root: python.Spare) is kept when it is
+still pristine afterwards (Spare.pristine), which saves forking and
+exiting the whole interpreter on every new session; only the sandbox uid's
+processes are killed wholesale then (_kill_as_sandbox_user), any other
+process by pid.
 """
 
 import ctypes
@@ -32,7 +36,7 @@ import signal
 import time
 
 from .config import BUILD_ROOT, DATA_DIR, HOME_DIR, STATE_IN, STATE_OUT, STATE_TMP
-from .identity import SANDBOX_UID, make_user_dir, privileged
+from .identity import SANDBOX_UID, harden_runner, make_user_dir, privileged
 from .procs import reap_all
 
 WIPE_MAX_ENTRIES = 20000
@@ -58,13 +62,13 @@ class TooMany(Exception):
     pass
 
 
-def _others():
-    """Pids of every process but this one (zombies included) and their
-    uids, from /proc."""
+def _others(keep=None):
+    """Pids of every process but this one and `keep` (zombies included) and
+    their uids, from /proc."""
     me = os.getpid()
     out = []
     for ent in os.listdir("/proc"):
-        if not ent.isdigit() or int(ent) == me:
+        if not ent.isdigit() or int(ent) in (me, keep):
             continue
         try:
             st = os.stat("/proc/" + ent)
@@ -74,19 +78,46 @@ def _others():
     return out
 
 
-def kill_all():
-    """As PID 1: SIGKILL to every other process until /proc lists none (at
-    most KILL_ROUNDS rounds); returns what is left."""
-    left = _others()
+def _kill_as_sandbox_user():
+    """kill(-1, SIGKILL) with the sandbox uid as real and effective uid
+    (saved uid kept 0 to come back): it reaches every process the sandbox
+    user runs (they cannot change uid: no_new_privs, no capabilities) at
+    once, as a fork bomb needs, and never a process of the runner's
+    identity such as the pristine spare (python.Spare)."""
+    os.setresuid(SANDBOX_UID, SANDBOX_UID, 0)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.setresuid(0, 0, 0)
+        harden_runner()   # a uid change resets the dumpable flag
+
+
+def kill_all(keep=None):
+    """As PID 1: SIGKILL to every other process but `keep` until /proc lists
+    none (at most KILL_ROUNDS rounds); returns what is left.  Without `keep`
+    one kill(-1) as root; with it, the sandbox user's processes at once and
+    any other stray process by name."""
+    left = _others(keep)
     for _ in range(KILL_ROUNDS):
         if not left:
             break
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
+        if keep is None:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+        else:
+            _kill_as_sandbox_user()
+            for pid, uid in left:
+                if uid != SANDBOX_UID:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
         reap_all()
-        left = _others()
+        left = _others(keep)
         if left:
             time.sleep(0.001)
     reap_all()
@@ -195,11 +226,13 @@ def _listing(path):
         return ["<%s>" % e.strerror]
 
 
-def check():
+def check(keep=None, keep_state=False):
     """What is left: {"processes", "ipc", "files", "env"} counts and the
-    first thing found, for the reason."""
+    first thing found, for the reason.  `keep` (the pristine spare's pid)
+    and, with keep_state, STATE_TMP (its empty state file, checked by
+    Spare.pristine) are not counted."""
     found = []
-    procs = _others()
+    procs = _others(keep)
     for pid, uid in procs[:3]:
         found.append("process %d (uid %d)" % (pid, uid))
     ipc = 0
@@ -220,7 +253,7 @@ def check():
         files += len(extra)
         if extra:
             found.append("%s/%s" % (d, extra[0]))
-    for p in (STATE_IN, STATE_OUT, STATE_TMP):
+    for p in (STATE_IN, STATE_OUT) + (() if keep_state else (STATE_TMP,)):
         if os.path.lexists(p):
             files += 1
             found.append(p)
@@ -231,8 +264,10 @@ def check():
     return {"processes": len(procs), "ipc": ipc, "files": files, "env": env}, found
 
 
-def wipe(obj):
-    """Handles a wipe frame; returns the `wiped` frame."""
+def wipe(obj, spare=None):
+    """Handles a wipe frame; returns the `wiped` frame.  `spare` is the
+    pristine Python child (python.Spare) to keep, or None: it must still be
+    pristine after the wipe, else the wipe fails (the caller discards it)."""
     wid = obj.get("id") if isinstance(obj.get("id"), str) else ""
     if os.getpid() != 1 or not privileged():
         # Outside its container (a runner started by hand or by the runner
@@ -243,7 +278,9 @@ def wipe(obj):
     t0 = time.monotonic()
     reason = ""
     refused = False
-    kill_all()
+    keep = spare.pid if spare is not None else None
+    keep_state = spare is not None and spare.state_id is not None
+    kill_all(keep)
     try:
         remove_ipc()
     except OSError as e:
@@ -257,7 +294,7 @@ def wipe(obj):
     try:
         for d in USER_DIRS:
             budget = _empty_dir(d, budget)
-        for p in (STATE_IN, STATE_OUT, STATE_TMP):
+        for p in (STATE_IN, STATE_OUT) + (() if keep_state else (STATE_TMP,)):
             try:
                 os.unlink(p)
             except OSError:
@@ -272,7 +309,9 @@ def wipe(obj):
     if _start_env is not None and dict(os.environ) != _start_env:
         os.environ.clear()
         os.environ.update(_start_env)
-    checks, found = check()
+    checks, found = check(keep, keep_state)
+    if spare is not None and not spare.pristine():
+        reason = reason or "the spare Python child is no longer pristine"
     ok = not refused and not reason and not any(checks.values())
     if not ok and not reason:
         reason = "left behind: " + ", ".join(found[:4])
