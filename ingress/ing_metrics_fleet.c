@@ -57,13 +57,28 @@ static void worker_series(FILE *f, const char *metric, const char *id, long long
     fprintf(f, "} %lld\n", v);
 }
 
+/* What render_pool prints: one metric, the heartbeat's pool fields it reads
+ * ("pool_<field>:<lang>") and the label value each becomes. */
+struct pool_series {
+    const char *metric; /* "ci_pool_..." */
+    const char *label;  /* "state", "result", or NULL (lang only) */
+    const char *field[4];
+    const char *value[4];
+};
+
+static const struct pool_series POOL_GAUGES = {
+    "ci_pool_containers", "state", {"idle", "warming", "kept", "in_use"},
+    {"idle", "warming", "kept", "in_use"}};
+static const struct pool_series POOL_ACQUIRES = {
+    "ci_pool_acquires_total", "result", {"hits", "reuses", "misses", "wipes"},
+    {"hit", "reuse", "miss", "wipe"}};
+static const struct pool_series POOL_WIPE_FAILURES = {
+    "ci_pool_wipe_failures_total", NULL, {"wipe_failures"}, {NULL}};
+
 /* Pool fields "pool_<what>:<lang>" of one worker as labelled series. */
-static void render_pool(FILE *f, const struct ing_worker_info *w, const char *id, int counters)
+static void render_pool(FILE *f, const struct ing_worker_info *w, const char *id,
+                        const struct pool_series *ps)
 {
-    static const char *const gauges[] = {"idle", "warming", "kept", "in_use"};
-    static const char *const acquires[] = {"hits", "reuses", "misses"};
-    const char *const *list = counters ? acquires : gauges;
-    size_t nlist = counters ? 3 : 4;
     for (size_t i = 0; i < w->nfields; i++) {
         const char *name = w->fields[i].name;
         if (strncmp(name, "pool_", 5) != 0)
@@ -71,20 +86,17 @@ static void render_pool(FILE *f, const struct ing_worker_info *w, const char *id
         const char *colon = strchr(name, ':');
         if (!colon)
             continue;
-        for (size_t k = 0; k < nlist; k++) {
-            size_t len = strlen(list[k]);
-            if ((size_t)(colon - name) != 5 + len || strncmp(name + 5, list[k], len) != 0)
+        for (size_t k = 0; k < 4 && ps->field[k]; k++) {
+            size_t len = strlen(ps->field[k]);
+            if ((size_t)(colon - name) != 5 + len || strncmp(name + 5, ps->field[k], len) != 0)
                 continue;
-            fputs(counters ? "ci_pool_acquires_total{worker=" : "ci_pool_containers{worker=", f);
+            fprintf(f, "%s{worker=", ps->metric);
             ing_prom_label(f, id);
             fputs(",lang=", f);
             ing_prom_label(f, colon + 1);
-            fprintf(f, ",%s=\"%s\"} %lld\n", counters ? "result" : "state",
-                    counters ? (k == 0   ? "hit"
-                                : k == 1 ? "reuse"
-                                         : "miss")
-                             : list[k],
-                    (long long)w->fields[i].value);
+            if (ps->label)
+                fprintf(f, ",%s=\"%s\"", ps->label, ps->value[k]);
+            fprintf(f, "} %lld\n", (long long)w->fields[i].value);
         }
     }
 }
@@ -125,13 +137,20 @@ static void render_workers(FILE *f, const struct ing_worker_info *w, size_t n)
           "state.\n# TYPE ci_pool_containers gauge\n",
           f);
     for (size_t i = 0; i < n; i++)
-        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), 0);
+        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), &POOL_GAUGES);
     fputs("# HELP ci_pool_acquires_total Sandbox acquires of a worker since it started: hit "
-          "(warm container), reuse (the session's kept one), miss (fresh).\n"
+          "(warm container), reuse (the session's kept one), miss (fresh), wipe (a kept "
+          "container of the same caller, wiped and checked, for a new session).\n"
           "# TYPE ci_pool_acquires_total counter\n",
           f);
     for (size_t i = 0; i < n; i++)
-        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), 1);
+        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), &POOL_ACQUIRES);
+    fputs("# HELP ci_pool_wipe_failures_total Wipes refused or failing a check since the worker "
+          "started (the container was destroyed).\n"
+          "# TYPE ci_pool_wipe_failures_total counter\n",
+          f);
+    for (size_t i = 0; i < n; i++)
+        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), &POOL_WIPE_FAILURES);
 }
 
 static void render_jobs(FILE *f, const struct ing_kv *kv, size_t n)

@@ -236,7 +236,12 @@ static int acquire_unbound(struct wk_pool *p, const struct sch_job *job, char *o
                   sch_lang_name(job->lang), cid ? cid : "?", job->session_id);
         hand_off(p, e, cb, arg);
         *out = e->sb;
-        wk_pool__fill(p);
+        /* Refill at once only when this took the last warm one; else on the
+         * next tick (<= 500 ms): creating a container costs the engine and
+         * the new runner's imports far more CPU than the call now starting,
+         * which on a small machine would wait for them (docs/pool.md). */
+        if (l->st.idle == 0)
+            wk_pool__fill(p);
         return 0;
     }
 

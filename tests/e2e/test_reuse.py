@@ -114,6 +114,18 @@ def run(st, code, session=None, user=None, key=Stack.KEY):
     return j, kv
 
 
+def pool_metric(st, name, **labels):
+    """Sum over workers of one pool series in the ingress's /metrics."""
+    r = st.get("/metrics", key=Stack.KEY)
+    assert r.status == 200, (r.status, r.body)
+    want = ['%s="%s"' % kv for kv in labels.items()]
+    total = 0.0
+    for line in r.body.decode().splitlines():
+        if line.startswith(name + "{") and all(w in line for w in want):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def worker_log(st):
     with open(os.path.join(st.tmp, WORKER + ".log")) as f:
         return f.read()
@@ -121,7 +133,7 @@ def worker_log(st):
 
 def wipe():
     require_docker_image(IMAGE)
-    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "120000"}
+    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "120000", "HEARTBEAT_INTERVAL_MS": "300"}
     with Stack(env=env) as st:
         j, kv = run(st, LEAVE + WHOAMI, user="alice")
         sa, cid = j["session_id"], kv["CID"]
@@ -154,6 +166,10 @@ def wipe():
         # another caller never gets it
         _, kv5 = run(st, WHOAMI, user="bob")
         assert kv5["CID"] != cid
+        # both wipes counted in /metrics (heartbeat -> ingress)
+        wait_for(lambda: pool_metric(st, "ci_pool_acquires_total", lang="py",
+                                     result="wipe") == 2, 30, "2 wipes in /metrics")
+        assert pool_metric(st, "ci_pool_wipe_failures_total", lang="py") == 0
 
 
 # More entries than a wipe removes (ci_runner/wipe.py WIPE_MAX_ENTRIES).
@@ -169,7 +185,7 @@ print("MANY done")
 
 def failed_wipe():
     require_docker_image(IMAGE)
-    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "120000"}
+    env = {"POOL_SIZE_PY": "1", "POOL_KEEP_IDLE_MS": "120000", "HEARTBEAT_INTERVAL_MS": "300"}
     with Stack(env=env) as st:
         j, kv = run(st, MANY + WHOAMI, user="carol")
         cid = kv["CID"]
@@ -181,6 +197,8 @@ def failed_wipe():
         assert ("container %s failed its wipe" % cid[:12]) in log, log[-3000:]
         assert "more than 20000 files" in log
         wait_for(lambda: cid not in docker_ps(st), 60, "the failed container to be removed")
+        wait_for(lambda: pool_metric(st, "ci_pool_wipe_failures_total", lang="py") == 1, 30,
+                 "the failed wipe in /metrics")
 
 
 CALLERS = [(Stack.KEY, "alice"), (Stack.KEY, "bob"), (Stack.OTHER_KEY, "alice"),
