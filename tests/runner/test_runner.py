@@ -293,7 +293,8 @@ def case_fork_bomb(s):
     res = s.run(code, timeout_ms=1500)
     el = time.monotonic() - t0
     expect(res, "timeout", 137)
-    check(el < 2.5, "timeout took %.2fs" % el)
+    # generous: a loaded machine delays the kill, a missed timeout would run on
+    check(el < 6.0, "timeout took %.2fs" % el)
     res = s.run("import os\nme = os.getpid()\n"
                 "print([p for p in os.listdir('/proc') if p.isdigit() "
                 "and int(p) not in (1, me)])")
