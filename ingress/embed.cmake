@@ -1,7 +1,14 @@
-# Turns a file into a C array at build time:
-#   cmake -DIN=<file> -DOUT=<file.c> -DNAME=<symbol> -P embed.cmake
-# gives `const char NAME[]` (NUL-terminated) and `const size_t NAME_len`.
-file(READ "${IN}" hex HEX)
+# Turns files into a C array at build time:
+#   cmake -DIN=<file>[|<file>...] -DOUT=<file.c> -DNAME=<symbol> -P embed.cmake
+# gives `const char NAME[]` (the files concatenated in order, NUL-terminated)
+# and `const size_t NAME_len`.  Used for ingress/openapi.json and the Lua
+# scripts (ci_embed() in the top CMakeLists.txt).
+string(REPLACE "|" ";" files "${IN}")
+set(hex "")
+foreach(f IN LISTS files)
+  file(READ "${f}" h HEX)
+  string(APPEND hex "${h}")
+endforeach()
 string(LENGTH "${hex}" n)
 math(EXPR len "${n} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")

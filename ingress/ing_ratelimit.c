@@ -3,6 +3,7 @@
 #include "ci_util.h"
 #include "ing_audit.h"
 #include "ing_redis.h"
+#include "q_lua.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -55,25 +56,10 @@ int ing_authfail_locked(const char *ip, long limit, const char *count_field, int
     return 1;
 }
 
-/* One atomic step (a script: parallel failures cannot all read "below the
- * limit"): a counter already at the limit is left alone and reported
- * locked; otherwise it is incremented first, its window started (EXPIRE NX:
- * never extended), and the IP entered into the bounded monitoring set.
- * KEYS: counter, ip set.  ARGV: limit, window s, window end ms, now ms, set
- * cap, ip.  Returns {count, ttl, locked}. */
-static const char authfail_lua[] =
-    "local limit = tonumber(ARGV[1])\n"
-    "local n = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-    "if limit > 0 and n >= limit then\n"
-    "  return {n, redis.call('TTL', KEYS[1]), 1}\n"
-    "end\n"
-    "n = redis.call('INCR', KEYS[1])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')\n"
-    "redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[6])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])\n"
-    "redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[5]))\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[2])\n"
-    "return {n, redis.call('TTL', KEYS[1]), 0}\n";
+/* One atomic step: ing_authfail.lua (KEYS, ARGV and what it returns are
+ * documented there). */
+extern const char ing_lua_authfail[];
+static struct q_lua authfail_lua = Q_LUA_INIT(ing_lua_authfail);
 
 int ing_authfail_count(const char *ip, long limit, long window_s, long ips_max, long *count,
                        int *retry_after)
@@ -85,9 +71,17 @@ int ing_authfail_count(const char *ip, long limit, long window_s, long ips_max, 
         return -EIO;
     long long now = (long long)ci_now_ms();
     long long end_ms = now + (long long)window_s * 1000;
-    redisReply *r = redisCommand(c, "EVAL %s 2 " ING_AUTHFAIL_PREFIX "%s " ING_AUTHFAIL_IPS
-                                    " %ld %ld %lld %lld %ld %s",
-                                 authfail_lua, ip, limit, window_s, end_ms, now, ips_max, ip);
+    size_t klen = sizeof ING_AUTHFAIL_PREFIX + strlen(ip);
+    char *key = ci_xmalloc(klen), lim[24], win[24], end[24], nows[24], cap[24];
+    snprintf(key, klen, "%s%s", ING_AUTHFAIL_PREFIX, ip);
+    snprintf(lim, sizeof lim, "%ld", limit);
+    snprintf(win, sizeof win, "%ld", window_s);
+    snprintf(end, sizeof end, "%lld", end_ms);
+    snprintf(nows, sizeof nows, "%lld", now);
+    snprintf(cap, sizeof cap, "%ld", ips_max);
+    const char *argv[] = {key, ING_AUTHFAIL_IPS, lim, win, end, nows, cap, ip};
+    redisReply *r = q_lua_call(c, &authfail_lua, 2, 8, argv, NULL);
+    free(key);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         if (!r)
             ing_redis_reset();

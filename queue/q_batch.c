@@ -12,22 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: batch hash, job list, done set.  ARGV: ttl, owner, callback_url,
- * created_at, total, user tag ('' = anonymous), job ids...  Returns 1
- * created, 0 id taken. */
-static const char s_create[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'total', ARGV[5], 'created_at', ARGV[4],\n"
-    "  'done', 0)\n"
-    "if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[3]) end\n"
-    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'user', ARGV[6]) end\n"
-    "for i = 7, #ARGV, 500 do\n"
-    "  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))\n"
-    "end\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
-    "redis.call('DEL', KEYS[3])\n"
-    "return 1\n";
+/* queue/lua/batch_create.lua.  Sent with EVAL, not EVALSHA: it sits in
+ * MULTI/EXEC, where a NOSCRIPT would fail this one command while the jobs
+ * queued with it ran (q_lua.h). */
+extern const char q_lua_batch_create[];
 
 static int q_batch_id_ok(const char *id)
 {
@@ -63,7 +51,7 @@ int q_batch_append_create(redisContext *c, const struct q_batch_spec *b,
     size_t *al = ci_xcalloc(argc, sizeof *al);
 #define Q_ARG(s) (av[k] = (s), al[k] = strlen(av[k]), k++)
     Q_ARG("EVAL");
-    Q_ARG(s_create);
+    Q_ARG(q_lua_batch_create);
     Q_ARG("3");
     Q_ARG(hkey);
     Q_ARG(lkey);

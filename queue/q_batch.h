@@ -12,7 +12,7 @@
  *   ci:batch:<id>:done  set   job ids already counted (makes counting
  *                             idempotent: a redelivered job counts once)
  * All three expire with the jobs (JOB_TTL_SECONDS).  Counting happens inside
- * the terminal transition of each job (q_lua_hooks.h), so done and n_* never
+ * the terminal transition of each job (lua/on_terminal.lua), so done and n_* never
  * lag behind the job records and batch.completed is created exactly once.
  *
  * Threads/ownership as q_job.h: a blocking redisContext per thread, owned by

@@ -56,7 +56,7 @@ struct q_delivery {
     char stream[32];    /* Q_STREAM_HIGH or Q_STREAM_NORMAL */
     char entry_id[32];  /* stream entry id */
     int attempts;       /* 1 on first delivery; 0 when turn_expired */
-    /* 1: the job waited for an earlier call of its session (q_lua_turn.h)
+    /* 1: the job waited for an earlier call of its session (lua/turn.lua)
      * until its own timeout passed.  It must not run: the worker answers it
      * with q_consumer_complete() (status timeout and a clear stderr). */
     int turn_expired;

@@ -1,7 +1,7 @@
 /*
  * q_enqueue.c - q_enqueue() and q_enqueue_batch(): jobs go to Redis in
  * script calls of up to Q_ENQ_CHUNK jobs each (one EVALSHA per chunk, all
- * chunks pipelined in one round trip); see the enqueue script in q_script.c.
+ * chunks pipelined in one round trip); see queue/lua/enqueue.lua.
  * q_enqueue_batch_ex() puts a batch record (q_batch.h) first in the same
  * pipeline, so it exists before any of its jobs can finish, and wraps it
  * all in MULTI/EXEC: a batch is queued whole or not at all.

@@ -33,7 +33,7 @@ int q_setup(redisContext *c);
  * created_at = job->created_ms, attempts 0, TTL ttl_s; ttl_s <= 0 means
  * JOB_TTL_SECONDS) and XADDs the msgpack job to the stream of
  * job->priority.  A job with a session_id also takes the next ticket of
- * its session's line in the same script call (q_lua_turn.h): it will not
+ * its session's line in the same script call (lua/turn.lua): it will not
  * start before the session's earlier calls have ended, and waits at most
  * job->timeout_ms (Q_TURN_WAIT_DEFAULT_MS when 0) from created_ms for
  * that.  -EEXIST when the id is already taken. */

@@ -28,7 +28,7 @@
  *   ci:dead        stream, dead letters: id, job, error, attempts; trimmed
  *                  (XADD MAXLEN ~) to about DEAD_LETTER_MAX entries.
  *   ci:turn:<sid>, ci:turn:due   a session's line of unfinished calls and
- *                  the deadlines of parked ones (q_lua_turn.h); job hash
+ *                  the deadlines of parked ones (lua/turn.lua); job hash
  *                  extras ticket, turn_deadline, parked, parked_job,
  *                  turn_waited, turn_expired.
  *   ci:done        channel, message = job id, published after the terminal
@@ -41,7 +41,7 @@
  *   ci:webhooks:due, ci:webhook:<wid>, ci:webhook_secret:<owner>   webhook
  *                  deliveries and signing secrets (q_webhook.h).  Every
  *                  terminal transition also runs on_terminal
- *                  (q_lua_hooks.h): batch counting and delivery creation are
+ *                  (lua/on_terminal.lua): batch counting and delivery creation are
  *                  atomic with the terminal write.
  *
  * Job lifecycle (every transition is one Lua script, hence atomic):
@@ -69,7 +69,8 @@
  * (COUNT = free slots: Redis scans at most 10 x COUNT pending entries per
  * call), continuing from the cursor the previous call returned, so a pass
  * covers the whole pending list however long; the entries of a consumer that
- * stopped heart-beating move to a live one and are started again (attempts counts up; past max_attempts they go DEAD).
+ * stopped heart-beating move to a live one and are started again (attempts
+ * counts up; past max_attempts they go DEAD).
  * An infrastructure failure (q_consumer_fail) waits a backoff, then moves the
  * job back to QUEUED with a fresh entry, or to DEAD; a deferral
  * (q_consumer_defer: the engine, not the job, failed) moves it back to
@@ -114,7 +115,7 @@
  * wire contract, so it is named here, below both. */
 #define Q_SESS_PREFIX "ci:sess:"
 
-/* Sessions' lines (q_lua_turn.h): ci:turn:<session id> and the deadline
+/* Sessions' lines (lua/turn.lua): ci:turn:<session id> and the deadline
  * set of parked jobs. */
 #define Q_TURN_PREFIX "ci:turn:"
 #define Q_TURN_DUE "ci:turn:due"

@@ -3,9 +3,9 @@
  * (internal to ci_queue).
  *
  * Each script is called with EVALSHA; a NOSCRIPT reply is answered by
- * sending the same arguments again with EVAL (which also loads it).  The
- * SHA1 of each text is computed once per process (thread-safe).  Arguments
- * of every script are documented next to its text in q_script.c.
+ * sending the same arguments again with EVAL (which also loads it): q_lua.h.
+ * The texts are queue/lua/<name>.lua, embedded at build time; KEYS and ARGV
+ * of each are documented at the top of its file.
  */
 #ifndef Q_SCRIPT_H
 #define Q_SCRIPT_H

@@ -1,5 +1,5 @@
 /*
- * q_turn.c - the consumer's part of the per-session line (q_lua_turn.h):
+ * q_turn.c - the consumer's part of the per-session line (lua/turn.lua):
  * the deadline sweep.
  *
  * Parked jobs (an earlier call of their session holds the turn) are woken

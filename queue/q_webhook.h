@@ -3,7 +3,7 @@
  * docs/webhooks.md).
  *
  * A delivery is created inside the terminal transition of a job (or of the
- * last job of a batch), see q_lua_hooks.h.  Layout:
+ * last job of a batch), see lua/on_terminal.lua.  Layout:
  *
  *   ci:webhooks:due           zset  webhook id -> ms of its next attempt
  *   ci:webhook:<wid>          hash  type (job.completed|batch.completed),
@@ -26,12 +26,15 @@
  * (retry) or ends the delivery and mirrors the outcome into the job / batch
  * hash (webhook_status, webhook_attempts, webhook_error).
  *
- * The worker sends both scripts with EVAL on its async connection (they are
- * called a few times per second at most).  Threads: stateless texts; the
- * sync functions take a caller-owned blocking context.
+ * The worker calls the scripts on its async connection with q_lua_link_call
+ * (EVALSHA, EVAL after NOSCRIPT; q_lua.h).  Threads: the scripts may be
+ * called from any thread (q_lua.h); the sync functions take a caller-owned
+ * blocking context.
  */
 #ifndef Q_WEBHOOK_H
 #define Q_WEBHOOK_H
+
+#include "q_lua.h"
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
@@ -48,7 +51,7 @@
  * fields: job.completed -> the HMGET of the job fields (nil status when the
  * job record expired); batch.completed -> HMGET of the batch hash
  * Q_WEBHOOK_BATCH_FIELDS; job_ids: the batch's job ids ({} for jobs). */
-const char *q_webhook_claim_script(void);
+extern struct q_lua q_webhook_claim_lua; /* queue/lua/webhook_claim.lua */
 
 #define Q_WEBHOOK_BATCH_FIELDS                                                                     \
     "total done created_at completed_at n_completed n_failed n_timeout n_oom n_cancelled n_dead"
@@ -58,7 +61,13 @@ const char *q_webhook_claim_script(void);
  * or ci:batch:<id>).  ARGV: wid, token, outcome (retry delivered failed gone
  * refused), next_at_ms (retry), error ('' none), http status ('' none), now,
  * ttl.  Returns 0 stale claim (nothing written), 1 rescheduled, 2 ended. */
-const char *q_webhook_finish_script(void);
+extern struct q_lua q_webhook_finish_lua; /* queue/lua/webhook_finish.lua */
+
+/* The delivery of a programmatic job's pause (job.tool_call_required,
+ * docs/ptc.md).  KEYS: ci:webhook:<wid>, ci:webhooks:due.  ARGV: wid,
+ * subject, owner, url, now.  As on_terminal.lua's wh_create, without the
+ * job-hash mirror (that is job.completed's).  Returns 1 created, 0 exists. */
+extern struct q_lua q_webhook_round_lua; /* queue/lua/webhook_round.lua */
 
 /* Stores `secret` as the signing secret of `owner` (overwrites).  0 / -EIO. */
 int q_webhook_secret_set(redisContext *c, const char *owner, const char *secret);

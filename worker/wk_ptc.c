@@ -152,35 +152,15 @@ void wk_ptc_stop(void (*done)(void *arg), void *arg)
     q_link_close(P.cmd, 500, on_closed, NULL);
 }
 
-/* KEYS: ci:webhook:<wid>, ci:webhooks:due.  ARGV: wid, subject, owner, url,
- * now.  As q_lua_hooks.h's wh_create, without the job-hash mirror (that
- * is job.completed's). */
-static const char WEBHOOK_LUA[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'type', 'job.tool_call_required', 'subject', ARGV[2],\n"
-    "  'owner', ARGV[3], 'url', ARGV[4], 'created_at', ARGV[5], 'attempts', 0,\n"
-    "  'status', 'pending')\n"
-    "redis.call('EXPIRE', KEYS[1], 86400)\n"
-    "redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])\n"
-    "return 1\n";
-
 static void webhook(const struct sch_job *job, int round)
 {
     char wid[128], key[sizeof Q_WEBHOOK_KEY_PREFIX + 128], now[24];
     snprintf(wid, sizeof wid, "job_%s_r%d", job->id, round);
     snprintf(key, sizeof key, "%s%s", Q_WEBHOOK_KEY_PREFIX, wid);
     snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
-    const char *argv[] = {"EVAL",
-                          WEBHOOK_LUA,
-                          "2",
-                          key,
-                          Q_WEBHOOK_DUE,
-                          wid,
-                          job->id,
-                          job->owner ? job->owner : "",
-                          job->callback_url,
-                          now};
-    q_link_command_argv(P.cmd, NULL, NULL, 10, argv, NULL);
+    const char *argv[] = {
+        key, Q_WEBHOOK_DUE, wid, job->id, job->owner ? job->owner : "", job->callback_url, now};
+    q_lua_link_call(P.cmd, &q_webhook_round_lua, NULL, NULL, 2, 7, argv, NULL);
 }
 
 void wk_ptc_paused(const struct sch_job *job, int round, json_t *calls, wk_ptc_resume_cb resume,

@@ -32,6 +32,7 @@
 
 #include "wk_stage.h"
 
+#include "q_lua.h"
 #include "wk_state_blob.h"
 
 #include <hiredis/async.h>
@@ -129,6 +130,10 @@ void wk_state_work_done(void);
 void wk_state_redis_open(void);
 int wk_state_redis_argv(redisCallbackFn *fn, void *priv, int argc, const char **argv,
                         const size_t *argvlen);
+/* As wk_state_redis_argv, for a script (EVALSHA, EVAL after NOSCRIPT: q_lua.h); argv holds
+ * the nkeys keys then the arguments, n in all. */
+int wk_state_redis_lua(struct q_lua *s, redisCallbackFn *fn, void *priv, int nkeys, int n,
+                       const char **argv);
 /* Lets pending replies arrive (at most 5 s), then closes the link. */
 void wk_state_redis_close(void);
 

@@ -45,6 +45,15 @@ int wk_state_redis_argv(redisCallbackFn *fn, void *priv, int argc, const char **
     return q_link_command_argv(wk_state_link, fn, priv, argc, argv, argvlen);
 }
 
+int wk_state_redis_lua(struct q_lua *s, redisCallbackFn *fn, void *priv, int nkeys, int n,
+                       const char **argv)
+{
+    if (wk_state_g.closing)
+        return -EIO;
+    wk_state_redis_open();
+    return q_lua_link_call(wk_state_link, s, fn, priv, nkeys, n, argv, NULL);
+}
+
 void wk_state_redis_close(void)
 {
     struct q_link *l = wk_state_link;

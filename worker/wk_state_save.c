@@ -27,10 +27,9 @@
  * command (measured: ~60 ms for 10 MB); a blocking write sends it whole. */
 #define SYNC_SET_MIN (1u << 20)
 
-/* KEYS: fence.  ARGV: token.  Deletes the fence if it is still ours. */
-static const char s_fence_del[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
-    "return 0\n";
+/* Deletes the fence if it is still ours (wk_state_fence_del.lua). */
+extern const char wk_lua_fence_del[];
+static struct q_lua s_fence_del = Q_LUA_INIT(wk_lua_fence_del);
 
 /* 1 when saves are to be archived: each store ZADDs the due set. */
 static int archive_due(void)
@@ -38,9 +37,9 @@ static int archive_due(void)
     return wk_state_g.store && wk_state_g.cfg.archive_after_s > 0;
 }
 
-/* work thread: SET the blob with its TTL, ZADD the due set, then drop the
- * fence, pipelined on one blocking connection (the fence goes last: once it
- * is gone, the store is wholly recorded); 1 stored, 0 not. */
+/* work thread: SET the blob with its TTL and ZADD the due set (pipelined),
+ * then drop the fence, on one blocking connection (the fence goes last:
+ * once it is gone, the store is wholly recorded); 1 stored, 0 not. */
 static int set_blocking(struct wk_state_op *op)
 {
     struct timeval tv = {5, 0};
@@ -62,19 +61,20 @@ static int set_blocking(struct wk_state_op *op)
                            (long long)wk_state_g.cfg.ttl_s) != REDIS_OK ||
         (due && redisAppendCommand(c, "ZADD %s NX %lld %s", WK_STATE_DUE_KEY,
                                    (long long)ci_now_ms(), op->sid) != REDIS_OK) ||
-        redisAppendCommand(c, "EVAL %s 1 %s %s", s_fence_del, op->fence, op->token) !=
-            REDIS_OK ||
         redisGetReply(c, (void **)&r) != REDIS_OK)
         goto out;
     ok = r && r->type == REDIS_REPLY_STATUS;
-    for (int i = 0; i < 1 + due; i++) { /* ZADD, fence: the fence expires anyway */
+    if (due) { /* ZADD */
         freeReplyObject(r);
         r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK) {
             r = NULL;
-            break;
+            goto out; /* the fence expires by itself */
         }
     }
+    freeReplyObject(r);
+    const char *fence[] = {op->fence, op->token};
+    r = q_lua_call(c, &s_fence_del, 1, 2, fence, NULL); /* failed: the fence expires anyway */
 out:
     freeReplyObject(r);
     redisFree(c);
@@ -197,7 +197,7 @@ static void tail_start(struct wk_state_op *op)
     snprintf(ttl, sizeof ttl, "%lld", (long long)wk_state_g.cfg.ttl_s);
     const char *set[] = {"SET", op->key, op->blob, "EX", ttl};
     size_t lens[] = {3, strlen(op->key), op->bloblen, 2, strlen(ttl)};
-    const char *del[] = {"EVAL", s_fence_del, "1", op->fence, op->token};
+    const char *del[] = {op->fence, op->token};
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)ci_now_ms());
     const char *zadd[] = {"ZADD", WK_STATE_DUE_KEY, "NX", now, op->sid};
@@ -211,7 +211,7 @@ static void tail_start(struct wk_state_op *op)
     /* on the same connection right after the SET (hiredis refuses a second
      * command only while the context is being torn down: then the SET's
      * callback is already failing, and the fence expires by itself) */
-    if (wk_state_redis_argv(on_tail_fence, op, 5, del, NULL) < 0)
+    if (wk_state_redis_lua(&s_fence_del, on_tail_fence, op, 1, 2, del) < 0)
         log_warn("state: %s: fence left to expire", op->sid);
 }
 

@@ -142,11 +142,10 @@ static void wh_record(struct wh_delivery *d, const char *outcome, const char *er
     snprintf(ttl, sizeof ttl, "%" PRId64, wh->cfg.ttl_s);
     if (http_status > 0)
         snprintf(status, sizeof status, "%ld", http_status);
-    const char *argv[] = {
-        "EVAL", q_webhook_finish_script(), "3",    due_key, wkey, skey, d->wid, d->token, outcome,
-        nexts,  error ? error : "",        status, nows,    ttl};
-    if (q_link_command_argv(wh->link, on_finished, d, (int)(sizeof argv / sizeof argv[0]), argv,
-                            NULL) != 0)
+    const char *argv[] = {due_key, wkey, skey, d->wid, d->token, outcome, nexts, error ? error : "",
+                          status,  nows, ttl};
+    if (q_lua_link_call(wh->link, &q_webhook_finish_lua, on_finished, d, 3,
+                        (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
         wh_delivery_free(d); /* not recorded: the claim lease brings it back */
 }
 
@@ -329,11 +328,11 @@ static void wh_claim(struct wk_webhook *wh)
     snprintf(lease, sizeof lease, "%" PRId64, wh->cfg.lease_ms);
     snprintf(max, sizeof max, "%d", room);
     snprintf(wh->claim_token, sizeof wh->claim_token, "%s:%" PRIu64, wk_cfg.worker_id, ++wh->seq);
-    const char *argv[8 + Q_JOB_NFIELDS] = {
-        "EVAL", q_webhook_claim_script(), "1", Q_WEBHOOK_DUE, now, lease, max, wh->claim_token};
+    const char *argv[5 + Q_JOB_NFIELDS] = {Q_WEBHOOK_DUE, now, lease, max, wh->claim_token};
     for (int i = 0; i < nfields; i++)
-        argv[8 + i] = fields[i];
-    if (q_link_command_argv(wh->link, on_claimed, wh, 8 + nfields, argv, NULL) == 0)
+        argv[5 + i] = fields[i];
+    if (q_lua_link_call(wh->link, &q_webhook_claim_lua, on_claimed, wh, 1, 5 + nfields, argv,
+                        NULL) == 0)
         wh->claiming = 1;
 }
 

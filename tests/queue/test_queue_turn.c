@@ -1,5 +1,5 @@
 /*
- * test_queue_turn.c - the per-session line (queue/q_lua_turn.h,
+ * test_queue_turn.c - the per-session line (queue/lua/turn.lua,
  * docs/queue.md "Sessions: one call at a time") against a real private
  * redis-server: tickets in arrival order, one call of a session at a time
  * on any consumer, the turn passing on when its holder dies, is cancelled
