@@ -297,6 +297,104 @@ static void on_wiped(void *arg, struct wk_sandbox *sb, int status, const char *w
         cb(cb_arg, NULL, rc);
 }
 
+/* Starts the wipe of `e` (KEPT, the job's caller's) for a new session of
+ * that caller; the job gets it from on_wiped.  Returns 0, or -1 when the
+ * wipe could not start (`e` is then destroyed). */
+static int wipe_for(struct wk_pool *p, struct wk_pool_entry *e, const struct sch_job *job,
+                    wk_sandbox_ready_cb cb, void *arg)
+{
+    if (wk_sandbox_wipe(e->sb, on_wiped, e) < 0) {
+        p->lang[e->lang].st.wipe_failures++;
+        wk_pool__destroy_entry(e);
+        return -1;
+    }
+    free(e->session);
+    e->session = ci_xstrdup(job->session_id);
+    e->job = job;
+    e->cb = cb;
+    e->arg = arg;
+    wk_pool__set_state(e, WK_PE_WIPING);
+    return 0;
+}
+
+/* ---- callers: at most POOL_CALLER_MAX containers each ------------------- */
+
+/* Containers of `lang` that the caller `owner` holds now (being handed,
+ * opened, wiped or used). */
+static int caller_busy(const struct wk_pool *p, enum sch_lang lang, const char *owner)
+{
+    int n = 0;
+    for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
+        if (e->lang == lang && same(e->owner, owner) &&
+            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING ||
+             e->state == WK_PE_IN_USE || e->state == WK_PE_WIPING))
+            n++;
+    return n;
+}
+
+/* Tries to serve the parked acquire `w` now: its caller's kept container
+ * (wiped), else a warm or fresh one when the caller holds fewer than
+ * POOL_CALLER_MAX or `w` waited POOL_CALLER_WAIT_MS.  Returns 1 when `w`
+ * is served (its callback will run or ran; `w` is freed), 0 to keep
+ * waiting. */
+static int serve_waiter(struct wk_pool *p, struct wk_pool_waiter *w, int64_t now)
+{
+    const struct sch_job *job = w->job;
+    struct wk_pool_entry *e = take(p, job->lang, TAKE_CALLER, NULL, w->owner);
+    if (e && wipe_for(p, e, job, w->cb, w->arg) == 0) {
+        free(w->owner);
+        free(w);
+        return 1;
+    }
+    if (caller_busy(p, job->lang, w->owner) >= p->caller_max &&
+        now - w->since_ms < p->caller_wait_ms)
+        return 0;
+    struct wk_sandbox *sb = NULL;
+    wk_sandbox_ready_cb cb = w->cb;
+    void *arg = w->arg;
+    int rc = acquire_unbound(p, job, w->owner, cb, arg, &sb); /* owns owner */
+    free(w);
+    if (rc < 0)
+        cb(arg, NULL, rc);
+    return 1;
+}
+
+void wk_pool__serve_waiters(struct wk_pool *p)
+{
+    int64_t now = ci_mono_us() / 1000;
+    /* Unlinked before it is served: a callback may acquire again. */
+    for (int served = 1; served && !p->closing;) {
+        served = 0;
+        for (struct wk_pool_waiter **pw = &p->waiters; *pw; pw = &(*pw)->next) {
+            struct wk_pool_waiter *w = *pw;
+            *pw = w->next;
+            if (serve_waiter(p, w, now)) {
+                served = 1;
+                break; /* the list may have changed: from the start again */
+            }
+            *pw = w; /* keeps waiting, in its place */
+        }
+    }
+}
+
+/* Parks an acquire of a caller at its limit (takes `owner` over). */
+static void park(struct wk_pool *p, const struct sch_job *job, char *owner, wk_sandbox_ready_cb cb,
+                 void *arg)
+{
+    struct wk_pool_waiter *w = ci_xcalloc(1, sizeof *w), **pw = &p->waiters;
+    w->job = job;
+    w->owner = owner;
+    w->cb = cb;
+    w->arg = arg;
+    w->since_ms = ci_mono_us() / 1000;
+    while (*pw)
+        pw = &(*pw)->next;
+    *pw = w;
+    rlog_debug(job->request_id,
+               "pool %s: the caller holds %d containers (POOL_CALLER_MAX); waiting for one",
+               sch_lang_name(job->lang), p->caller_max);
+}
+
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
                     struct wk_sandbox **out)
 {
@@ -321,20 +419,17 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
     }
     /* A new session of a caller with a kept container: wipe it, then reuse. */
     e = owner ? take(p, job->lang, TAKE_CALLER, NULL, owner) : NULL;
-    if (e && wk_sandbox_wipe(e->sb, on_wiped, e) == 0) {
+    if (e && wipe_for(p, e, job, cb, arg) == 0) {
         free(owner);
-        free(e->session);
-        e->session = ci_xstrdup(job->session_id);
-        e->job = job;
-        e->cb = cb;
-        e->arg = arg;
-        wk_pool__set_state(e, WK_PE_WIPING);
         *out = NULL; /* known from cb only: a failed wipe hands another */
         return 0;
     }
-    if (e) {
-        l->st.wipe_failures++;
-        wk_pool__destroy_entry(e);
+    /* A caller at its limit waits for one of its own (or the wait's end). */
+    if (owner && p->caller_max > 0 && p->caller_wait_ms > 0 &&
+        caller_busy(p, job->lang, owner) >= p->caller_max) {
+        park(p, job, owner, cb, arg);
+        *out = NULL;
+        return 0;
     }
     return acquire_unbound(p, job, owner, cb, arg, out); /* owns `owner` */
 }
@@ -375,11 +470,12 @@ void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable)
         return;
     }
     if (reusable && !p->closing && p->keep_idle_ms > 0 && p->keep_max > 0 && e->session &&
-        e->state == WK_PE_IN_USE && wk_sandbox_is_ready(sb) && room_to_keep(p, e->lang) == 0) {
+        e->state == WK_PE_IN_USE && wk_sandbox_is_ready(sb) && room_to_keep(p, e->lang) == 0)
         wk_pool__set_state(e, WK_PE_KEPT);
-        return;
-    }
-    wk_pool__destroy_entry(e);
+    else
+        wk_pool__destroy_entry(e);
+    if (p->waiters)
+        wk_pool__serve_waiters(p); /* a caller's container came back or went */
 }
 
 /* ---- life of the pool --------------------------------------------------- */
@@ -436,6 +532,13 @@ void wk_pool_close(struct wk_pool *p, void (*done)(void *arg), void *arg)
             n++;
             wk_pool__destroy_entry(e);
         }
+    }
+    while (p->waiters) {
+        struct wk_pool_waiter *w = p->waiters;
+        p->waiters = w->next;
+        free(w->owner);
+        w->cb(w->arg, NULL, -ESHUTDOWN);
+        free(w);
     }
     log_info("pool: closing; destroying %d pooled container(s)", n);
     uv_close((uv_handle_t *)&p->tick, on_handle_closed);

@@ -40,6 +40,12 @@
  *   POOL_KEEP_MAX         kept containers at most (32); the oldest goes first,
  *                         also when the memory budget is full
  *   POOL_FILL_CONCURRENCY pool containers being created at once (1)
+ *   POOL_CALLER_MAX       containers of one language one caller holds at
+ *                         once (2 per online CPU; 0 = no limit): a further
+ *                         acquire of that caller waits for one of its own
+ *                         to come back (wiped for it), at most
+ *                         POOL_CALLER_WAIT_MS (500; 0 = never wait) plus
+ *                         one tick, then takes a warm or fresh one
  *   POOL_STATS_LOG_MS     period of the debug-level stats log line (60000)
  *
  * Start-up: containers labelled com.code-interpreter.managed=true and
@@ -92,7 +98,8 @@ int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
 /* Starts acquiring.  Returns 0 with *out set to the sandbox (not yet ready:
  * `cb` reports when it is, or why it failed; the caller may kill it meanwhile
  * with wk_sandbox_kill), or a negative errno (no callback).  *out is NULL
- * while a kept container is being wiped for the job: the sandbox is then
+ * while a kept container is being wiped for the job, or while the job's
+ * caller is at POOL_CALLER_MAX and the acquire waits: the sandbox is then
  * known only from `cb` (which may name another one if the wipe failed);
  * `job` must stay valid until `cb` ran. */
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,

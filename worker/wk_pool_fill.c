@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FILL_BACKOFF_MIN_MS 500
 #define FILL_BACKOFF_MAX_MS 30000
@@ -56,6 +57,13 @@ void wk_pool__config(struct wk_pool *p)
     p->memory_mb = ci_env_int("POOL_MEMORY_MB", 2048, 0, INT64_C(1) << 24);
     p->fill_concurrency = (int)ci_env_int("POOL_FILL_CONCURRENCY", 1, 1, 16);
     p->stats_log_ms = (int)ci_env_int("POOL_STATS_LOG_MS", 60000, 1000, 3600000);
+    /* Each container a caller adds costs a create and the runner's imports
+     * (seconds of CPU); beyond two per core they only take turns for the
+     * same cores, so a caller's further calls wait for one of its own. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int def_caller = (int)(ncpu > 0 ? 2 * ncpu : 4);
+    p->caller_max = (int)ci_env_int("POOL_CALLER_MAX", def_caller, 0, 1024);
+    p->caller_wait_ms = (int)ci_env_int("POOL_CALLER_WAIT_MS", 500, 0, 60000);
 }
 
 /* ---- warming ------------------------------------------------------------ */
@@ -222,6 +230,7 @@ void wk_pool__tick(uv_timer_t *t)
         }
     }
     update_rates(p, now);
+    wk_pool__serve_waiters(p); /* the ones waiting too long take a warm one */
     wk_pool__fill(p);
     if (now - p->last_stats_log_ms >= p->stats_log_ms) {
         p->last_stats_log_ms = now;

@@ -37,6 +37,18 @@ struct wk_pool_entry {
     struct wk_pool_entry *prev, *next;
 };
 
+/* An acquire parked because its caller already holds POOL_CALLER_MAX
+ * containers of the language (wk_pool.c, "callers"): served when one of
+ * them comes back, or by a warm/fresh one after POOL_CALLER_WAIT_MS. */
+struct wk_pool_waiter {
+    const struct sch_job *job; /* the acquirer's (valid until cb) */
+    char *owner;               /* owned: "<owner>\n<user_id>" */
+    wk_sandbox_ready_cb cb;
+    void *arg;
+    int64_t since_ms;
+    struct wk_pool_waiter *next;
+};
+
 struct wk_pool_lang {
     int target;     /* POOL_SIZE_<LANG>: the minimum of warm containers */
     int est_mb;     /* memory estimate of one pooled container */
@@ -55,6 +67,9 @@ struct wk_pool {
     struct wk_pool_entry *entries;
     struct wk_pool_lang lang[SCH_LANG_COUNT];
     int keep_idle_ms, keep_max, fill_concurrency, stats_log_ms;
+    int caller_max;                /* POOL_CALLER_MAX: containers one caller holds at once */
+    int caller_wait_ms;            /* POOL_CALLER_WAIT_MS: longest a parked acquire waits */
+    struct wk_pool_waiter *waiters; /* parked acquires, oldest first */
     int64_t memory_mb; /* POOL_MEMORY_MB: budget of WARMING + IDLE + KEPT */
     int64_t last_tick_ms;
     int filling;        /* pool opens in flight, all languages */
@@ -89,5 +104,6 @@ void wk_pool__unpublish(void);
 /* wk_pool_reap.c: lists and removes stale containers of this worker, then
  * sets p->reaping = 0 and fills. */
 void wk_pool__reap(struct wk_pool *p);
+void wk_pool__serve_waiters(struct wk_pool *p);
 
 #endif
