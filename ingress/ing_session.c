@@ -105,19 +105,25 @@ static int append_create(redisContext *c, const char *owner, const char *user_id
 
 /* Picks as ing_session_choose() does; returns the count of appended,
  * unread writes (>= 0) or -EIO. */
+/* Takes `sid` when it is the caller's: copies it to out and appends its
+ * touch (the count of those writes, >= 0).  -ENOENT when it is not the
+ * caller's, -EIO. */
+static int take_if_owned(redisContext *c, const char *sid, const char *owner, const char *user_id,
+                         const char *entity_id, char *out)
+{
+    int rc = ing_session_owned(c, sid, owner, user_id);
+    if (rc != 1)
+        return rc < 0 ? rc : -ENOENT;
+    snprintf(out, 65, "%s", sid);
+    return append_touch(c, out, owner, user_id, entity_id, 0);
+}
+
 static int choose(redisContext *c, const char *owner, const char *user_id,
                   const char *entity_id, const char *wanted, char *out)
 {
     int rc;
-    if (wanted) {
-        rc = ing_session_owned(c, wanted, owner, user_id);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            snprintf(out, 65, "%s", wanted);
-            return append_touch(c, out, owner, user_id, entity_id, 0);
-        }
-    }
+    if (wanted && (rc = take_if_owned(c, wanted, owner, user_id, entity_id, out)) != -ENOENT)
+        return rc;
     if (entity_id) {
         char key[200];
         entity_key(key, sizeof key, owner, user_id, entity_id);
@@ -130,15 +136,8 @@ static int choose(redisContext *c, const char *owner, const char *user_id,
         if (r->type == REDIS_REPLY_STRING && r->len < sizeof sid)
             memcpy(sid, r->str, r->len + 1);
         freeReplyObject(r);
-        if (sid[0]) {
-            rc = ing_session_owned(c, sid, owner, user_id);
-            if (rc < 0)
-                return rc;
-            if (rc == 1) {
-                snprintf(out, 65, "%s", sid);
-                return append_touch(c, out, owner, user_id, entity_id, 0);
-            }
-        }
+        if (sid[0] && (rc = take_if_owned(c, sid, owner, user_id, entity_id, out)) != -ENOENT)
+            return rc;
     }
     return append_create(c, owner, user_id, entity_id, out);
 }
