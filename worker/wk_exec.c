@@ -221,6 +221,8 @@ static void post_result(struct wk_slot *s)
     s->d = NULL;
     if (s->ctx.tails > 0) { /* the state store goes on: keep slot and sandbox */
         s->posted = 1;
+        if (s->sb)
+            wk_pool_finishing(s->ex->pool, s->sb);
         return;
     }
     slot_release(s);

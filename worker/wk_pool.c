@@ -53,6 +53,7 @@ void wk_pool__set_state(struct wk_pool_entry *e, enum wk_pe_state st)
     if (st == WK_PE_WARMING && e->state != WK_PE_WARMING)
         e->p->filling++;
     e->state = st;
+    e->finishing = 0;
     e->since_ms = ci_mono_us() / 1000;
     wk_pool__publish(e->p);
 }
@@ -332,22 +333,68 @@ static int caller_busy(const struct wk_pool *p, enum sch_lang lang, const char *
     return n;
 }
 
-/* Tries to serve the parked acquire `w` now: its caller's kept container
- * (wiped), else a warm or fresh one when the caller holds fewer than
- * POOL_CALLER_MAX or `w` waited POOL_CALLER_WAIT_MS.  Returns 1 when `w`
- * is served (its callback will run or ran; `w` is freed), 0 to keep
- * waiting. */
+/* 1 when the session's own container is busy (its previous job still
+ * storing its state after the result went out, or a job of the same
+ * session on this worker): it comes back within milliseconds, with the
+ * session's files already in place. */
+static int session_busy(const struct wk_pool *p, enum sch_lang lang, const char *session,
+                        const char *owner)
+{
+    for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
+        if (e->lang == lang && same(e->session, session) &&
+            (same(e->owner, owner) || (!e->owner && !owner)) &&
+            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING ||
+             e->state == WK_PE_IN_USE || e->state == WK_PE_WIPING))
+            return 1;
+    return 0;
+}
+
+/* 1 when the caller has a container of `lang` whose job is over and which
+ * comes back within milliseconds (wk_pool_finishing). */
+static int caller_finishing(const struct wk_pool *p, enum sch_lang lang, const char *owner)
+{
+    for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
+        if (e->lang == lang && e->state == WK_PE_IN_USE && e->finishing && same(e->owner, owner))
+            return 1;
+    return 0;
+}
+
+void wk_pool_finishing(struct wk_pool *p, struct wk_sandbox *sb)
+{
+    for (struct wk_pool_entry *e = p->entries; e; e = e->next)
+        if (e->sb == sb && e->state == WK_PE_IN_USE)
+            e->finishing = 1;
+}
+
+/* Tries to serve the parked acquire `w` now: the session's own container,
+ * else (once that is not busy any more, or after the wait) its caller's
+ * kept container (wiped), else a warm or fresh one when the caller holds
+ * fewer than POOL_CALLER_MAX or `w` waited POOL_CALLER_WAIT_MS.  Returns 1
+ * when `w` is served (its callback will run or ran; `w` is freed), 0 to
+ * keep waiting. */
 static int serve_waiter(struct wk_pool *p, struct wk_pool_waiter *w, int64_t now)
 {
     const struct sch_job *job = w->job;
-    struct wk_pool_entry *e = take(p, job->lang, TAKE_CALLER, NULL, w->owner);
+    int waited_enough = now - w->since_ms >= p->caller_wait_ms;
+    struct wk_pool_entry *e = take(p, job->lang, TAKE_SESSION, job->session_id, w->owner);
+    if (e) {
+        p->lang[job->lang].st.reuses++;
+        hand_off(p, e, w->cb, w->arg);
+        free(w->owner);
+        free(w);
+        return 1;
+    }
+    if (!waited_enough && session_busy(p, job->lang, job->session_id, w->owner))
+        return 0;
+    e = w->owner ? take(p, job->lang, TAKE_CALLER, NULL, w->owner) : NULL;
     if (e && wipe_for(p, e, job, w->cb, w->arg) == 0) {
         free(w->owner);
         free(w);
         return 1;
     }
-    if (caller_busy(p, job->lang, w->owner) >= p->caller_max &&
-        now - w->since_ms < p->caller_wait_ms)
+    if (!waited_enough && w->owner &&
+        (caller_finishing(p, job->lang, w->owner) ||
+         (p->caller_max > 0 && caller_busy(p, job->lang, w->owner) >= p->caller_max)))
         return 0;
     struct wk_sandbox *sb = NULL;
     wk_sandbox_ready_cb cb = w->cb;
@@ -377,9 +424,9 @@ void wk_pool__serve_waiters(struct wk_pool *p)
     }
 }
 
-/* Parks an acquire of a caller at its limit (takes `owner` over). */
+/* Parks an acquire (takes `owner` over); `why` is for the log. */
 static void park(struct wk_pool *p, const struct sch_job *job, char *owner, wk_sandbox_ready_cb cb,
-                 void *arg)
+                 void *arg, const char *why)
 {
     struct wk_pool_waiter *w = ci_xcalloc(1, sizeof *w), **pw = &p->waiters;
     w->job = job;
@@ -390,9 +437,7 @@ static void park(struct wk_pool *p, const struct sch_job *job, char *owner, wk_s
     while (*pw)
         pw = &(*pw)->next;
     *pw = w;
-    rlog_debug(job->request_id,
-               "pool %s: the caller holds %d containers (POOL_CALLER_MAX); waiting for one",
-               sch_lang_name(job->lang), p->caller_max);
+    rlog_debug(job->request_id, "pool %s: %s; waiting for one", sch_lang_name(job->lang), why);
 }
 
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
@@ -417,6 +462,13 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
         *out = e->sb;
         return 0;
     }
+    /* The session's own container is still finishing its previous job (the
+     * state store goes on after the result): wait for it. */
+    if (p->caller_wait_ms > 0 && session_busy(p, job->lang, job->session_id, owner)) {
+        park(p, job, owner, cb, arg, "the session's container is finishing its previous job");
+        *out = NULL;
+        return 0;
+    }
     /* A new session of a caller with a kept container: wipe it, then reuse. */
     e = owner ? take(p, job->lang, TAKE_CALLER, NULL, owner) : NULL;
     if (e && wipe_for(p, e, job, cb, arg) == 0) {
@@ -424,10 +476,17 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
         *out = NULL; /* known from cb only: a failed wipe hands another */
         return 0;
     }
+    /* One of the caller's containers is about to come back: wait for it
+     * (a wipe costs milliseconds, another container seconds of CPU). */
+    if (owner && p->caller_wait_ms > 0 && caller_finishing(p, job->lang, owner)) {
+        park(p, job, owner, cb, arg, "the caller's container is finishing its previous job");
+        *out = NULL;
+        return 0;
+    }
     /* A caller at its limit waits for one of its own (or the wait's end). */
     if (owner && p->caller_max > 0 && p->caller_wait_ms > 0 &&
         caller_busy(p, job->lang, owner) >= p->caller_max) {
-        park(p, job, owner, cb, arg);
+        park(p, job, owner, cb, arg, "the caller holds POOL_CALLER_MAX containers");
         *out = NULL;
         return 0;
     }

@@ -98,8 +98,9 @@ int wk_pool_new(uv_loop_t *loop, struct wk_docker *docker, struct wk_pool **out)
 /* Starts acquiring.  Returns 0 with *out set to the sandbox (not yet ready:
  * `cb` reports when it is, or why it failed; the caller may kill it meanwhile
  * with wk_sandbox_kill), or a negative errno (no callback).  *out is NULL
- * while a kept container is being wiped for the job, or while the job's
- * caller is at POOL_CALLER_MAX and the acquire waits: the sandbox is then
+ * while a kept container is being wiped for the job, or while the acquire
+ * waits (for the session's own container, still storing its previous job's
+ * state, or because the caller is at POOL_CALLER_MAX): the sandbox is then
  * known only from `cb` (which may name another one if the wipe failed);
  * `job` must stay valid until `cb` ran. */
 int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_ready_cb cb, void *arg,
@@ -109,6 +110,12 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
  * sandbox is still READY: it may be kept for its session.  Never use `sb`
  * afterwards. */
 void wk_pool_release(struct wk_pool *p, struct wk_sandbox *sb, int reusable);
+
+/* The job in `sb` is over and its result posted; the caller still stores
+ * the session's state and releases `sb` within milliseconds.  Meanwhile a
+ * new session of the same caller waits for it (to take it wiped) instead
+ * of taking another container. */
+void wk_pool_finishing(struct wk_pool *p, struct wk_sandbox *sb);
 
 /* Destroys every pooled sandbox, then frees the pool and calls done.  Every
  * acquired sandbox must have been released first. */

@@ -32,6 +32,8 @@ struct wk_pool_entry {
     char *owner;               /* its caller, "<owner>\n<user_id>"; NULL while unbound */
     const struct sch_job *job; /* the acquirer's job while WIPING (valid until cb) */
     int64_t since_ms;          /* entered the current state (ci_mono_us() / 1000) */
+    int finishing;             /* IN_USE, its result posted: released within ms
+                                  (wk_pool_finishing); cleared by a state change */
     wk_sandbox_ready_cb cb;    /* the acquirer's, while HANDOFF/OPENING */
     void *arg;
     struct wk_pool_entry *prev, *next;
