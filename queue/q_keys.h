@@ -92,7 +92,7 @@
 /* Programmatic tool calling (docs/ptc.md):
  *   ci:ptc:in:<worker id>   list: continuations for that worker's paused
  *                           programs, JSON {job, round, results}; the worker
- *                           BLPOPs it (worker/wk_ptc.c), the ingress RPUSHes.
+ *                           BLPOPs it (worker/ptc/wk_ptc.c), the ingress RPUSHes.
  *   ci:ptc:job:<job id>     hash: worker, round, state (paused|running),
  *                           calls (JSON of the round), paused_at (ms); TTL
  *                           the pause TTL + the job TTL.  A round's notice is a
@@ -110,7 +110,7 @@
 #define Q_PTC_REQ_PREFIX "ci:ptc:req:"
 
 /* Session records: ci:sess:<session id>, a hash written by the ingress
- * (fields and rules: ingress/ing_session.h, docs/files.md) and read by the
+ * (fields and rules: ingress/files/ing_session.h, docs/files.md) and read by the
  * ingress, the workers (wk_files.c) and the storage sweep.  A key of the
  * wire contract, so it is named here, below both. */
 #define Q_SESS_PREFIX "ci:sess:"

@@ -96,7 +96,7 @@ enum sch_file_kind sch_file_kind_from_name(const char *name);
  * restore_state?} both land here: `session_id` is the STORAGE session the
  * file lives in - the ingress resolved it (storage_session_id, or the older
  * session_id) and authorised it for the job's (owner, user_id) under `kind`
- * before enqueueing (ingress/ing_fileref.h); a worker re-checks it with
+ * before enqueueing (ingress/jobs/private/ing_fileref.h); a worker re-checks it with
  * st_access.h.  `name` may be a nested relative path ("dir/file.csv",
  * sch_valid_relpath()). */
 struct sch_file {
@@ -130,7 +130,7 @@ struct sch_job {
     uint32_t timeout_ms; /* wall clock limit for the program */
     int priority;        /* 0 normal, 1 high */
     int64_t created_ms;  /* unix epoch milliseconds */
-    char **warnings;     /* code-scan findings made at intake (ingress/ing_scan.h);
+    char **warnings;     /* code-scan findings made at intake (ingress/security/ing_scan.h);
                             the worker copies them into the result */
     size_t nwarnings;
     /* Programmatic tool calling (POST /exec/programmatic, docs/ptc.md): the

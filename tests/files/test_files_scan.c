@@ -1,6 +1,6 @@
 /*
  * test_files_scan.c - the bounded walk of a sandbox's data dir
- * (worker/wk_files_int.h): entries sorted and found, MAX_SCAN_ENTRIES and
+ * (worker/files/private/wk_files_int.h): entries sorted and found, MAX_SCAN_ENTRIES and
  * MAX_OUTPUT_DEPTH, symlinks never followed, unchanged-ness decided without
  * hashing yet blind to no rewrite.
  */

@@ -26,7 +26,7 @@ import time
 
 SKIP = 77
 UID = 1000
-# what the worker gives the runner (worker/wk_sandbox_config.c)
+# what the worker gives the runner (worker/sandbox/wk_sandbox_config.c)
 RUNNER_CAPS = ("SETUID", "SETGID", "SETPCAP", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER")
 
 

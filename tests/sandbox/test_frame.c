@@ -1,4 +1,4 @@
-/* Unit tests for the runner-protocol framing (worker/wk_frame.h). */
+/* Unit tests for the runner-protocol framing (worker/sandbox/private/wk_frame.h). */
 #include "ci_test.h"
 #include "wk_frame.h"
 

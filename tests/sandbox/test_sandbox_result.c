@@ -2,6 +2,7 @@
  * (wk_sandbox_parse_result): the runner shares its container with the
  * caller's code, so every field is checked as an adversary's. */
 #include "ci_test.h"
+#include "wk_frame.h"
 #include "wk_sandbox.h"
 
 #include <errno.h>

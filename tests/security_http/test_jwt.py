@@ -5,7 +5,7 @@ tokens carry the claims LibreChat's signer sets (packages/api/src/auth/
 codeapi.ts: iss, aud, sub, iat, nbf, exp = now + 300, jti, tenant_id, role,
 principal_source, auth_context_hash) and are signed with the `cryptography`
 library, as LibreChat signs with Node's crypto.sign.  The ingress verifies
-them with OpenSSL (ingress/ing_jwt.c).  Every forged, expired or mismatched
+them with OpenSSL (ingress/security/ing_jwt.c).  Every forged, expired or mismatched
 token is a 401 with the error shape and counts as a failed authentication.
 
 A private stack (tests/e2e/stack.py): redis-server and the real ci-ingress,

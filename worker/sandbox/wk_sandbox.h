@@ -42,7 +42,6 @@
 
 #include "sch_types.h"
 #include "wk_docker.h"
-#include "wk_frame.h"
 
 #include <jansson.h>
 #include <stddef.h>

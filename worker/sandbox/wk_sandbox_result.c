@@ -10,6 +10,7 @@
 #include "wk_sandbox.h"
 
 #include "ci_util.h"
+#include "wk_frame.h"
 
 #include <errno.h>
 #include <stdint.h>
