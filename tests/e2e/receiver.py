@@ -30,9 +30,13 @@ def signature_ok(secret, headers, body):
 
 
 class Receiver:
-    def __init__(self, port=0, statuses=None, response_body=b"", host="127.0.0.1"):
+    def __init__(self, port=0, statuses=None, response_body=b"", host="127.0.0.1", by_path=None):
+        """`statuses`: the answers, in the order requests arrive (then 200);
+        `by_path`: {path: [answers]} for requests to that path instead (then
+        200), when deliveries to several paths race."""
         self.requests = []
         self.statuses = list(statuses or [])
+        self.by_path = {k: list(v) for k, v in (by_path or {}).items()}
         self.lock = threading.Lock()
         rec = self
 
@@ -43,7 +47,8 @@ class Receiver:
                 with rec.lock:
                     rec.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()},
                                          "body": body, "path": self.path, "t": time.time()})
-                    status = rec.statuses.pop(0) if rec.statuses else 200
+                    queue = rec.by_path.get(self.path, rec.statuses)
+                    status = queue.pop(0) if queue else 200
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(response_body)))
                 self.end_headers()

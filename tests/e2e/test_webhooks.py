@@ -94,7 +94,8 @@ def case_receiver_down_then_up():
 
 def case_gone_and_failed():
     """410 stops at once; a receiver that keeps failing ends 'failed' at the horizon."""
-    rx = Receiver(statuses=[410] + [500] * 100)
+    # answers by path: the two deliveries race (either may come first)
+    rx = Receiver(by_path={"/gone": [410], "/failing": [500] * 100})
     try:
         env = dict(ENV, WEBHOOK_MAX_AGE_SECONDS="2")
         with Stack(env=env, workers=0) as s:
