@@ -66,12 +66,14 @@ struct pool_series {
     const char *value[4];
 };
 
-static const struct pool_series POOL_GAUGES = {
-    "ci_pool_containers", "state", {"idle", "warming", "kept", "in_use"},
-    {"idle", "warming", "kept", "in_use"}};
-static const struct pool_series POOL_ACQUIRES = {
-    "ci_pool_acquires_total", "result", {"hits", "reuses", "misses", "wipes"},
-    {"hit", "reuse", "miss", "wipe"}};
+static const struct pool_series POOL_GAUGES = {"ci_pool_containers",
+                                               "state",
+                                               {"idle", "warming", "kept", "in_use"},
+                                               {"idle", "warming", "kept", "in_use"}};
+static const struct pool_series POOL_ACQUIRES = {"ci_pool_acquires_total",
+                                                 "result",
+                                                 {"hits", "reuses", "misses", "wipes"},
+                                                 {"hit", "reuse", "miss", "wipe"}};
 static const struct pool_series POOL_WIPE_FAILURES = {
     "ci_pool_wipe_failures_total", NULL, {"wipe_failures"}, {NULL}};
 

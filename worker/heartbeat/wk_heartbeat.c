@@ -95,9 +95,9 @@ static void add_counters(redisAsyncContext *ac, const struct wk_stats_delta *d)
 /* Adds "<name>" = sum over languages and "<name>:<lang>" for non-zero ones. */
 #define HB_POOL_FIELDS 10
 static const char *const pool_field[HB_POOL_FIELDS] = {
-    "pool_idle",   "pool_warming",         "pool_kept",  "pool_in_use",
-    "pool_hits",   "pool_reuses",          "pool_misses", "pool_refill_failures",
-    "pool_wipes",  "pool_wipe_failures"};
+    "pool_idle",  "pool_warming",      "pool_kept",   "pool_in_use",
+    "pool_hits",  "pool_reuses",       "pool_misses", "pool_refill_failures",
+    "pool_wipes", "pool_wipe_failures"};
 
 static uint64_t pool_value(const struct wk_pool_lang_stats *l, int f)
 {

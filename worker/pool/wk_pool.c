@@ -327,8 +327,8 @@ static int caller_busy(const struct wk_pool *p, enum sch_lang lang, const char *
     int n = 0;
     for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
         if (e->lang == lang && same(e->owner, owner) &&
-            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING ||
-             e->state == WK_PE_IN_USE || e->state == WK_PE_WIPING))
+            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING || e->state == WK_PE_IN_USE ||
+             e->state == WK_PE_WIPING))
             n++;
     return n;
 }
@@ -343,8 +343,8 @@ static int session_busy(const struct wk_pool *p, enum sch_lang lang, const char 
     for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
         if (e->lang == lang && same(e->session, session) &&
             (same(e->owner, owner) || (!e->owner && !owner)) &&
-            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING ||
-             e->state == WK_PE_IN_USE || e->state == WK_PE_WIPING))
+            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING || e->state == WK_PE_IN_USE ||
+             e->state == WK_PE_WIPING))
             return 1;
     return 0;
 }

@@ -69,10 +69,10 @@ struct wk_pool {
     struct wk_pool_entry *entries;
     struct wk_pool_lang lang[SCH_LANG_COUNT];
     int keep_idle_ms, keep_max, fill_concurrency, stats_log_ms;
-    int caller_max;                /* POOL_CALLER_MAX: containers one caller holds at once */
-    int caller_wait_ms;            /* POOL_CALLER_WAIT_MS: longest a parked acquire waits */
+    int caller_max;                 /* POOL_CALLER_MAX: containers one caller holds at once */
+    int caller_wait_ms;             /* POOL_CALLER_WAIT_MS: longest a parked acquire waits */
     struct wk_pool_waiter *waiters; /* parked acquires, oldest first */
-    int64_t memory_mb; /* POOL_MEMORY_MB: budget of WARMING + IDLE + KEPT */
+    int64_t memory_mb;              /* POOL_MEMORY_MB: budget of WARMING + IDLE + KEPT */
     int64_t last_tick_ms;
     int filling;        /* pool opens in flight, all languages */
     int reaping;        /* start-up reap not finished: no fill yet */
