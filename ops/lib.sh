@@ -33,6 +33,32 @@ ci_wait_for() {
     done
 }
 
+# ci_wait_started WHAT LOG SECS ALIVE... -- READY...: a daemon just started
+# answers: polls READY every 0.2 s; dies with LOG's tail when ALIVE fails
+# (it exited) or SECS pass.
+ci_wait_started() {
+    local what=$1 log=$2 secs=$3
+    shift 3
+    local alive=()
+    while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+        alive+=("$1")
+        shift
+    done
+    shift
+    local deadline=$(($(ci_now) + secs))
+    until "$@" >/dev/null 2>&1; do
+        if ! "${alive[@]}"; then
+            tail -n 20 "$log" >&2 || true
+            ci_die "$what exited during start-up (log: $log)"
+        fi
+        if [ "$(ci_now)" -ge "$deadline" ]; then
+            tail -n 20 "$log" >&2 || true
+            ci_die "$what did not answer within ${secs}s (log: $log)"
+        fi
+        sleep 0.2
+    done
+}
+
 # ci_docker_ok [SOCKET]: the Docker daemon answers on its unix socket
 # (default /var/run/docker.sock).
 ci_docker_ok() {

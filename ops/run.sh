@@ -83,18 +83,9 @@ for i in $(seq 1 "$WORKERS"); do
 done
 
 # Wait for GET /health; give up at once when the ingress exits.
-deadline=$(($(ci_now) + 30))
-until curl -sf --max-time 2 "http://localhost:$port/health" >/dev/null; do
-    if ! ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN"; then
-        tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
-        ci_die "the ingress exited during start-up (log var/log/ingress.log)"
-    fi
-    if [ "$(ci_now)" -ge "$deadline" ]; then
-        tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true
-        ci_die "the ingress did not answer GET /health on port $port within 30 s"
-    fi
-    sleep 0.2
-done
+ci_wait_started "the ingress (GET /health on port $port)" "$CI_VAR/log/ingress.log" 30 \
+    ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN" -- \
+    curl -sf --max-time 2 "http://localhost:$port/health"
 sleep 0.5
 ci_pid_alive "$CI_VAR/run/ingress.pid" "$INGRESS_BIN" || {
     tail -n 30 "$CI_VAR/log/ingress.log" >&2 || true

@@ -35,7 +35,7 @@ start_docker() {
         return 0
     fi
     command -v dockerd >/dev/null || ci_die "dockerd not installed (run ops/bootstrap.sh)"
-    local log="$CI_VAR/log/dockerd.log" pid deadline
+    local log="$CI_VAR/log/dockerd.log" pid
     if [ "$sock" != /var/run/docker.sock ]; then
         # A private daemon (tests): own socket, state, pid file; no bridge.
         local d="$CI_VAR/docker/$(basename "$sock" .sock)"
@@ -50,18 +50,7 @@ start_docker() {
     # dockerd writes its own pid file (/var/run/docker.pid by default).
     setsid dockerd "${args[@]}" >>"$log" 2>&1 </dev/null &
     pid=$!
-    deadline=$(($(ci_now) + TIMEOUT))
-    until ci_docker_ok "$sock"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$log" >&2 || true
-            ci_die "dockerd exited during start-up (log: $log)"
-        fi
-        if [ "$(ci_now)" -ge "$deadline" ]; then
-            tail -n 20 "$log" >&2 || true
-            ci_die "dockerd did not answer on $sock within ${TIMEOUT}s (log: $log)"
-        fi
-        sleep 0.2
-    done
+    ci_wait_started "dockerd (on $sock)" "$log" "$TIMEOUT" kill -0 "$pid" -- ci_docker_ok "$sock"
     ci_log "dockerd: ready on $sock"
 }
 

@@ -122,10 +122,34 @@ static int sch_dec_name(const msgpack_object *o, char *buf, size_t bufsz)
     return 0;
 }
 
+/* An enum field sent as its name (SCH__LANG, SCH__STATUS, SCH__FKIND): the
+ * name is mapped by the type's own *_from_name and stored with its type;
+ * an unknown name is -EINVAL. */
+static int sch_dec_enum(const msgpack_object *o, enum sch__kind kind, void *dst)
+{
+    char name[16];
+    if (sch_dec_name(o, name, sizeof name) < 0)
+        return -EINVAL;
+    int v = kind == SCH__LANG     ? (int)sch_lang_from_name(name)
+            : kind == SCH__STATUS ? (int)sch_status_from_name(name)
+                                  : (int)sch_file_kind_from_name(name);
+    int bad = kind == SCH__LANG     ? (int)SCH_LANG_NONE
+              : kind == SCH__STATUS ? (int)SCH_STATUS_COUNT
+                                    : (int)SCH_FILE_KIND_COUNT;
+    if (v == bad)
+        return -EINVAL;
+    if (kind == SCH__LANG)
+        *(enum sch_lang *)dst = (enum sch_lang)v;
+    else if (kind == SCH__STATUS)
+        *(enum sch_status *)dst = (enum sch_status)v;
+    else
+        *(enum sch_file_kind *)dst = (enum sch_file_kind)v;
+    return 0;
+}
+
 static int sch_dec_value(const msgpack_object *o, const struct sch__field *f, void *base)
 {
     int64_t v;
-    char name[16];
     int rc;
 
     switch (f->kind) {
@@ -147,33 +171,10 @@ static int sch_dec_value(const msgpack_object *o, const struct sch__field *f, vo
         return sch_dec_strv(o, AT_(base, f->off, char **), AT_(base, f->off2, size_t));
     case SCH__FILES:
         return sch_dec_files(o, AT_(base, f->off, struct sch_file *), AT_(base, f->off2, size_t));
-    case SCH__LANG: {
-        if (sch_dec_name(o, name, sizeof name) < 0)
-            return -EINVAL;
-        enum sch_lang l = sch_lang_from_name(name);
-        if (l == SCH_LANG_NONE)
-            return -EINVAL;
-        *AT_(base, f->off, enum sch_lang) = l;
-        return 0;
-    }
-    case SCH__STATUS: {
-        if (sch_dec_name(o, name, sizeof name) < 0)
-            return -EINVAL;
-        enum sch_status st = sch_status_from_name(name);
-        if (st == SCH_STATUS_COUNT)
-            return -EINVAL;
-        *AT_(base, f->off, enum sch_status) = st;
-        return 0;
-    }
-    case SCH__FKIND: {
-        if (sch_dec_name(o, name, sizeof name) < 0)
-            return -EINVAL;
-        enum sch_file_kind k = sch_file_kind_from_name(name);
-        if (k == SCH_FILE_KIND_COUNT)
-            return -EINVAL;
-        *AT_(base, f->off, enum sch_file_kind) = k;
-        return 0;
-    }
+    case SCH__LANG:
+    case SCH__STATUS:
+    case SCH__FKIND:
+        return sch_dec_enum(o, f->kind, AT_(base, f->off, void));
     case SCH__I64:
     case SCH__U32:
     case SCH__INT:

@@ -141,6 +141,18 @@ static int in_our_run_dir(json_t *c, const char *token)
     return 0;
 }
 
+/* Starts removing container `id` (NULL: none), `it` going to on_removed;
+ * returns 1 when started, 0 when not (`it` is freed then). */
+static size_t start_remove(struct wk_pool *p, const char *id, struct reap_item *it)
+{
+    if (!id || wk_docker_remove(p->docker, id, on_removed, it) != 0) {
+        free(it);
+        return 0;
+    }
+    p->reap_inflight++;
+    return 1;
+}
+
 static void on_listed(void *arg, int status, const char *body, size_t len)
 {
     struct wk_pool *p = arg;
@@ -154,13 +166,10 @@ static void on_listed(void *arg, int status, const char *body, size_t len)
     {
         const char *id = json_string_value(json_object_get(c, "Id"));
         struct reap_item *it = reap_item_new(p, c);
-        if (!id || !it->token[0] || !in_our_run_dir(c, it->token) || ours(p, it->token) ||
-            wk_docker_remove(p->docker, id, on_removed, it) != 0) {
+        if (it->token[0] && in_our_run_dir(c, it->token) && !ours(p, it->token))
+            n += start_remove(p, id, it);
+        else
             free(it);
-            continue;
-        }
-        p->reap_inflight++;
-        n++;
     }
     json_decref(list);
     if (n)
@@ -189,12 +198,7 @@ static void on_listed_exited(void *arg, int status, const char *body, size_t len
         struct reap_item *it = reap_item_new(p, c);
         if (it->token[0] && (!in_our_run_dir(c, it->token) || ours(p, it->token)))
             it->token[0] = '\0'; /* not our dirs: leave them alone */
-        if (!id || wk_docker_remove(p->docker, id, on_removed, it) != 0) {
-            free(it);
-            continue;
-        }
-        p->reap_inflight++;
-        n++;
+        n += start_remove(p, id, it);
     }
     json_decref(list);
     if (n)

@@ -305,6 +305,23 @@ def classify(status, timed_out, oom_flag=False, oom_before=None):
     return ("completed" if code == 0 else "failed"), code
 
 
+def exec_program(argv, env, default_sigs):
+    """In a forked child, last: the default disposition for `default_sigs`
+    (the runner ignores some), then exec.  Returns only by raising."""
+    for sig in default_sigs:
+        signal.signal(sig, signal.SIG_DFL)
+    os.execvpe(argv[0], argv, env)
+
+
+def own_group(pid):
+    """The parent's half of a fork: the child leads its own process group
+    (the child sets it too; whichever runs first wins the race)."""
+    try:
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+
+
 def child_setup(out_w, err_w, keep=()):
     """In a fresh child: own group, stdio on the pipes, every other runner
     descriptor closed (but `keep`), the sandbox user's identity
@@ -353,18 +370,13 @@ def spawn(argv, env, deadline, out_cap, err_cap, ctl, merge_stdout=False,
     if pid == 0:
         try:
             child_setup(err_w if merge_stdout else out_w, err_w)
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-                signal.signal(sig, signal.SIG_DFL)
-            os.execvpe(argv[0], argv, env)
+            exec_program(argv, env, (signal.SIGPIPE, signal.SIGXFSZ))
         except BaseException as e:
             try:
                 os.write(2, ("exec %s: %s\n" % (argv[0], e)).encode())
             finally:
                 os._exit(127)
-    try:
-        os.setpgid(pid, pid)
-    except OSError:
-        pass
+    own_group(pid)
     os.close(out_w)
     os.close(err_w)
     status, timed_out, closed = supervise(pid, out_r, err_r, deadline,

@@ -13,6 +13,8 @@ import json
 import socket
 import struct
 
+from .ptc_client import recv_exact
+
 SOCK = "/run/ci/ptc.sock"
 FLUSH_SPINS = 100   # steps a flush waits for other ready tasks to add their calls
 
@@ -25,13 +27,10 @@ ToolError.__module__ = "builtins"   # tracebacks say "ToolError: ..."
 
 
 def _recv_exact(s, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise ToolError("the tool channel closed")
-        buf += chunk
-    return bytes(buf)
+    try:
+        return recv_exact(s, n)
+    except OSError as e:   # a closed or broken channel: the program's error
+        raise ToolError(str(e)) from None
 
 
 def _exchange(calls):

@@ -21,7 +21,7 @@ import types
 from .config import DATA_DIR, MAX_WARNING_CHARS, MAX_WARNINGS, STATE_OUT, STATE_TMP
 from .frames import result
 from .procs import (Capture, Report, child_become_user, child_detach, classify, kill_leftovers,
-                    oom_kills, supervise)
+                    oom_kills, own_group, supervise)
 from .ptc import Channel, end_note
 from .pystate import load_state, save_state
 
@@ -237,10 +237,7 @@ class Spare:
                 py_child(json.loads(b"".join(chunks)), rep_w, state_fd)
             finally:
                 os._exit(70)
-        try:
-            os.setpgid(self.pid, self.pid)
-        except OSError:
-            pass
+        own_group(self.pid)
         for fd in (req_r, out_w, err_w, rep_w, state_fd):
             if fd >= 0:
                 os.close(fd)

@@ -146,6 +146,7 @@ class Helper:
         except OSError as e:
             log("resident %s: cannot write helper: %s" % (self.lang, e))
             return False
+        from .procs import exec_program, own_group   # procs imports this module
         env = dict(os.environ, **self.spec["env"])
         env.pop("BASH_ENV", None)
         in_r, in_w = os.pipe()
@@ -166,16 +167,11 @@ class Helper:
                 close_fds_except(())
                 drop_to_user()
                 os.chdir(HELPER_DIR)
-                for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
-                    signal.signal(sig, signal.SIG_DFL)
-                argv = self.spec["argv"]
-                os.execvpe(argv[0], argv, env)
+                exec_program(self.spec["argv"], env,
+                             (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT))
             finally:
                 os._exit(127)
-        try:
-            os.setpgid(pid, pid)
-        except OSError:
-            pass
+        own_group(pid)
         os.close(in_r)
         os.close(out_w)
         self.pid, self.w, self.r = pid, in_w, out_r
