@@ -14,7 +14,6 @@
 #include "ing_admission.h"
 #include "ing_config.h"
 #include "ing_fileref.h"
-#include "ing_pipe.h"
 #include "ing_profile.h"
 #include "ing_ptc.h"
 #include "ing_redis.h"

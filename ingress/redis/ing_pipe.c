@@ -1,4 +1,4 @@
-#include "ing_pipe.h"
+#include "ing_redis.h"
 
 static _Thread_local int active;
 static _Thread_local int pending;

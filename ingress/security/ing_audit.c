@@ -3,7 +3,6 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
-#include "ing_pipe.h"
 #include "ing_redis.h"
 #include "ing_request.h"
 
