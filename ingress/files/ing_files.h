@@ -34,7 +34,7 @@
 #ifndef ING_FILES_H
 #define ING_FILES_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 #include "st_store.h"
 
 /* The shared store, opened from the environment on first use; NULL when

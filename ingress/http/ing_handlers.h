@@ -9,7 +9,7 @@
 #ifndef ING_HANDLERS_H
 #define ING_HANDLERS_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 enum MHD_Result ing_h_health(struct ing_request *req);
 enum MHD_Result ing_h_health_detailed(struct ing_request *req);

@@ -4,9 +4,9 @@
 #include "ing_admin.h"
 #include "ing_files.h"
 #include "ing_handlers.h"
+#include "ing_http.h"
 #include "ing_metrics.h"
 #include "ing_openapi.h"
-#include "ing_request.h"
 
 #include <string.h>
 

@@ -5,9 +5,9 @@
 #include "ing_auth.h"
 #include "ing_config.h"
 #include "ing_files.h"
+#include "ing_http.h"
 #include "ing_metrics.h"
 #include "ing_reply.h"
-#include "ing_request.h"
 #include "ing_sec.h"
 #include "ing_wait.h"
 

@@ -17,7 +17,7 @@
 #ifndef ING_USER_H
 #define ING_USER_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 #define ING_USER_MAX (4 * 128)
 

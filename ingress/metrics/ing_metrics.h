@@ -25,7 +25,7 @@
 #ifndef ING_METRICS_H
 #define ING_METRICS_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 #include <stdint.h>
 

@@ -19,7 +19,7 @@
 #ifndef ING_ADMIN_H
 #define ING_ADMIN_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 enum MHD_Result ing_h_admin_key_create(struct ing_request *req);
 enum MHD_Result ing_h_admin_key_list(struct ing_request *req);

@@ -3,8 +3,8 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
+#include "ing_http.h"
 #include "ing_redis.h"
-#include "ing_request.h"
 
 #include <errno.h>
 #include <fcntl.h>

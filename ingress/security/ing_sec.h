@@ -32,7 +32,7 @@
 #ifndef ING_SEC_H
 #define ING_SEC_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 #include <microhttpd.h>
 #include <stddef.h>

@@ -4,8 +4,8 @@
  * the /docs page.
  */
 #include "ci_test.h"
+#include "ing_http.h"
 #include "ing_openapi.h"
-#include "ing_request.h"
 
 #include <jansson.h>
 #include <stdio.h>

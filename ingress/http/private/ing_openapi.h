@@ -18,7 +18,7 @@
 #ifndef ING_OPENAPI_H
 #define ING_OPENAPI_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 #include <stddef.h>
 

@@ -20,7 +20,7 @@
 #ifndef ING_FILEREF_H
 #define ING_FILEREF_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 #include "sch_types.h"
 
 #include <hiredis/hiredis.h>

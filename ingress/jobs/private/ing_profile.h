@@ -27,7 +27,7 @@
 #ifndef ING_PROFILE_H
 #define ING_PROFILE_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>

@@ -5,7 +5,7 @@
 #ifndef ING_PTC_H
 #define ING_PTC_H
 
-#include "ing_request.h"
+#include "ing_http.h"
 
 #include <jansson.h>
 #include <stddef.h>
