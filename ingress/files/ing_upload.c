@@ -40,13 +40,12 @@
 #include "ci_log.h"
 #include "ci_util.h"
 #include "ing_config.h"
+#include "ing_http.h"
 #include "ing_kinds.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_scan.h"
 #include "ing_sec.h"
 #include "ing_session.h"
-#include "ing_user.h"
 #include "st_files.h"
 
 #include <errno.h>

@@ -4,7 +4,7 @@
 #include "ing_openapi.h"
 
 #include "ci_log.h"
-#include "ing_reply.h"
+#include "ing_http.h"
 
 #include <jansson.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "ing_reply.h"
+#include "ing_http.h"
 
 #include "ci_log.h"
 #include "ing_sec.h"

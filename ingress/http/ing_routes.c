@@ -3,7 +3,6 @@
  */
 #include "ing_admin.h"
 #include "ing_files.h"
-#include "ing_handlers.h"
 #include "ing_http.h"
 #include "ing_metrics.h"
 #include "ing_openapi.h"

@@ -1,13 +1,11 @@
-#include "ing_server.h"
+#include "ing_http.h"
 
 #include "ci_log.h"
 #include "ci_util.h"
 #include "ing_auth.h"
 #include "ing_config.h"
 #include "ing_files.h"
-#include "ing_http.h"
 #include "ing_metrics.h"
-#include "ing_reply.h"
 #include "ing_sec.h"
 #include "ing_wait.h"
 

@@ -1,9 +1,8 @@
 /*
  * ing_user.c - whose request is this inside the tenant (see ing_user.h).
  */
-#include "ing_user.h"
+#include "ing_http.h"
 
-#include "ing_reply.h"
 #include "sch_output.h"
 #include "sch_validate.h"
 

@@ -15,7 +15,7 @@
  * A batch belongs to the key that submitted it; for any other key it does
  * not exist (404), like a job.
  */
-#include "ing_handlers.h"
+#include "ing_http.h"
 
 #include "ci_env.h"
 #include "ci_log.h"
@@ -24,10 +24,8 @@
 #include "ing_config.h"
 #include "ing_fileref.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_sec.h"
 #include "ing_session.h"
-#include "ing_user.h"
 #include "q_batch.h"
 #include "sch_json.h"
 #include "sch_validate.h"

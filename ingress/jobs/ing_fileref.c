@@ -4,8 +4,8 @@
  */
 #include "ing_fileref.h"
 
+#include "ing_http.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_sec.h"
 #include "q_keys.h"
 #include "sch_validate.h"

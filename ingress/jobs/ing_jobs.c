@@ -7,7 +7,7 @@
  * /jobs answers 202 at once.  GET /jobs/{id}?wait=N holds the same way for at
  * most N seconds (capped by JOBS_MAX_WAIT_SECONDS).
  */
-#include "ing_handlers.h"
+#include "ing_http.h"
 
 #include "ci_log.h"
 #include "ci_util.h"
@@ -17,10 +17,8 @@
 #include "ing_profile.h"
 #include "ing_ptc.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_sec.h"
 #include "ing_session.h"
-#include "ing_user.h"
 #include "ing_wait.h"
 #include "q_job.h"
 #include "sch_json.h"

@@ -6,8 +6,7 @@
 
 #include "ci_util.h"
 #include "ing_config.h"
-#include "ing_reply.h"
-#include "ing_user.h"
+#include "ing_http.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -24,7 +24,7 @@
  * worker always has a BLPOP waiting on its list) ends the call with status
  * error.
  */
-#include "ing_handlers.h"
+#include "ing_http.h"
 
 #include "ci_env.h"
 #include "ci_log.h"
@@ -32,9 +32,7 @@
 #include "ing_config.h"
 #include "ing_ptc.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_sec.h"
-#include "ing_user.h"
 #include "ing_wait.h"
 #include "q_job.h"
 #include "q_keys.h"

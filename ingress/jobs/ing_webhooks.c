@@ -8,11 +8,10 @@
  * they sign; calling the route again replaces it (rotation).  Without one,
  * deliveries are signed with WEBHOOK_SECRET.
  */
-#include "ing_handlers.h"
+#include "ing_http.h"
 
 #include "ci_log.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "q_webhook.h"
 
 #include <openssl/evp.h>

@@ -7,9 +7,9 @@
 #include "ing_auth.h"
 #include "ing_config.h"
 #include "ing_files.h"
+#include "ing_http.h"
 #include "ing_redis.h"
 #include "ing_sec.h"
-#include "ing_server.h"
 #include "ing_wait.h"
 #include "q_job.h"
 

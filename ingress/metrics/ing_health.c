@@ -15,14 +15,13 @@
  * So "jobs stuck in the queue" is one request away: no live worker, or
  * workers whose dockerd is down, or a growing oldest_pending_ms.
  */
-#include "ing_handlers.h"
+#include "ing_http.h"
 
 #include "ci_log.h"
 #include "ci_util.h"
 #include "ing_config.h"
 #include "ing_fleet.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_wait.h"
 #include "q_job.h"
 #include "st_store.h"

@@ -6,9 +6,9 @@
 
 #include "ci_log.h"
 #include "ci_util.h"
+#include "ing_http.h"
 #include "ing_metrics_int.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 #include "ing_wait.h"
 
 #include <pthread.h>

@@ -6,7 +6,7 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ci_util.h"
-#include "ing_user.h"
+#include "ing_http.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>

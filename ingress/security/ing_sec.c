@@ -5,9 +5,9 @@
 #include "ing_audit.h"
 #include "ing_auth.h"
 #include "ing_clientip.h"
+#include "ing_http.h"
 #include "ing_ratelimit.h"
 #include "ing_redis.h"
-#include "ing_reply.h"
 
 #include <stdio.h>
 #include <stdlib.h>
