@@ -12,7 +12,6 @@
 #include "ing_http.h"
 #include "ing_redis.h"
 #include "ing_sec.h"
-#include "ing_session.h"
 #include "q_keys.h"
 #include "st_access.h"
 #include "st_files.h"

@@ -1,4 +1,4 @@
-#include "ing_session.h"
+#include "ing_files.h"
 
 #include "ci_util.h"
 #include "ing_config.h"

@@ -45,7 +45,6 @@
 #include "ing_redis.h"
 #include "ing_scan.h"
 #include "ing_sec.h"
-#include "ing_session.h"
 #include "st_files.h"
 
 #include <errno.h>
