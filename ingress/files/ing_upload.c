@@ -43,7 +43,6 @@
 #include "ing_http.h"
 #include "ing_kinds.h"
 #include "ing_redis.h"
-#include "ing_scan.h"
 #include "ing_sec.h"
 #include "st_files.h"
 

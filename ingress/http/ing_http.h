@@ -11,7 +11,7 @@
 #ifndef ING_HTTP_H
 #define ING_HTTP_H
 
-#include "ing_auth.h"
+#include "ing_sec.h"
 #include "sch_validate.h"
 
 #include <jansson.h>

@@ -1,11 +1,11 @@
 /*
  * ing_routes.c - the route table and the matcher.
  */
-#include "ing_admin.h"
 #include "ing_files.h"
 #include "ing_http.h"
 #include "ing_metrics.h"
 #include "ing_openapi.h"
+#include "ing_sec.h"
 
 #include <string.h>
 

@@ -2,7 +2,6 @@
 
 #include "ci_log.h"
 #include "ci_util.h"
-#include "ing_auth.h"
 #include "ing_config.h"
 #include "ing_files.h"
 #include "ing_metrics.h"

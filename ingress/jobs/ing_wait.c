@@ -3,7 +3,7 @@
 #include "ci_log.h"
 #include "ci_util.h"
 #include "ing_config.h"
-#include "ing_keys_cache.h"
+#include "ing_sec.h"
 #include "q_keys.h"
 #include "q_link.h"
 

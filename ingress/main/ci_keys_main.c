@@ -14,7 +14,7 @@
  */
 #include "ci_env.h"
 #include "ci_log.h"
-#include "ing_keys.h"
+#include "ing_sec.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,7 +4,6 @@
  * requests still waiting, exit).
  */
 #include "ci_log.h"
-#include "ing_auth.h"
 #include "ing_config.h"
 #include "ing_files.h"
 #include "ing_http.h"

@@ -1,11 +1,9 @@
-#include "ing_admin.h"
+#include "ing_sec.h"
 
 #include "ing_audit.h"
 #include "ing_http.h"
-#include "ing_keys.h"
 #include "ing_ratelimit.h"
 #include "ing_redis.h"
-#include "ing_sec.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,9 +1,8 @@
-#include "ing_auth.h"
+#include "ing_sec.h"
 
 #include "ci_env.h"
 #include "ci_util.h"
 #include "ing_config.h"
-#include "ing_keys_cache.h"
 
 #include <errno.h>
 #include <openssl/sha.h>

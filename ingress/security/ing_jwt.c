@@ -1,7 +1,7 @@
 /*
  * ing_jwt.c - verification of LibreChat's caller tokens (see ing_jwt.h).
  */
-#include "ing_jwt.h"
+#include "ing_sec.h"
 
 #include "ci_env.h"
 #include "ci_log.h"

@@ -1,4 +1,4 @@
-#include "ing_keys.h"
+#include "ing_sec.h"
 
 #include "ci_util.h"
 

@@ -1,4 +1,4 @@
-#include "ing_keys_cache.h"
+#include "ing_sec.h"
 
 #include "ci_util.h"
 #include "ing_redis.h"

@@ -1,4 +1,4 @@
-#include "ing_scan.h"
+#include "ing_sec.h"
 
 #include "sch_validate.h"
 #include "st_files.h"

@@ -3,7 +3,6 @@
 #include "ci_env.h"
 #include "ci_log.h"
 #include "ing_audit.h"
-#include "ing_auth.h"
 #include "ing_clientip.h"
 #include "ing_http.h"
 #include "ing_ratelimit.h"

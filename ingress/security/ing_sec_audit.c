@@ -2,7 +2,7 @@
  * ing_sec_audit.c - audit hooks called by the job handlers (ing_sec.h).
  */
 #include "ing_audit.h"
-#include "ing_scan.h"
+#include "ing_http.h"
 #include "ing_sec.h"
 #include "q_job.h"
 #include "sch_types.h"

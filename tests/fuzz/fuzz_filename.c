@@ -12,7 +12,7 @@
  * (so none is empty, "." or ".."); a single safe name is always a valid
  * relative path.
  */
-#include "ing_scan.h"
+#include "ing_sec.h"
 #include "sch_validate.h"
 
 #include <stdint.h>

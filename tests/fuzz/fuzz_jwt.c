@@ -12,7 +12,7 @@
  * test and the verifier agree (a value that does not look like a JWT is
  * refused as malformed).
  */
-#include "ing_jwt.h"
+#include "ing_sec.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
  * offsets reported by MHD are contiguous and the bytes add up to no more
  * than the body; a name the checks accept obeys the file-name rules.
  */
-#include "ing_scan.h"
+#include "ing_sec.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

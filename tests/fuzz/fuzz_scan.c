@@ -10,7 +10,7 @@
  * IP address.
  */
 #include "ing_clientip.h"
-#include "ing_scan.h"
+#include "ing_sec.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  */
 #include "ci_test.h"
 #include "ing_clientip.h"
-#include "ing_scan.h"
+#include "ing_sec.h"
 
 static size_t scan(const char *code, char ***w)
 {

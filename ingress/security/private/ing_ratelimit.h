@@ -24,7 +24,7 @@
 #ifndef ING_RATELIMIT_H
 #define ING_RATELIMIT_H
 
-#include "ing_keys.h"
+#include "ing_sec.h"
 
 #define ING_AUTHFAIL_PREFIX "ci:authfail:"
 #define ING_AUTHFAIL_IPS "ci:authfail:ips"
