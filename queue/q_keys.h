@@ -110,7 +110,7 @@
 #define Q_PTC_REQ_PREFIX "ci:ptc:req:"
 
 /* Session records: ci:sess:<session id>, a hash written by the ingress
- * (fields and rules: ingress/files/ing_session.h, docs/files.md) and read by the
+ * (fields and rules: ingress/files/ing_files.h, docs/files.md) and read by the
  * ingress, the workers (wk_files.c) and the storage sweep.  A key of the
  * wire contract, so it is named here, below both. */
 #define Q_SESS_PREFIX "ci:sess:"

@@ -130,7 +130,7 @@ struct sch_job {
     uint32_t timeout_ms; /* wall clock limit for the program */
     int priority;        /* 0 normal, 1 high */
     int64_t created_ms;  /* unix epoch milliseconds */
-    char **warnings;     /* code-scan findings made at intake (ingress/security/ing_scan.h);
+    char **warnings;     /* code-scan findings made at intake (ingress/security/ing_sec.h);
                             the worker copies them into the result */
     size_t nwarnings;
     /* Programmatic tool calling (POST /exec/programmatic, docs/ptc.md): the

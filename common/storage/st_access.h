@@ -3,7 +3,7 @@
  * the one ownership rule shared by the ingress (before it enqueues a job or
  * serves a file route) and the worker (before it stages a file).
  *
- * A session's record (Redis ci:sess:<sid>, ingress/files/ing_session.h) names its
+ * A session's record (Redis ci:sess:<sid>, ingress/files/ing_files.h) names its
  * owner - the tenant: an API key's identity or a JWT tenant - its user
  * ("" = the tenant's anonymous user) and its kind:
  *   "" or "user"  private to (owner, user_id): execution sessions and

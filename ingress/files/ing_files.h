@@ -14,7 +14,7 @@
  *
  * Every route answers 404 unless the session exists in Redis and the caller
  * may use it (ing_files_access(): st_access.h's rule for the caller's
- * tenant and user, ing_user.h): another caller cannot tell a foreign session
+ * tenant and user, ing_http.h): another caller cannot tell a foreign session
  * from a missing one.  The query may add LibreChat's `kind` (user, agent,
  * skill), `id` and `version`: `kind=user&id=<user>` asserts the user in key
  * mode; a shared (agent/skill) session is reached only under its own kind
@@ -79,7 +79,7 @@ int ing_files_access(struct ing_request *req, int write, enum MHD_Result *ret);
  *                                    (<user> is the user id's hex SHA-256 prefix, "-" for
  *                                    the anonymous user)
  *
- * owner is the tenant (API key identity or JWT tenant, ing_auth.h), user_id
+ * owner is the tenant (API key identity or JWT tenant, ing_sec.h), user_id
  * the user inside it ("" = the tenant's anonymous user).  kind is absent for
  * execution sessions and "user" / "agent" / "skill" for storage sessions
  * made by an upload with `kind` (docs/files.md); who may use which is

@@ -9,9 +9,9 @@
  * component ing_fname_safe()).  Form fields: `kind` (user|agent|skill),
  * `id` (agent or skill id), `version` (skill), `read_only` (true/false),
  * legacy `entity_id` (<= 40 of [A-Za-z0-9_-]); header `User-Id` (the user,
- * ing_user.h).  With `kind` the files go to the kind's storage session
+ * ing_http.h).  With `kind` the files go to the kind's storage session
  * (ing_kinds.h); without, to the caller's entity session or a fresh one
- * (ing_session.h), as before.  Other fields are ignored.
+ * (ing_files.h), as before.  Other fields are ignored.
  * Answer: {"message":"success","storage_session_id","session_id" (same),
  * "files":[{"filename","fileId"}]}.
  *

@@ -39,7 +39,7 @@ const struct ing_route ing_routes[] = {
     {"GET", "/metrics", ing_h_metrics, 0, ING_BODY_NONE, "GET /metrics"},
     {"GET", "/openapi.json", ing_h_openapi, 1, ING_BODY_NONE, "GET /openapi.json"},
     {"GET", "/docs", ing_h_docs, 1, ING_BODY_NONE, "GET /docs"},
-    /* admin (ADMIN_API_KEY, enforced by ing_sec.c for /admin/...): ing_admin.h */
+    /* admin (ADMIN_API_KEY, enforced by ing_sec.c for /admin/...): ing_sec.h */
     {"POST", "/admin/keys", ing_h_admin_key_create, 0, ING_BODY_JSON, "POST /admin/keys"},
     {"GET", "/admin/keys", ing_h_admin_key_list, 0, ING_BODY_NONE, "GET /admin/keys"},
     {"GET", "/admin/keys/{}", ing_h_admin_key_get, 0, ING_BODY_NONE, "GET /admin/keys/{id}"},

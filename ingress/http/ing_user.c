@@ -1,5 +1,5 @@
 /*
- * ing_user.c - whose request is this inside the tenant (see ing_user.h).
+ * ing_user.c - whose request is this inside the tenant (see ing_http.h).
  */
 #include "ing_http.h"
 

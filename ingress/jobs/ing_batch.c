@@ -117,7 +117,7 @@ static int parse_items(const json_t *body, struct ing_batch *b, struct sch_error
 }
 
 /* Fresh sessions for items with neither session_id nor entity_id, in one
- * pipeline (layout of ing_session.h). */
+ * pipeline (layout of ing_files.h). */
 static int fresh_sessions(redisContext *c, const char *owner, struct ing_batch *b)
 {
     long long now = ci_now_ms(), ttl = ing_cfg.session_ttl_s;
@@ -271,7 +271,7 @@ enum MHD_Result ing_h_jobs_batch_submit(struct ing_request *req)
         snprintf(prefix, sizeof prefix, "jobs[%zu]", i);
         if (ing_user_of(req, b.jobs[i].user_id, &user, &ret) != 0)
             goto out;
-        char *u = *user ? ci_xstrdup(user) : NULL; /* each item's user: ing_user.h */
+        char *u = *user ? ci_xstrdup(user) : NULL; /* each item's user: ing_http.h */
         free(b.jobs[i].user_id);
         b.jobs[i].user_id = u;
         b.jobs[i].owner = ci_xstrdup(req->owner);

@@ -133,7 +133,7 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
     const char *user;
     if (ing_user_of(req, job.user_id, &user, ret) != 0)
         goto out;
-    char *u = *user ? ci_xstrdup(user) : NULL; /* the job's user: ing_user.h */
+    char *u = *user ? ci_xstrdup(user) : NULL; /* the job's user: ing_http.h */
     free(job.user_id);
     job.user_id = u;
     ci_user_tag(job.user_id, req->user_tag);
@@ -165,7 +165,7 @@ static int submit(struct ing_request *req, enum MHD_Result *ret)
         free(job.session_id);
         job.session_id = ci_xstrdup(hinted);
     }
-    /* the session's and the audit's writes ride with the enqueue: ing_pipe.h */
+    /* the session's and the audit's writes ride with the enqueue: ing_redis.h */
     int npend = 0, pre_bad = 0;
     if (ing_session_choose_piped(c, req->owner, job.user_id, job.entity_id, job.session_id,
                                  req->session_id, &npend) != 0) {

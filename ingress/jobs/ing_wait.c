@@ -153,7 +153,7 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
         return;
     const redisReply *chan = reply->element[1];
     int keys_chan = chan->type == REDIS_REPLY_STRING && strcmp(chan->str, ING_KEYS_CHANNEL) == 0;
-    if (keys_chan) { /* managed key revoked/disabled: ing_keys_cache.h */
+    if (keys_chan) { /* managed key revoked/disabled: ing_sec.h */
         if (strcmp(kind->str, "message") == 0 && payload->type == REDIS_REPLY_STRING)
             ing_keys_cache_drop(payload->str, payload->len);
         else if (strcmp(kind->str, "subscribe") == 0)

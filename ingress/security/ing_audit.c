@@ -47,7 +47,7 @@ static void keep_in_redis(const char *line, const char *event_type, int success)
         redisAppendCommand(c, "LTRIM %s 0 %d", ING_AUDIT_RECENT_KEY, ING_AUDIT_RECENT_MAX - 1);
         n = 3;
     }
-    if (ing_pipe_active()) { /* read with the enqueue's reply: ing_pipe.h */
+    if (ing_pipe_active()) { /* read with the enqueue's reply: ing_redis.h */
         ing_pipe_add(n);
         return;
     }

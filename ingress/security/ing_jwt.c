@@ -1,5 +1,5 @@
 /*
- * ing_jwt.c - verification of LibreChat's caller tokens (see ing_jwt.h).
+ * ing_jwt.c - verification of LibreChat's caller tokens (see ing_sec.h).
  */
 #include "ing_sec.h"
 

@@ -2,7 +2,7 @@
 -- ARGV: ttl, then per job: id, owner, session_id, created_at, stream index
 -- (1|2), job bytes, callback_url ('' = none), batch id ('' = none), turn
 -- deadline (ms; '' = no line: batch items), user tag ('' = the anonymous
--- user; ingress/http/ing_user.h).  A job with a session and a deadline takes the
+-- user; ingress/http/ing_http.h).  A job with a session and a deadline takes the
 -- next ticket of its session's line (lua/turn.lua) in this same call.
 -- Returns per job 1, or 0 when the id already exists (nothing written for
 -- it).

@@ -1,5 +1,5 @@
 /*
- * fuzz_jwt.c - the JWT verifier of JWT mode (ingress/security/ing_jwt.h): header and
+ * fuzz_jwt.c - the JWT verifier of JWT mode (ingress/security/ing_sec.h): header and
  * claims base64url + JSON, the signature check, every claim rule.
  *
  * Input: the whole buffer is the presented Bearer value.  The verifier is

@@ -1,4 +1,4 @@
-# cmake -DROOT=<source dir> -DDIRS="worker" -P one_header.cmake
+# cmake -DROOT=<source dir> -DDIRS="worker;ingress" -P one_header.cmake
 # Fails when a module folder (one with a CMakeLists.txt) under DIRS offers
 # more than one public header (*.h beside its sources; private/ excluded).
 set(bad "")

@@ -1,7 +1,7 @@
 /*
  * test_queue_piped.c - q_enqueue_after(): the caller's appended commands
  * and the job share one round trip, replies read in order (the ingress
- * intake pipelines its session and audit writes this way: ingress/redis/ing_pipe.h).
+ * intake pipelines its session and audit writes this way: ingress/redis/ing_redis.h).
  */
 #include "ci_test.h"
 #include "qt_util.h"

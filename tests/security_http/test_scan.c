@@ -1,6 +1,6 @@
 /*
  * test_scan.c - the code scanner, the file-name rules and the trusted-proxy
- * client address (ingress/security/ing_scan.h, ingress/security/private/ing_clientip.h).
+ * client address (ingress/security/ing_sec.h, ingress/security/private/ing_clientip.h).
  */
 #include "ci_test.h"
 #include "ing_clientip.h"

@@ -4,7 +4,7 @@
  * An upload with form field `kind` stores into a long-lived storage session
  * whose id is derived, not drawn: the first 21 characters of the base64url
  * SHA-256 of ("ci-storage-v1", owner, kind, key) with
- *   user   key = the uploading user (ing_user.h; "" = anonymous): private,
+ *   user   key = the uploading user (ing_http.h; "" = anonymous): private,
  *   agent  key = the agent id (form `id`): shared by the tenant's users,
  *   skill  key = the skill id and version (`id`, `version`): shared by the
  *          tenant's users, read-only,
@@ -12,7 +12,7 @@
  * (for user files the id is the authenticated user, whatever `id` says).
  * The same (tenant, kind, key) always lands in the same 21-character id
  * (the length of LibreChat's nanoids), so no index is needed and several
- * ingress hosts agree.  The session's record (ing_session.h: owner,
+ * ingress hosts agree.  The session's record (ing_files.h: owner,
  * user_id, kind, rid, ver, ro) is written on first use and its TTL
  * (SESSION_TTL_HOURS) refreshed on each upload; files and sweeping work as
  * for any session.  Who may then read or change them is st_access.h's rule;

@@ -4,7 +4,7 @@
  *
  * Each reference names its storage session (sch_file.session_id: LibreChat's
  * storage_session_id or the older session_id) and a kind.  The session's
- * record (ing_session.h) must exist and be readable by the job's caller
+ * record (ing_files.h) must exist and be readable by the job's caller
  * (job->owner = tenant, job->user_id = user; st_access.h): a user-kind or
  * execution session only by its own (tenant, user), an agent or skill
  * session by every user of its tenant.  The reference's kind must agree

@@ -1,6 +1,6 @@
 /*
  * ing_ptc.h - programmatic tool calling at the ingress (ing_ptc.c,
- * docs/ptc.md).  The handlers are declared in ing_handlers.h.
+ * docs/ptc.md).  The handlers are declared in ing_http.h.
  */
 #ifndef ING_PTC_H
 #define ING_PTC_H
