@@ -111,7 +111,7 @@ struct ing_request {
     const struct ing_route *matched; /* route the path matched, even if refused (metrics) */
     char params[ING_MAX_PARAMS][ING_PARAM_MAX + 1];
     char request_id[33];
-    char owner[ING_OWNER_LEN + 1]; /* the tenant: key identity or JWT tenant (ing_sec.h) */
+    char owner[ING_OWNER_LEN + 1];          /* the tenant: key identity or JWT tenant (ing_sec.h) */
     char jwt_user[4 * ING_JWT_SUB_MAX + 1]; /* JWT mode: the token's sub */
     int user_fixed;         /* 1 in JWT mode: jwt_user is the user, whatever is asserted */
     char user_tag[17];      /* ci_user_tag() of the request's user once known ("" anon) */
