@@ -73,17 +73,27 @@ static int sch_dec_int(const msgpack_object *o, int64_t min, int64_t max, int64_
     return (*v < min || *v > max) ? -EINVAL : 0;
 }
 
-static int sch_dec_strv(const msgpack_object *o, char ***dst, size_t *count)
+/* An array field: `*dst` = n zeroed elements of `elsize` for its n items
+ * (left alone when n is 0).  Returns n, -EINVAL (not an array) or -ENOMEM. */
+static long sch_dec_array(const msgpack_object *o, size_t elsize, void **dst)
 {
     if (o->type != MSGPACK_OBJECT_ARRAY)
         return -EINVAL;
     size_t n = o->via.array.size;
     if (n == 0)
         return 0;
-    *dst = calloc(n, sizeof **dst);
-    if (!*dst)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
+    *dst = calloc(n, elsize);
+    return *dst ? (long)n : -ENOMEM;
+}
+
+static int sch_dec_strv(const msgpack_object *o, char ***dst, size_t *count)
+{
+    void *arr = NULL;
+    long n = sch_dec_array(o, sizeof **dst, &arr);
+    if (n <= 0)
+        return (int)n;
+    *dst = arr;
+    for (size_t i = 0; i < (size_t)n; i++) {
         int rc = sch_dec_str(&o->via.array.ptr[i], &(*dst)[i]);
         *count = i + (rc == 0); /* the caller's release frees what was copied */
         if (rc < 0)
@@ -94,16 +104,13 @@ static int sch_dec_strv(const msgpack_object *o, char ***dst, size_t *count)
 
 static int sch_dec_files(const msgpack_object *o, struct sch_file **dst, size_t *count)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY)
-        return -EINVAL;
-    size_t n = o->via.array.size;
-    if (n == 0)
-        return 0;
-    *dst = calloc(n, sizeof **dst);
-    if (!*dst)
-        return -ENOMEM;
-    *count = n; /* zeroed entries release cleanly */
-    for (size_t i = 0; i < n; i++) {
+    void *arr = NULL;
+    long n = sch_dec_array(o, sizeof **dst, &arr);
+    if (n <= 0)
+        return (int)n;
+    *dst = arr;
+    *count = (size_t)n; /* zeroed entries release cleanly */
+    for (size_t i = 0; i < (size_t)n; i++) {
         int rc = sch_dec_record(&o->via.array.ptr[i], &sch__file_record, &(*dst)[i]);
         if (rc < 0)
             return rc;

@@ -61,21 +61,35 @@ static void worker_series(FILE *f, const char *metric, const char *id, long long
  * ("pool_<field>:<lang>") and the label value each becomes. */
 struct pool_series {
     const char *metric; /* "ci_pool_..." */
-    const char *label;  /* "state", "result", or NULL (lang only) */
+    const char *type;   /* "gauge" or "counter" */
+    const char *help;
+    const char *label; /* "state", "result", or NULL (lang only) */
     const char *field[4];
     const char *value[4];
 };
 
-static const struct pool_series POOL_GAUGES = {"ci_pool_containers",
-                                               "state",
-                                               {"idle", "warming", "kept", "in_use"},
-                                               {"idle", "warming", "kept", "in_use"}};
-static const struct pool_series POOL_ACQUIRES = {"ci_pool_acquires_total",
-                                                 "result",
-                                                 {"hits", "reuses", "misses", "wipes"},
-                                                 {"hit", "reuse", "miss", "wipe"}};
-static const struct pool_series POOL_WIPE_FAILURES = {
-    "ci_pool_wipe_failures_total", NULL, {"wipe_failures"}, {NULL}};
+static const struct pool_series POOL_SERIES[] = {
+    {"ci_pool_containers",
+     "gauge",
+     "Sandbox containers in a worker's pools, by language and state.",
+     "state",
+     {"idle", "warming", "kept", "in_use"},
+     {"idle", "warming", "kept", "in_use"}},
+    {"ci_pool_acquires_total",
+     "counter",
+     "Sandbox acquires of a worker since it started: hit (warm container), reuse (the "
+     "session's kept one), miss (fresh), wipe (a kept container of the same caller, wiped and "
+     "checked, for a new session).",
+     "result",
+     {"hits", "reuses", "misses", "wipes"},
+     {"hit", "reuse", "miss", "wipe"}},
+    {"ci_pool_wipe_failures_total",
+     "counter",
+     "Wipes refused or failing a check since the worker started (the container was destroyed).",
+     NULL,
+     {"wipe_failures"},
+     {NULL}},
+};
 
 /* Pool fields "pool_<what>:<lang>" of one worker as labelled series. */
 static void render_pool(FILE *f, const struct ing_worker_info *w, const char *id,
@@ -135,24 +149,12 @@ static void render_workers(FILE *f, const struct ing_worker_info *w, size_t n)
         ing_prom_label(f, ing_worker_str(&w[i], "id"));
         fprintf(f, "} %.3f\n", (double)(now - ing_worker_num(&w[i], "last_heartbeat", now)) / 1e3);
     }
-    fputs("# HELP ci_pool_containers Sandbox containers in a worker's pools, by language and "
-          "state.\n# TYPE ci_pool_containers gauge\n",
-          f);
-    for (size_t i = 0; i < n; i++)
-        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), &POOL_GAUGES);
-    fputs("# HELP ci_pool_acquires_total Sandbox acquires of a worker since it started: hit "
-          "(warm container), reuse (the session's kept one), miss (fresh), wipe (a kept "
-          "container of the same caller, wiped and checked, for a new session).\n"
-          "# TYPE ci_pool_acquires_total counter\n",
-          f);
-    for (size_t i = 0; i < n; i++)
-        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), &POOL_ACQUIRES);
-    fputs("# HELP ci_pool_wipe_failures_total Wipes refused or failing a check since the worker "
-          "started (the container was destroyed).\n"
-          "# TYPE ci_pool_wipe_failures_total counter\n",
-          f);
-    for (size_t i = 0; i < n; i++)
-        render_pool(f, &w[i], ing_worker_str(&w[i], "id"), &POOL_WIPE_FAILURES);
+    for (size_t k = 0; k < sizeof POOL_SERIES / sizeof POOL_SERIES[0]; k++) {
+        const struct pool_series *ps = &POOL_SERIES[k];
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", ps->metric, ps->help, ps->metric, ps->type);
+        for (size_t i = 0; i < n; i++)
+            render_pool(f, &w[i], ing_worker_str(&w[i], "id"), ps);
+    }
 }
 
 static void render_jobs(FILE *f, const struct ing_kv *kv, size_t n)

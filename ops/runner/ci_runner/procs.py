@@ -233,12 +233,9 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
                     peer_closed = timed_out = True
                     kill_leftovers(pid)
             else:
-                try:
-                    data = os.read(key.fd, 1 << 16)
-                except BlockingIOError:
+                data = read_some(key.fd)
+                if data is None:
                     continue
-                except OSError:
-                    data = b""
                 if data:
                     tag.feed(data)
                 else:
@@ -303,6 +300,17 @@ def classify(status, timed_out, oom_flag=False, oom_before=None):
     if oom_flag:
         return "oom", code
     return ("completed" if code == 0 else "failed"), code
+
+
+def read_some(fd):
+    """One read of a non-blocking pipe: the bytes, b"" at its end (or on an
+    error: the writer is gone either way), None when nothing is there yet."""
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 def exec_program(argv, env, default_sigs):

@@ -220,6 +220,8 @@ class Helper:
         """(rc, diagnostics bytes) from the helper, "timeout", or None (the
         helper is unusable: stopped; the caller takes the one-shot path)."""
         import time
+
+        from .procs import read_some   # procs imports this module
         if not self.alive():
             if self.starts:
                 log("resident %s: helper gone, starting another" % self.lang)
@@ -271,12 +273,9 @@ class Helper:
                 continue
             if self.r not in rd:
                 continue
-            try:
-                data = os.read(self.r, 1 << 16)
-            except BlockingIOError:
+            data = read_some(self.r)
+            if data is None:
                 continue
-            except OSError:
-                data = b""
             if not data:
                 return self.fail("exited during a compile")
             total += len(data)
