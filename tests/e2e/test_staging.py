@@ -177,7 +177,8 @@ def case_grown_file():
             t.join()
         assert j["status"] == "completed", j
         sizes = stored_sizes(s)
-        assert sizes and max(sizes) <= 10 * MB, sorted(sizes)[-3:]
+        # all eight may have grown while read (none stored): what is stored is bounded
+        assert all(sz <= 10 * MB for sz in sizes), sorted(sizes)[-3:]
         got = {f["name"] for f in j["files"]}
         grew = [w for w in j["warnings"] if "grew past MAX_FILE_SIZE_MB" in w or
                 "larger than MAX_FILE_SIZE_MB" in w]
