@@ -320,15 +320,19 @@ static int wipe_for(struct wk_pool *p, struct wk_pool_entry *e, const struct sch
 
 /* ---- callers: at most POOL_CALLER_MAX containers each ------------------- */
 
-/* Containers of `lang` that the caller `owner` holds now (being handed,
- * opened, wiped or used). */
+/* 1 while `e` is someone's: being handed, opened, wiped or used. */
+static int held(const struct wk_pool_entry *e)
+{
+    return e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING || e->state == WK_PE_IN_USE ||
+           e->state == WK_PE_WIPING;
+}
+
+/* Containers of `lang` that the caller `owner` holds now. */
 static int caller_busy(const struct wk_pool *p, enum sch_lang lang, const char *owner)
 {
     int n = 0;
     for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
-        if (e->lang == lang && same(e->owner, owner) &&
-            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING || e->state == WK_PE_IN_USE ||
-             e->state == WK_PE_WIPING))
+        if (e->lang == lang && same(e->owner, owner) && held(e))
             n++;
     return n;
 }
@@ -342,9 +346,7 @@ static int session_busy(const struct wk_pool *p, enum sch_lang lang, const char 
 {
     for (const struct wk_pool_entry *e = p->entries; e; e = e->next)
         if (e->lang == lang && same(e->session, session) &&
-            (same(e->owner, owner) || (!e->owner && !owner)) &&
-            (e->state == WK_PE_HANDOFF || e->state == WK_PE_OPENING || e->state == WK_PE_IN_USE ||
-             e->state == WK_PE_WIPING))
+            (same(e->owner, owner) || (!e->owner && !owner)) && held(e))
             return 1;
     return 0;
 }
@@ -366,43 +368,67 @@ void wk_pool_finishing(struct wk_pool *p, struct wk_sandbox *sb)
             e->finishing = 1;
 }
 
-/* Tries to serve the parked acquire `w` now: the session's own container,
- * else (once that is not busy any more, or after the wait) its caller's
- * kept container (wiped), else a warm or fresh one when the caller holds
- * fewer than POOL_CALLER_MAX or `w` waited POOL_CALLER_WAIT_MS.  Returns 1
- * when `w` is served (its callback will run or ran; `w` is freed), 0 to
- * keep waiting. */
+/* The one order every acquire follows, at once (wk_pool_acquire) or when a
+ * parked one is looked at again (serve_waiter): the session's kept
+ * container; wait while the session's own one is busy; the caller's kept
+ * one, wiped; wait while one of the caller's is finishing or the caller
+ * holds POOL_CALLER_MAX; a warm or fresh one.  `may_wait` 0 skips the
+ * waits (POOL_CALLER_WAIT_MS is 0 or has passed).  Returns 1 when started
+ * (`owner` taken over; *out as for wk_pool_acquire), 0 to wait (*why set,
+ * nothing taken), or a negative errno (`owner` freed, no callback). */
+static int place(struct wk_pool *p, const struct sch_job *job, char *owner, wk_sandbox_ready_cb cb,
+                 void *arg, int may_wait, struct wk_sandbox **out, const char **why)
+{
+    struct wk_pool_entry *e = take(p, job->lang, TAKE_SESSION, job->session_id, owner);
+    if (e) {
+        free(owner);
+        p->lang[job->lang].st.reuses++;
+        const char *cid = wk_sandbox_container_id(e->sb);
+        rlog_debug(job->request_id, "pool %s: session %s reuses its container %.12s",
+                   sch_lang_name(job->lang), job->session_id, cid ? cid : "?");
+        hand_off(p, e, cb, arg);
+        *out = e->sb;
+        return 1;
+    }
+    if (may_wait && session_busy(p, job->lang, job->session_id, owner)) {
+        *why = "the session's container is finishing its previous job";
+        return 0;
+    }
+    /* A new session of a caller with a kept container: wipe it, then reuse. */
+    e = owner ? take(p, job->lang, TAKE_CALLER, NULL, owner) : NULL;
+    if (e && wipe_for(p, e, job, cb, arg) == 0) {
+        free(owner);
+        *out = NULL; /* known from cb only: a failed wipe hands another */
+        return 1;
+    }
+    /* a wipe costs milliseconds, another container seconds of CPU */
+    if (may_wait && owner && caller_finishing(p, job->lang, owner)) {
+        *why = "the caller's container is finishing its previous job";
+        return 0;
+    }
+    if (may_wait && owner && p->caller_max > 0 &&
+        caller_busy(p, job->lang, owner) >= p->caller_max) {
+        *why = "the caller holds POOL_CALLER_MAX containers";
+        return 0;
+    }
+    int rc = acquire_unbound(p, job, owner, cb, arg, out); /* owns `owner` */
+    return rc < 0 ? rc : 1;
+}
+
+/* Tries to serve the parked acquire `w` now (place()).  Returns 1 when `w`
+ * is served (its callback will run or ran; `w` is freed), 0 to keep
+ * waiting. */
 static int serve_waiter(struct wk_pool *p, struct wk_pool_waiter *w, int64_t now)
 {
-    const struct sch_job *job = w->job;
-    int waited_enough = now - w->since_ms >= p->caller_wait_ms;
-    struct wk_pool_entry *e = take(p, job->lang, TAKE_SESSION, job->session_id, w->owner);
-    if (e) {
-        p->lang[job->lang].st.reuses++;
-        hand_off(p, e, w->cb, w->arg);
-        free(w->owner);
-        free(w);
-        return 1;
-    }
-    if (!waited_enough && session_busy(p, job->lang, job->session_id, w->owner))
-        return 0;
-    e = w->owner ? take(p, job->lang, TAKE_CALLER, NULL, w->owner) : NULL;
-    if (e && wipe_for(p, e, job, w->cb, w->arg) == 0) {
-        free(w->owner);
-        free(w);
-        return 1;
-    }
-    if (!waited_enough && w->owner &&
-        (caller_finishing(p, job->lang, w->owner) ||
-         (p->caller_max > 0 && caller_busy(p, job->lang, w->owner) >= p->caller_max)))
-        return 0;
     struct wk_sandbox *sb = NULL;
-    wk_sandbox_ready_cb cb = w->cb;
-    void *arg = w->arg;
-    int rc = acquire_unbound(p, job, w->owner, cb, arg, &sb); /* owns owner */
-    free(w);
+    const char *why = NULL;
+    int may_wait = now - w->since_ms < p->caller_wait_ms;
+    int rc = place(p, w->job, w->owner, w->cb, w->arg, may_wait, &sb, &why);
+    if (rc == 0)
+        return 0;
     if (rc < 0)
-        cb(arg, NULL, rc);
+        w->cb(w->arg, NULL, rc);
+    free(w);
     return 1;
 }
 
@@ -447,50 +473,14 @@ int wk_pool_acquire(struct wk_pool *p, const struct sch_job *job, wk_sandbox_rea
         return -ESHUTDOWN;
     if (job->lang < 0 || job->lang >= SCH_LANG_COUNT || !job->session_id || !cb)
         return -EINVAL;
-    struct wk_pool_lang *l = &p->lang[job->lang];
-    const char *cid;
     char *owner = owner_of(job);
-
-    struct wk_pool_entry *e = take(p, job->lang, TAKE_SESSION, job->session_id, owner);
-    if (e) {
-        free(owner);
-        l->st.reuses++;
-        cid = wk_sandbox_container_id(e->sb);
-        rlog_debug(job->request_id, "pool %s: session %s reuses its container %.12s",
-                   sch_lang_name(job->lang), job->session_id, cid ? cid : "?");
-        hand_off(p, e, cb, arg);
-        *out = e->sb;
-        return 0;
-    }
-    /* The session's own container is still finishing its previous job (the
-     * state store goes on after the result): wait for it. */
-    if (p->caller_wait_ms > 0 && session_busy(p, job->lang, job->session_id, owner)) {
-        park(p, job, owner, cb, arg, "the session's container is finishing its previous job");
+    const char *why = NULL;
+    int rc = place(p, job, owner, cb, arg, p->caller_wait_ms > 0, out, &why);
+    if (rc == 0) {
+        park(p, job, owner, cb, arg, why); /* takes `owner` */
         *out = NULL;
-        return 0;
     }
-    /* A new session of a caller with a kept container: wipe it, then reuse. */
-    e = owner ? take(p, job->lang, TAKE_CALLER, NULL, owner) : NULL;
-    if (e && wipe_for(p, e, job, cb, arg) == 0) {
-        free(owner);
-        *out = NULL; /* known from cb only: a failed wipe hands another */
-        return 0;
-    }
-    /* One of the caller's containers is about to come back: wait for it
-     * (a wipe costs milliseconds, another container seconds of CPU). */
-    if (owner && p->caller_wait_ms > 0 && caller_finishing(p, job->lang, owner)) {
-        park(p, job, owner, cb, arg, "the caller's container is finishing its previous job");
-        *out = NULL;
-        return 0;
-    }
-    /* A caller at its limit waits for one of its own (or the wait's end). */
-    if (owner && p->caller_max > 0 && p->caller_wait_ms > 0 &&
-        caller_busy(p, job->lang, owner) >= p->caller_max) {
-        park(p, job, owner, cb, arg, "the caller holds POOL_CALLER_MAX containers");
-        *out = NULL;
-        return 0;
-    }
-    return acquire_unbound(p, job, owner, cb, arg, out); /* owns `owner` */
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- release ------------------------------------------------------------ */
