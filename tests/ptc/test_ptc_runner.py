@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Programmatic tool calling at the runner (docs/runner-protocol.md, "Tool
 calls"), inside real sandbox containers: the harness plays the worker
-(tests/runner/test_runner.py's Session) and answers tool_calls frames.
+(tests/runner/runner_harness.py's Session) and answers tool_calls frames.
 
 Usage: test_ptc_runner.py <case>   (exit 0 pass, 1 fail, 77 image missing)
 $CI_TEST_RUNNER_MOUNT as in test_runner.py (test a runner without images).
@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runner"))
-from test_runner import SKIP, Fail, Session, check, expect, find_image  # noqa: E402
+from runner_harness import SKIP, Fail, Session, check, expect, find_image  # noqa: E402
 
 TOOLS = [{"name": "get-weather", "description": "weather", "parameters": {}},
          {"name": "class", "description": "a keyword"},

@@ -3,7 +3,9 @@
 
 The harness plays the worker (docs/runner-protocol.md): it listens on a unix
 socket in a private run dir, starts the container with the production flags,
-accepts the runner's connection and speaks frames.
+accepts the runner's connection and speaks frames (runner_harness.py).
+This file: the cases that need no compiler, the case table and main;
+the per-language and resident-compiler cases are in runner_resident.py.
 
 Usage: test_runner.py <case>      (exit 0 pass, 1 fail, 77 image missing)
        test_runner.py bench       (prints startup and print(1) round trip)
@@ -14,149 +16,19 @@ $CI_TEST_RUNNER_MOUNT=/path/runner.py bind-mounts that file over
 a runner without rebuilding the images).
 """
 
-import json
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
-SKIP = 77
-UID = 1000
-# what the worker gives the runner (worker/sandbox/wk_sandbox_config.c)
-RUNNER_CAPS = ("SETUID", "SETGID", "SETPCAP", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER")
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, msg, *ctx):
-    if not cond:
-        raise Fail(msg + "".join("\n  " + repr(c) for c in ctx))
-
-
-def image_exists(name):
-    return subprocess.run(["docker", "image", "inspect", name],
-                          stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
-
-
-def find_image(lang):
-    env = os.environ.get("CI_TEST_IMAGE_" + lang.upper())
-    cands = [env] if env else ["code-interpreter/%s:%s" % (lang, os.environ.get("IMAGE_TAG", "latest"))]
-    for c in cands:
-        if image_exists(c):
-            return c
-    return None
-
-
-def recv_exact(conn, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = conn.recv(n - len(buf))
-        if not chunk:
-            raise Fail("runner closed the connection")
-        buf += chunk
-    return buf
-
-
-class Session:
-    """One container + its runner connection."""
-
-    def __init__(self, image, docker_args=()):
-        self.tmp = tempfile.mkdtemp(prefix="ci-runner-test-")
-        self.run_dir = os.path.join(self.tmp, "run")
-        self.data_dir = os.path.join(self.tmp, "data")
-        # as the worker makes them: /run/ci root's, /mnt/data the sandbox user's
-        os.mkdir(self.run_dir, 0o755)
-        os.mkdir(self.data_dir, 0o755)
-        os.chown(self.data_dir, UID, UID)
-        self.cid = None
-        self.conn = None
-        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path = os.path.join(self.run_dir, "ctl.sock")
-        self.lsock.bind(path)
-        os.chmod(path, 0o600)   # the runner is container root
-        self.lsock.listen(1)
-        t0 = time.monotonic()
-        cmd = ["docker", "run", "-d", "--network", "none",
-               "--read-only", "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",
-               "--cap-drop", "ALL"] + \
-              ["--cap-add=" + c for c in RUNNER_CAPS] + \
-              ["--security-opt", "no-new-privileges",
-               "--user", "0:0", "-e", "CI_SANDBOX_UID=%d" % UID,
-               "-e", "CI_SANDBOX_GID=%d" % UID,
-               "-v", self.run_dir + ":/run/ci", "-v", self.data_dir + ":/mnt/data",
-               "-w", "/mnt/data"] + list(docker_args) + \
-              (["-v", os.environ["CI_TEST_RUNNER_MOUNT"] + ":/opt/ci/runner.py:ro",
-                "-v", os.path.join(os.path.dirname(os.environ["CI_TEST_RUNNER_MOUNT"]),
-                                   "ci_runner") + ":/opt/ci/ci_runner:ro"]
-               if os.environ.get("CI_TEST_RUNNER_MOUNT") else []) + \
-              [image, "python3", "/opt/ci/runner.py"]
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            self.close()
-            raise Fail("docker run failed: " + p.stderr)
-        self.cid = p.stdout.strip()
-        self.lsock.settimeout(30)
-        try:
-            self.conn, _ = self.lsock.accept()
-        except socket.timeout:
-            logs = subprocess.run(["docker", "logs", self.cid],
-                                  capture_output=True, text=True)
-            self.close()
-            raise Fail("runner did not connect: " + logs.stdout + logs.stderr)
-        self.conn.settimeout(120)
-        self.hello = self.recv()
-        self.startup_s = time.monotonic() - t0
-        self.seq = 0
-
-    def send_raw(self, payload):
-        self.conn.sendall(struct.pack(">I", len(payload)) + payload)
-
-    def send(self, obj):
-        self.send_raw(json.dumps(obj).encode())
-
-    def recv(self):
-        (n,) = struct.unpack(">I", recv_exact(self.conn, 4))
-        return json.loads(recv_exact(self.conn, n).decode("utf-8"))
-
-    def run(self, code, lang="py", **kw):
-        self.seq += 1
-        req = {"type": "run", "id": "job-%d" % self.seq, "lang": lang,
-               "code": code, "args": [], "timeout_ms": 10000,
-               "max_output": 65536, "state_in": False, "state_out": False}
-        req.update(kw)
-        t0 = time.monotonic()
-        self.send(req)
-        res = self.recv()
-        self.rtt_s = time.monotonic() - t0
-        check(res.get("id") == req["id"], "result id mismatch", res)
-        return res
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-        self.lsock.close()
-        if self.cid:
-            subprocess.run(["docker", "rm", "-f", self.cid],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def expect(res, status, exit_code, stdout=None):
-    check(res.get("type") == "result", "not a result", res)
-    check(res["status"] == status, "status %s != %s" % (res["status"], status),
-          res)
-    check(res["exit_code"] == exit_code, "exit_code %r != %r"
-          % (res["exit_code"], exit_code), res)
-    if stdout is not None:
-        check(res["stdout"] == stdout, "stdout %r != %r"
-              % (res["stdout"], stdout), res)
+# SKIP ... find_image stay importable from here (tests/ptc, /tmp scripts)
+from runner_harness import (SKIP, UID, Fail, Session, check, container_stops,  # noqa: F401
+                            docker_mem_args, expect, find_image, recv_exact)
+from runner_resident import (BROKEN_PROGRAMS, HELPER_MARK, LONG, SUM_PROGRAMS,  # noqa: F401
+                             attack_dirs, attack_errors, attack_junk, attack_kill,
+                             attack_wipe, lang_case, resident_case, until_resident)
 
 
 # ------------------------------------------------------------------ cases --
@@ -359,17 +231,6 @@ def case_bash(s):
     check(os.listdir(s.data_dir) == [], "sources must not appear in data dir")
 
 
-def container_stops(s, within_s):
-    t_end = time.monotonic() + within_s
-    while time.monotonic() < t_end:
-        p = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}",
-                            s.cid], capture_output=True, text=True)
-        if p.stdout.strip() == "false":
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def case_hangup(s):
     req = {"type": "run", "id": "h", "lang": "py", "code": "while True: pass",
            "args": [], "timeout_ms": 60000, "max_output": 100}
@@ -410,10 +271,6 @@ def case_java_names(s):
     expect(res, "completed", 0, "hi\n")
 
 
-def docker_mem_args():
-    return ["--memory", "128m", "--memory-swap", "128m"]
-
-
 def case_oom(s):
     # Touched pages: the memory cgroup's OOM killer sends SIGKILL.
     res = s.run("a = []\nwhile True:\n    a.append(b'x' * (8 << 20))\n",
@@ -424,224 +281,6 @@ def case_oom(s):
     res = s.run("b = bytearray(1 << 44)", timeout_ms=20000)
     expect(res, "oom", 1)
     check("MemoryError" in res["stderr"], "traceback", res)
-
-
-SUM_PROGRAMS = {
-    "js": "let s = 0; for (let i = 1; i <= 10; i++) s += i; console.log(s);",
-    "ts": "const n: number[] = [1,2,3,4,5,6,7,8,9,10];\n"
-          "console.log(n.reduce((a: number, b: number) => a + b, 0));",
-    "go": "package main\nimport \"fmt\"\nfunc main() {\n s := 0\n"
-          " for i := 1; i <= 10; i++ { s += i }\n fmt.Println(s)\n}\n",
-    "java": "import java.util.*;\npublic class Summer {\n"
-            "  public static void main(String[] a) {\n    int s = 0;\n"
-            "    for (int i = 1; i <= 10; i++) s += i;\n"
-            "    System.out.println(s);\n  }\n}\n",
-    "c": "#include <stdio.h>\n#include <math.h>\nint main(void){int s=0;"
-         "for(int i=1;i<=10;i++)s+=i;printf(\"%d\\n\",(int)sqrt(s*s));"
-         "return 0;}\n",
-    "cpp": "#include <iostream>\n#include <vector>\n#include <numeric>\n"
-           "int main(){std::vector<int> v(10);std::iota(v.begin(),v.end(),1);"
-           "std::cout<<std::accumulate(v.begin(),v.end(),0)<<std::endl;}\n",
-    "php": "<?php\necho array_sum(range(1, 10)), \"\\n\";\n",
-    "rs": "fn main() { let s: i32 = (1..=10).sum(); println!(\"{}\", s); }\n",
-    "r": "cat(sum(1:10), \"\\n\", sep = \"\")\n",
-    "f90": "program sum\n  integer :: i, s\n  s = 0\n  do i = 1, 10\n"
-           "    s = s + i\n  end do\n  print '(I0)', s\nend program sum\n",
-    "d": "import std.stdio;\nvoid main() { int s = 0; "
-         "foreach (i; 1 .. 11) s += i; writeln(s); }\n",
-    "bash": "s=0; for i in $(seq 1 10); do s=$((s+i)); done; echo $s\n",
-}
-
-BROKEN_PROGRAMS = {
-    "js": "console.log(;", "ts": "let x: number = ;", "go": "package main\nfunc main() { x }",
-    "java": "public class Main { void }", "c": "int main(void) { return x; }",
-    "cpp": "int main() { return x; }", "php": "<?php echo (;",
-    "rs": "fn main() { let x: i32 = \"s\"; }", "r": "cat((1,\n",
-    "f90": "program p\n  x = \nend program p\n", "d": "void main() { x }",
-    "bash": "if then fi",
-}
-
-
-def lang_case(lang):
-    def run_case(s):
-        check(lang in s.hello["langs"], "hello lacks %s" % lang, s.hello)
-        res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=60000)
-        expect(res, "completed", 0, "55\n")
-        t0 = time.monotonic()
-        res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=60000)
-        print("%s: second run %.0f ms" % (lang, (time.monotonic() - t0) * 1e3))
-        res = s.run(BROKEN_PROGRAMS[lang], lang=lang, timeout_ms=60000)
-        check(res["status"] == "failed" and res["exit_code"] != 0,
-              "broken program must fail", res)
-        check(res["stderr"] != "", "compile/parse error text in stderr", res)
-        check(os.listdir(s.data_dir) == [], "sources leaked into data dir",
-              os.listdir(s.data_dir))
-    return run_case
-
-
-# ------------------------------------------------ resident compilers --
-# ops/runner/ci_runner/resident.py: one warm compiler per container (node +
-# typescript, a javac JVM), uid 1000 like the programs.  The attacks are
-# bash programs of the same container (the ts and java images offer bash):
-# they run as the user the helper runs as.
-HELPER_MARK = {"ts": "ts-server.js", "java": "CiJavacServer"}
-FIND_HELPER = ("hp=; for p in /proc/[0-9]*; do "
-               "if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q %s; then "
-               "hp=${p#/proc/}; fi; done; echo \"helper=$hp\"\n")
-LONG = 180000   # ms: a loaded 2-core machine; never a timing assertion
-
-
-def runner_log(s):
-    p = subprocess.run(["docker", "logs", s.cid], capture_output=True, text=True)
-    return p.stdout + p.stderr
-
-
-def helper_pids(s, lang):
-    """Pids of uid-1000 processes running the helper, seen from inside."""
-    res = s.run(FIND_HELPER % HELPER_MARK[lang], lang="bash", timeout_ms=LONG)
-    expect(res, "completed", 0)
-    return [int(x) for x in res["stdout"].split("=", 1)[1].split()]
-
-
-def until_resident(s, lang):
-    """Runs the sum program until a run is compiled by a warm helper (no
-    "warming up"/"one-shot" line logged during it); fails after 60 runs."""
-    for _ in range(60):
-        before = runner_log(s).count("resident %s:" % lang)
-        res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-        expect(res, "completed", 0, "55\n")
-        if runner_log(s).count("resident %s:" % lang) == before:
-            return
-        time.sleep(0.5)
-    raise Fail("the %s helper never served a run" % lang)
-
-
-def resident_case(lang, attack):
-    def run_case(s):
-        check(lang in s.hello["langs"], "hello lacks %s" % lang, s.hello)
-        until_resident(s, lang)
-        attack(s, lang)
-    return run_case
-
-
-def attack_errors(s, lang):
-    """Compile errors through the helper: failed, the compiler's text."""
-    before = runner_log(s).count("resident %s:" % lang)
-    res = s.run(BROKEN_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-    check(res["status"] == "failed" and res["exit_code"] != 0, "must fail", res)
-    want = "error TS" if lang == "ts" else "error:"
-    check(want in res["stderr"], "compiler text in stderr", res)
-    check(res["stdout"] == "", "no output", res)
-    if lang == "java":   # javac's own message, file and line
-        res = s.run("public class Main { public static void main(String[] a) "
-                    "{ int x = \"s\"; } }\n", lang=lang, timeout_ms=LONG)
-        check(res["status"] == "failed" and "incompatible types" in res["stderr"]
-              and "Main.java:1" in res["stderr"], "javac type error", res)
-    else:   # a type error does not stop transpilation (as before): it runs
-        res = s.run("const x: number = 'a' as any; console.log(typeof x);",
-                    lang=lang, timeout_ms=LONG)
-        expect(res, "completed", 0, "string\n")
-    check(runner_log(s).count("resident %s:" % lang) == before,
-          "the helper served these compiles", runner_log(s)[-2000:])
-    expect(s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG), "completed", 0, "55\n")
-
-
-def attack_kill(s, lang):
-    """A program kills the helper (and, before that, leaves it stopped):
-    the next runs are still right, a fresh helper serves later ones."""
-    (pid,) = helper_pids(s, lang)
-    # leftovers still die while the helper is spared (named, not kill(-1))
-    res = s.run("(setsid sleep 1000 &); (sleep 1001 &); echo left", lang="bash",
-                timeout_ms=LONG)
-    expect(res, "completed", 0, "left\n")
-    res = s.run("grep -l '^sleep' /proc/[0-9]*/comm 2>/dev/null | wc -l", lang="bash",
-                timeout_ms=LONG)
-    expect(res, "completed", 0, "0\n")
-    check(helper_pids(s, lang) == [pid], "helper spared by the cleanup")
-    res = s.run("kill -STOP %d && echo stopped" % pid, lang="bash", timeout_ms=LONG)
-    expect(res, "completed", 0, "stopped\n")
-    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-    expect(res, "completed", 0, "55\n")   # SIGCONTed by the runner
-    res = s.run("kill -KILL %d && echo killed; sleep 0.2" % pid, lang="bash",
-                timeout_ms=LONG)
-    expect(res, "completed", 0, "killed\n")
-    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-    expect(res, "completed", 0, "55\n")
-    check("resident %s: helper gone" % lang in runner_log(s), "restart logged",
-          runner_log(s)[-2000:])
-    until_resident(s, lang)
-    pids = helper_pids(s, lang)
-    check(len(pids) == 1 and pids[0] != pid, "one fresh helper", pids, pid)
-
-
-def attack_junk(s, lang):
-    """A program writes garbage and forged requests into the helper's stdin
-    and forged replies into its stdout (both through /proc/<pid>/fd; where
-    the kernel refuses that open, the same bytes go through a pipe the
-    program opens on the helper's stdin path: either way the next runs must
-    be served right)."""
-    (pid,) = helper_pids(s, lang)
-    prog = (
-        "hp=%d\n"
-        "if ! (: > /proc/$hp/fd/0) 2>/dev/null; then echo refused >&2; exit 0; fi\n"
-        "set -e\n"
-        "n=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \\n')\n"
-        "printf 'junk\\0\\t\\t\\n%%s\\t/etc/passwd\\t/tmp\\n' $n > /proc/$hp/fd/0\n"
-        "head -c 300000 /dev/urandom > /proc/$hp/fd/0\n"
-        "printf '\\n%%s\\t/mnt/data/x.src\\t/mnt/data\\n' $n > /proc/$hp/fd/0\n"
-        "printf '%%032d\\t0\\t5\\nhello00000000000000000000000000000000\\t7\\t999999999\\n' 0"
-        " > /proc/$hp/fd/1\n"
-        "head -c 30000 /dev/urandom > /proc/$hp/fd/1\n"
-        "echo wrote\n") % pid
-    res = s.run(prog, lang="bash", timeout_ms=LONG)
-    expect(res, "completed", 0)
-    check(res["stdout"] == "wrote\n" or res["stderr"] == "refused\n", "junk", res)
-    print("junk on the helper's pipes: %s" % ("written" if res["stdout"] else
-                                             "open refused by the kernel"))
-    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-    expect(res, "completed", 0, "55\n")
-    res = s.run(BROKEN_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-    check(res["status"] == "failed" and res["stderr"] != "", "still fails", res)
-    until_resident(s, lang)
-    check(os.listdir(s.data_dir) == [], "nothing written in /mnt/data",
-          os.listdir(s.data_dir))
-
-
-def attack_dirs(s, lang):
-    """The helper's directories are root's: a program can neither replace
-    its source nor plant files beside it; modules planted where a node or
-    java would look (home, /mnt/data, /tmp) are never loaded by it."""
-    prog = (
-        "for f in /run/ci/resident/x /run/ci/resident/ts-server.js "
-        "/run/ci/resident/CiJavacServer.java /run/ci/build/x; do\n"
-        "  if (echo pwned > $f) 2>/dev/null; then echo \"wrote $f\"; fi\n"
-        "done\n"
-        "for d in $HOME/.node_modules/typescript /mnt/data/node_modules/typescript "
-        "/tmp/node_modules/typescript; do mkdir -p $d && "
-        "echo 'process.stdout.write(\"PLANTED\\n\"); process.exit(0)' > $d/index.js; done\n"
-        "echo '-XX:+PrintFlagsFinal' > $HOME/.hotspotrc; cp $HOME/.hotspotrc /mnt/data/.hotspotrc\n"
-        "mkdir -p /tmp/hsperfdata_sandbox && echo x > /tmp/hsperfdata_sandbox/1\n"
-        "hp=; for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null "
-        "| grep -q %s; then hp=${p#/proc/}; fi; done; kill -KILL $hp; echo done\n"
-    ) % HELPER_MARK[lang]
-    res = s.run(prog, lang="bash", timeout_ms=LONG)
-    expect(res, "completed", 0, "done\n")   # no "wrote ..." line
-    until_resident(s, lang)                   # a fresh helper, same planted files
-    res = s.run(SUM_PROGRAMS[lang], lang=lang, timeout_ms=LONG)
-    expect(res, "completed", 0, "55\n")
-    check("PLANTED" not in res["stdout"] + res["stderr"], "planted module used", res)
-
-
-def attack_wipe(s, lang):
-    """The wipe between two sessions of one caller (wipe.py) ends the
-    helper; the next session is served by a fresh one, never the old."""
-    (pid,) = helper_pids(s, lang)
-    s.send({"type": "wipe", "id": "w-1"})
-    res = s.recv()
-    check(res.get("type") == "wiped" and res.get("ok") is True, "wipe ok", res)
-    until_resident(s, lang)
-    pids = helper_pids(s, lang)
-    check(len(pids) == 1 and pids[0] != pid, "a fresh helper after the wipe", pids, pid)
 
 
 def case_wipe(s):
