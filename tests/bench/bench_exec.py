@@ -37,8 +37,10 @@ loopback ports).  Sections (NAME):
            Every row prints CPU core-seconds per call: worker, ingress,
            dockerd/containerd and the stack's containers (cgroup
            cpuacct), measured over the row.
+
+The machinery is in bench_util.py (stack, client, baselines, timing,
+latency table) and bench_cpu.py (CPU metering).
 """
-import http.client
 import json
 import os
 import resource
@@ -47,216 +49,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from stack import Stack, wait_for  # noqa: E402
-from test_languages import SUM  # noqa: E402
-
-QUICK = "--quick" in sys.argv
-PY = "code-interpreter/py:" + os.environ.get("IMAGE_TAG", "latest")
-NUMPY = ("import numpy as np, pandas as pd\n"
-         "df = pd.DataFrame({'a': np.arange(1000), 'b': np.random.rand(1000)})\n"
-         "print(int(df.a.sum()), round(float(df.b.mean()) * 0, 1))\n")
-
-
-# ---- small helpers ----------------------------------------------------------
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * len(xs) + 0.5)) - 1))
-    return xs[k]
-
-
-def row(*cols, w=(34, 10, 10, 10, 12)):
-    out = ""
-    for i, c in enumerate(cols):
-        width = w[i] if i < len(w) else 12
-        out += (str(c).ljust(width) if i == 0 else str(c).rjust(width))
-    print(out, flush=True)
-
-
-def ms(x):
-    return "%.1f" % x
-
-
-def timed(fn):
-    t = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t) * 1000.0
-
-
-class Client:
-    """One keep-alive HTTP connection to the ingress."""
-
-    def __init__(self, st):
-        self.st = st
-        self.c = http.client.HTTPConnection("127.0.0.1", st.port, timeout=300)
-
-    def exec(self, body):
-        self.c.request("POST", "/exec", body=json.dumps(body),
-                       headers={"x-api-key": Stack.KEY, "Content-Type": "application/json"})
-        r = self.c.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise RuntimeError("HTTP %d: %s" % (r.status, data[:200]))
-        j = json.loads(data)
-        if j.get("status") != "completed":
-            raise RuntimeError("job %s: %s" % (j.get("status"), j.get("stderr", "")[:200]))
-        return j
-
-
-class DockerAPI(http.client.HTTPConnection):
-    """HTTP over /var/run/docker.sock (the baseline's own client)."""
-
-    def __init__(self):
-        super().__init__("localhost", timeout=120)
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock"))
-
-    def call(self, method, path, body=None):
-        h = {"Content-Type": "application/json"} if body is not None else {}
-        self.request(method, "/v1.41" + path, body=json.dumps(body) if body is not None else None,
-                     headers=h)
-        r = self.getresponse()
-        return r.status, r.read()
-
-
-def docker_run_ms(image, argv, n):
-    out = []
-    for _ in range(n):
-        out.append(timed(lambda: subprocess.run(
-            ["docker", "run", "--rm", "--network", "none", image] + argv,
-            check=True, capture_output=True)))
-    return out
-
-
-def docker_exec_ms(image, argv, n):
-    """Docker API exec (create + start, attached output) into one running
-    container: the cost of a `docker exec` per job."""
-    api = DockerAPI()
-    cid = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", "--entrypoint",
-                          "sleep", image, "600"], check=True, capture_output=True,
-                         text=True).stdout.strip()
-    out = []
-    try:
-        for _ in range(n):
-            def one():
-                st, body = api.call("POST", "/containers/%s/exec" % cid,
-                                    {"Cmd": argv, "AttachStdout": True, "AttachStderr": True})
-                eid = json.loads(body)["Id"]
-                st, body = api.call("POST", "/exec/%s/start" % eid, {"Detach": False,
-                                                                      "Tty": False})
-                assert st == 200, (st, body)
-            out.append(timed(one))
-    finally:
-        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-    return out
-
-
-def worker_pid(st):
-    return st.procs["worker-1"].pid
-
-
-def stack(env):
-    e = {"LOG_LEVEL": "warn"}
-    e.update(env)
-    return Stack(env=e)
-
-
-def wait_warm(st, n, lang="py", timeout=120, settle_s=4.0):
-    """Waits until this stack has at least n containers of `lang` and every
-    one of them started settle_s ago or more (a new warm container imports
-    numpy/pandas right after its hello: CPU taken from the measured path)."""
-    prefix = os.path.join(st.tmp, "run") + "/"
-    time.sleep(0.3)  # a refill's create is issued at the take: let it show
-
-    def ok():
-        ids = subprocess.run(["docker", "ps", "-a", "-q", "--filter",
-                              "label=com.code-interpreter.language=" + lang],
-                             capture_output=True, text=True).stdout.split()
-        if not ids:
-            return n == 0
-        out = subprocess.run(["docker", "inspect", "--format",
-                              "{{.State.Running}} {{.State.StartedAt}}"
-                              "{{range .Mounts}} {{.Source}}{{end}}"] + ids,
-                             capture_output=True, text=True).stdout.splitlines()
-        mine = [l.split() for l in out if prefix in l]
-        if len(mine) < n:
-            return False
-        now = time.time()
-        for f in mine:
-            if f[0] != "true":
-                return False
-            started = time.mktime(time.strptime(f[1][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-            if now - started < settle_s:
-                return False
-        return True
-    wait_for(ok, timeout, "%d settled %s containers" % (n, lang))
+from bench_util import (HERE, NUMPY, PY, QUICK, Client, Stack, docker_exec_ms,
+                        docker_run_ms, latency_levels, ms, pct, print_latency, row,
+                        share_calls, stack, timed, wait_for, wait_idle, wait_warm)
+from bench_cpu import CpuMeter, cpu_text, docker_run_cpu
+from test_languages import SUM  # noqa: E402  (tests/e2e, on the path bench_util set)
 
 
 # ---- sections -----------------------------------------------------------------
-
-def latency_levels(st, code, levels, per_client, lang="py", pool=2):
-    """Each client keeps its own session.  Its first request (a pool hit or
-    miss, not counted) binds it; then the pool refills and the new warm
-    containers finish their imports before the measured requests start."""
-    results = {}
-    for c in levels:
-        clients = [Client(st) for _ in range(c)]
-        sids = [cl.exec({"lang": lang, "code": code})["session_id"] for cl in clients]
-        wait_warm(st, pool)
-        lat = [[] for _ in range(c)]
-        errors = []
-
-        def client(i):
-            try:
-                for _ in range(per_client):
-                    lat[i].append(timed(lambda: clients[i].exec(
-                        {"lang": lang, "code": code, "session_id": sids[i]})))
-            except Exception as e:  # noqa: BLE001 - a figure, reported
-                errors.append(str(e))
-
-        ts = [threading.Thread(target=client, args=(i,)) for i in range(c)]
-        t0 = time.perf_counter()
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        wall = time.perf_counter() - t0
-        flat = [x for l in lat for x in l]
-        results[c] = (flat, errors, len(flat) / wall if wall > 0 else 0)
-    return results
-
-
-def print_latency(title, results, base_run, base_exec, targets=None):
-    print("\n== %s ==" % title)
-    b_run, b_exec = pct(base_run, 50), pct(base_exec, 50)
-    row("case", "p50 ms", "p95 ms", "p99 ms", "n", w=(34, 10, 10, 10, 8))
-    row("baseline docker run --rm", ms(b_run), ms(pct(base_run, 95)), ms(pct(base_run, 99)),
-        len(base_run), w=(34, 10, 10, 10, 8))
-    row("baseline Docker API exec", ms(b_exec), ms(pct(base_exec, 95)),
-        ms(pct(base_exec, 99)), len(base_exec), w=(34, 10, 10, 10, 8))
-    for c, (flat, errors, rate) in results.items():
-        name = "/exec, concurrency %s" % c if isinstance(c, int) else str(c)
-        row(name, ms(pct(flat, 50)), ms(pct(flat, 95)), ms(pct(flat, 99)), len(flat),
-            w=(34, 10, 10, 10, 8))
-        if errors:
-            print("   errors: %d (first: %s)" % (len(errors), errors[0]))
-    print("ratios (baseline p50 / ours p50):")
-    for c, (flat, _, rate) in results.items():
-        p50 = pct(flat, 50)
-        print("   %-30s docker run %6.1fx   docker exec %6.1fx   (%.0f req/s)" % (
-            c, b_run / p50, b_exec / p50, rate))
-    for t in targets or []:
-        print("   target: " + t(results))
-
 
 def sec_exec():
     n_run, n_exec = (3, 10) if QUICK else (10, 40)
@@ -391,31 +193,9 @@ def sec_fresh():
                "POOL_KEEP_IDLE_MS": "0", "POOL_FILL_CONCURRENCY": "2"}
         with stack(env) as st:
             wait_warm(st, pool)
-            done, errors = [0], []
-            lock = threading.Lock()
-            todo = [n]
-
-            def client():
-                cl = Client(st)
-                while True:
-                    with lock:
-                        if todo[0] == 0:
-                            return
-                        todo[0] -= 1
-                    try:
-                        cl.exec({"lang": "py", "code": "print(1)"})
-                        with lock:
-                            done[0] += 1
-                    except Exception as e:  # noqa: BLE001
-                        errors.append(str(e))
-            ts = [threading.Thread(target=client) for _ in range(conc * 2)]
-            t0 = time.perf_counter()
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            wall = time.perf_counter() - t0
-            results.append((conc, pool, done[0], wall, errors))
+            done, errors, wall = share_calls(
+                st, n, conc * 2, lambda k, i: {"lang": "py", "code": "print(1)"})
+            results.append((conc, pool, done, wall, errors))
     print("\n== jobs/s, every job a new session (fresh container each) ==")
     row("case", "jobs", "seconds", "jobs/s", "vs docker run", w=(40, 8, 10, 10, 14))
     row("baseline sequential docker run --rm", len(base), "%.2f" % (sum(base) / 1000),
@@ -427,145 +207,6 @@ def sec_fresh():
             print("   errors: %d (first: %s)" % (len(errors), errors[0]))
     best = max(d / wall for _, _, d, wall, _ in results)
     print("   target: >= 10 jobs/s on 2 cores: best %.2f jobs/s" % best)
-
-
-# ---- CPU time per call ---------------------------------------------------------
-
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu_s(pid):
-    """utime + stime (+ waited children) of `pid`, seconds; 0 if gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-        fields = st[st.rindex(")") + 2:].split()
-        return sum(int(x) for x in fields[11:15]) / CLK
-    except (OSError, ValueError):
-        return 0.0
-
-
-def engine_pids():
-    """dockerd and containerd (long-lived; a container's shim exits with it
-    and takes its CPU time along, so shims are not counted)."""
-    out = []
-    for name in ("dockerd", "containerd"):
-        r = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
-        out += [int(x) for x in r.stdout.split()]
-    return out
-
-
-def stack_containers(st):
-    prefix = os.path.join(st.tmp, "run") + "/"
-    ids = subprocess.run(["docker", "ps", "-a", "-q", "--no-trunc"], capture_output=True,
-                         text=True).stdout.split()
-    if not ids:
-        return []
-    out = subprocess.run(["docker", "inspect", "--format", "{{.Id}}{{range .Mounts}} "
-                          "{{.Source}}{{end}}"] + ids, capture_output=True,
-                         text=True).stdout.splitlines()
-    return [l.split()[0] for l in out if prefix in l]
-
-
-def container_cpu_s(cid):
-    for path in ("/sys/fs/cgroup/cpuacct/docker/%s/cpuacct.usage" % cid,
-                 "/sys/fs/cgroup/system.slice/docker-%s.scope/cpu.stat" % cid):
-        try:
-            with open(path) as f:
-                data = f.read()
-        except OSError:
-            continue
-        if path.endswith("cpuacct.usage"):
-            return int(data) / 1e9
-        for line in data.splitlines():
-            if line.startswith("usage_usec"):
-                return int(line.split()[1]) / 1e6
-    return 0.0
-
-
-class CpuMeter:
-    """Core-seconds spent by the worker, the ingress, the Docker engine
-    (dockerd, containerd) and the stack's containers between start()
-    and stop().  Containers are sampled every 0.5 s (cgroup cpuacct): one
-    created and removed between two samples is missed, and one removed
-    after its last sample loses its final moments, so the container figure
-    is a lower bound when containers come and go."""
-
-    def __init__(self, st):
-        self.st = st
-
-    def _procs(self):
-        pids = [self.st.procs[n].pid for n in self.st.procs if n.startswith(("worker", "ingress"))]
-        return sum(proc_cpu_s(p) for p in pids), sum(proc_cpu_s(p) for p in engine_pids())
-
-    def _sample(self, initial=False):
-        for cid in stack_containers(self.st):
-            v = container_cpu_s(cid)
-            if cid not in self.first:
-                self.first[cid] = v if initial else 0.0
-            self.last[cid] = v
-
-    def _loop(self):
-        while not self.halt.wait(0.5):
-            self._sample()
-
-    def start(self):
-        self.first, self.last = {}, {}
-        self._sample(initial=True)
-        self.p0, self.e0 = self._procs()
-        self.halt = threading.Event()
-        self.t = threading.Thread(target=self._loop, daemon=True)
-        self.t.start()
-
-    def stop(self):
-        self.halt.set()
-        self.t.join()
-        self._sample()
-        p1, e1 = self._procs()
-        c = sum(self.last[k] - self.first[k] for k in self.last)
-        return {"service": p1 - self.p0, "engine": e1 - self.e0, "containers": c}
-
-
-def cpu_text(cpu, n):
-    if not n:
-        return ""
-    tot = sum(cpu.values())
-    return "cpu/call %.1f ms (service %.1f, engine %.1f, containers %.1f)" % (
-        tot / n * 1000, cpu["service"] / n * 1000, cpu["engine"] / n * 1000,
-        cpu["containers"] / n * 1000)
-
-
-def docker_run_cpu(image, argv, n):
-    """Sequential docker run --rm, wall ms each and engine core-seconds
-    (dockerd, containerd, the docker client) per run."""
-    e0 = sum(proc_cpu_s(p) for p in engine_pids())
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = docker_run_ms(image, argv, n)
-    e1 = sum(proc_cpu_s(p) for p in engine_pids())
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
-    return out, (e1 - e0 + client) / n
-
-
-# ---- issue 15: new sessions as cheap as calls ---------------------------------
-
-def pool_idle(st, lang="py"):
-    """Warm containers bound to nobody, from /metrics (the worker's heartbeat):
-    a bound warm container keeps its "unassigned" label, so docker ps cannot
-    tell."""
-    r = st.get("/metrics", key=Stack.KEY)
-    if r.status != 200:
-        return 0
-    import re
-    m = re.findall(r'ci_pool_containers\{[^}]*lang="%s"[^}]*state="idle"\} (\d+)' % lang,
-                   r.body.decode())
-    return sum(int(x) for x in m)
-
-
-def wait_idle(st, n, lang="py", settle_s=4.0, timeout=180):
-    """At least n idle warm containers, then settle_s for their imports."""
-    wait_for(lambda: pool_idle(st, lang) >= n, timeout, "%d idle warm %s containers" % (n, lang))
-    time.sleep(settle_s)
 
 
 def sec_reuse():
@@ -633,37 +274,16 @@ def sec_reuse():
 
         # 4. distinct callers, every call a new caller: sustained new sessions/s
         n_new = 20 if QUICK else 60
-        todo, done, errors = [n_new], [0], []
-        lock = threading.Lock()
         wait_idle(st, 2)
-
-        def client(k):
-            c = Client(st)
-            while True:
-                with lock:
-                    if todo[0] == 0:
-                        return
-                    todo[0] -= 1
-                    i = todo[0]
-                try:
-                    c.exec({"lang": "py", "code": "print(1)", "user_id": "d-%d-%d" % (k, i)})
-                    with lock:
-                        done[0] += 1
-                except Exception as e:  # noqa: BLE001 - a figure, reported
-                    errors.append(str(e))
         m.start()
-        ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
-        t0 = time.perf_counter()
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        wall = time.perf_counter() - t0
+        done, errors, wall = share_calls(
+            st, n_new, 8,
+            lambda k, i: {"lang": "py", "code": "print(1)", "user_id": "d-%d-%d" % (k, i)})
         cpu = m.stop()
         print("distinct callers, every job a new caller (8 clients, %d jobs): %.2f new sessions/s "
               "beside sequential docker run %.2f/s (%.1fx); %s%s"
-              % (done[0], done[0] / wall, 1000.0 / b50, done[0] / wall * b50 / 1000.0,
-                 cpu_text(cpu, done[0]), "; errors %d: %s" % (len(errors), errors[0][:100])
+              % (done, done / wall, 1000.0 / b50, done / wall * b50 / 1000.0,
+                 cpu_text(cpu, done), "; errors %d: %s" % (len(errors), errors[0][:100])
                  if errors else ""))
         print("(docker run cpu per run: %.1f ms of engine and client, its container's own "
               "time not counted; engine = the machine's dockerd and containerd, shared with "
