@@ -7,7 +7,12 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 pidf="$root/var/run/redis-$port.pid"
 cleanup() {
-    [ ! -f "$pidf" ] || kill "$(cat "$pidf")" 2>/dev/null || true
+    local pid=""
+    [ ! -f "$pidf" ] || pid="$(cat "$pidf")"
+    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+        # redis writes its data dir while it shuts down: wait before removing it
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -rf "$root/var/redis/$port" "$pidf" "$root/var/log/redis-$port.log"
 }
 trap cleanup EXIT
