@@ -27,7 +27,9 @@ The state file format is in ci_runner/pystate.py.
 
 import sys
 
-from ci_runner.server import main  # sys.path[0] is this file's directory
+from ci_runner.hugepages import use_huge_heap  # sys.path[0]: this file's dir
 
 if __name__ == "__main__":
+    use_huge_heap()   # may re-execute this file once (ci_runner/hugepages.py)
+    from ci_runner.server import main
     sys.exit(main())

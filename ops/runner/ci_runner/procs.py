@@ -37,11 +37,20 @@ class Capture:
 
 
 def kill_leftovers(pgid):
-    """Kill the program's group and every other process we are parent of.
+    """Kill the program's group and every other process we are parent of;
+    return once none of them can run user code any more.
 
     As PID 1 (the container's init) kill(-1) reaches every other process in
     the container; otherwise the runner is a child subreaper, so orphans of
     the program are re-parented to it and found through /proc.
+
+    "Done" is a round after which every process left is on its way out:
+    each of its threads a zombie or in the kernel's exit path (PF_EXITING,
+    set before the task can run anything again, after its last system call
+    has returned).  The exit itself (unmapping the address space: ~4 ms for
+    a child of the Python fork server) goes on while the result travels;
+    settle() waits for it before the next program starts, so no program
+    ever sees (in /proc) a process of the one before.
     """
     me = os.getpid()
     spare = resident.live_pids()   # resident compilers (resident.py) stay
@@ -71,11 +80,70 @@ def kill_leftovers(pgid):
                 except OSError:
                     pass
         reap_all()
-        if not sent:
+        if not sent or all_exiting(me, spare):
             break
         time.sleep(0.001)
     reap_all()
     resident.forget_dead()
+
+
+def settle(keep, limit_s=2.0):
+    """Before a run: reap, and wait (at most limit_s) until no process but
+    the runner and `keep` is left of the earlier runs (kill_leftovers sent
+    them SIGKILL; they are exiting).  Returns True when none is left."""
+    me = os.getpid()
+    end = time.monotonic() + limit_s
+    while True:
+        reap_all()
+        pids = other_pids(me) if me == 1 else child_pids(me)
+        if not [p for p in pids if p not in keep]:
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.0005)
+
+
+PF_EXITING = 0x4   # include/linux/sched.h: the task is in do_exit()
+
+
+def _task_gone(stat):
+    """A /proc/<pid>/task/<tid>/stat line: zombie, dead or exiting."""
+    fields = stat[stat.rindex(b")") + 2:].split()
+    return fields[0] in (b"Z", b"X") or int(fields[6]) & PF_EXITING != 0
+
+
+def all_exiting(me, keep):
+    """True when every process but `me` and `keep` (as PID 1: all of the
+    container's; otherwise the runner's children) has only exiting or dead
+    threads.  Every thread is read: a thread-group leader that called
+    pthread_exit() is a zombie while its other threads still run."""
+    pids = other_pids(me) if me == 1 else child_pids(me)
+    for pid in pids:
+        if pid in keep:
+            continue
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue   # gone
+        for tid in tids:
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid), "rb") as f:
+                    if not _task_gone(f.read()):
+                        return False
+            except OSError:
+                continue
+            except (ValueError, IndexError):
+                return False
+    return True
+
+
+def other_pids(me):
+    """Every pid in /proc but `me` (the runner as PID 1: the container's)."""
+    try:
+        return [int(e) for e in os.listdir("/proc")
+                if e.isdigit() and int(e) != me]
+    except OSError:
+        return []
 
 
 def child_pids(parent):

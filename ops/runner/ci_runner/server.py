@@ -7,13 +7,13 @@ import select
 import shutil
 import sys
 
-from . import resident
+from . import hugepages, resident
 from .compiled import run_compiled
 from .config import BUILD_ROOT, HOME_DIR, LANGS, PROTO_VERSION, RUN_DIR, log
 from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_frame,
                      send_frame)
 from .identity import harden_runner, make_user_dir
-from .procs import become_subreaper, kill_leftovers
+from .procs import become_subreaper, kill_leftovers, settle
 from .python import Spare, run_python
 from .wipe import remember_env, wipe
 
@@ -88,6 +88,7 @@ def preimport_while_idle(ctl, steps):
         if not steps:
             gc.collect()
             gc.freeze()
+            hugepages.collapse()
 
 
 class Server:
@@ -108,6 +109,23 @@ class Server:
             return False
         return not self.steps and ("numpy" in sys.modules or self.py_seen)
 
+    def wipe(self, req):
+        """A wipe frame: returns the `wiped` reply."""
+        # the spare was forked from the pristine fork server and never
+        # given a request: it may serve the next session (wipe.py)
+        if self.spare is not None and not self.spare.pristine():
+            self.spare.discard()
+            self.spare = None
+        # the helpers served the previous session: never the next
+        # one; fresh ones are started (and warmed) once idle again
+        resident.stop_all()
+        reply = wipe(req, self.spare)
+        if self.spare is not None and not reply.get("ok"):
+            self.spare.discard()
+            self.spare = None
+        self.steps.insert(0, lambda: resident.warm(self.langs))
+        return reply
+
     def serve_one(self):
         """Serve one frame; returns False when the runner should exit."""
         preimport_while_idle(self.ctl, self.steps)
@@ -125,29 +143,26 @@ class Server:
         leftover_pgid, closed = None, False
         try:
             req, reply = parse_frame(payload, self.langs)
-            if req is not None and req.get("wipe"):
-                # the spare was forked from the pristine fork server and never
-                # given a request: it may serve the next session (wipe.py)
-                if self.spare is not None and not self.spare.pristine():
-                    self.spare.discard()
-                    self.spare = None
-                # the helpers served the previous session: never the next
-                # one; fresh ones are started (and warmed) once idle again
-                resident.stop_all()
-                reply = wipe(req, self.spare)
-                if self.spare is not None and not reply.get("ok"):
-                    self.spare.discard()
-                    self.spare = None
-                self.steps.insert(0, lambda: resident.warm(self.langs))
-            elif req is not None and req["lang"] == "py":
-                self.py_seen = True
-                spare, self.spare = self.spare, None
-                reply, closed, leftover_pgid = run_python(req, self.ctl, spare)
-            elif req is not None:
+            if req is None:
+                pass
+            elif req.get("wipe"):
+                reply = self.wipe(req)
+            else:
+                # the last run's processes are exiting (kill_leftovers):
+                # gone before the next program can look
+                keep = set(resident.live_pids())
                 if self.spare is not None:
-                    self.spare.discard()
-                    self.spare = None
-                reply, closed = run_compiled(req, self.ctl)
+                    keep.add(self.spare.pid)
+                settle(keep)
+                if req["lang"] == "py":
+                    self.py_seen = True
+                    spare, self.spare = self.spare, None
+                    reply, closed, leftover_pgid = run_python(req, self.ctl, spare)
+                else:
+                    if self.spare is not None:
+                        self.spare.discard()
+                        self.spare = None
+                    reply, closed = run_compiled(req, self.ctl)
         except Exception as e:  # a runner bug must not kill the container
             log("internal error: %r" % (e,))
             reply = error_frame("", "runner internal error")
