@@ -152,6 +152,13 @@ def case_state(s):
     expect(s.run("print(y)", state_in=True), "completed", 0, "20\n")
 
 
+# every process of the sandbox user but the program itself
+LIST_USER_PROCS = (
+    "import os\nme = os.getpid()\n"
+    "print([p for p in os.listdir('/proc') if p.isdigit() and int(p) != me\n"
+    "       and os.stat('/proc/' + p).st_uid != 0])")
+
+
 def case_fork_bomb(s):
     code = ("import os, time\n"
             "for i in range(30):\n"
@@ -167,9 +174,8 @@ def case_fork_bomb(s):
     expect(res, "timeout", 137)
     # generous: a loaded machine delays the kill, a missed timeout would run on
     check(el < 6.0, "timeout took %.2fs" % el)
-    res = s.run("import os\nme = os.getpid()\n"
-                "print([p for p in os.listdir('/proc') if p.isdigit() "
-                "and int(p) not in (1, me)])")
+    # (the runner's own waiting processes are root's: python.Spare, lean.py)
+    res = s.run(LIST_USER_PROCS)
     expect(res, "completed", 0, "[]\n")
     # A forked child that runs off the end of the script is not "the end".
     res = s.run("import os, time\npid = os.fork()\nif pid == 0:\n"
@@ -178,9 +184,8 @@ def case_fork_bomb(s):
     expect(res, "completed", 0, "child\nparent\n")
     # Background processes are also removed after a normal exit.
     s.run("import subprocess\nsubprocess.Popen(['sleep', '100'])")
-    res = s.run("import os\nprint(sorted(os.listdir('/proc')).count('1'),"
-                " len([p for p in os.listdir('/proc') if p.isdigit()]))")
-    expect(res, "completed", 0, "1 2\n")
+    res = s.run(LIST_USER_PROCS)
+    expect(res, "completed", 0, "[]\n")
 
 
 def case_robust(s):
@@ -349,20 +354,23 @@ def root_pythons(s):
 
 
 def case_wipe_keeps_spare(s):
-    """The wipe keeps the pristine spare Python child (python.Spare, still
-    the runner's identity while it waits) for the next session, and the
-    sandbox user cannot reach it: a uid-1000 process in the container
-    (as a leftover or a resident helper would be) can neither signal it
-    nor open its /proc files; a uid-1000 process alive during the wipe is
-    killed; the next session runs in the kept child as the sandbox user,
-    without capabilities, in /mnt/data, with nothing of the session before."""
+    """The wipe keeps the pristine spare Python children (python.Spare, still
+    the runner's identity while they wait: one forked from the runner, one
+    from the lean fork server) and the lean fork server itself (lean.py,
+    which never runs user code) for the next session, and the sandbox user
+    cannot reach any of them: a uid-1000 process in the container (as a
+    leftover or a resident helper would be) can neither signal them nor
+    open their /proc files; a uid-1000 process alive during the wipe is
+    killed; the next session runs in a kept child as the sandbox user,
+    without capabilities, in /mnt/data, with nothing of the session before;
+    a run that imports numpy takes the other kept child."""
     s.run("x_left_behind = 1\nopen('/tmp/left', 'w').write('x')\n")
     until = time.monotonic() + 30
     spares = root_pythons(s)
-    while len(spares) != 1 and time.monotonic() < until:   # forked after the reply
+    while len(spares) != 3 and time.monotonic() < until:   # forked after the reply
         time.sleep(0.1)
         spares = root_pythons(s)
-    check(len(spares) == 1, "one waiting spare expected", spares)
+    check(len(spares) == 3, "two waiting spares and the lean fork server expected", spares)
     att = subprocess.run(["docker", "exec", "-u", "%d:%d" % (UID, UID), s.cid, "python3",
                           "-c", ATTACK_ROOT_PROCS], capture_output=True, text=True)
     check(att.stdout.strip() == "attack done", "the sandbox user reached a root process",
@@ -373,15 +381,23 @@ def case_wipe_keeps_spare(s):
     w = s.recv()
     check(w.get("ok") is True and w.get("checks") == {"processes": 0, "ipc": 0, "files": 0,
                                                     "env": 0}, "wipe not ok", w)
-    check(root_pythons(s) == spares, "the spare was not kept", spares, root_pythons(s))
-    res = s.run("import os\n"
-                "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
-                "print(os.getpid(), os.getuid(), os.geteuid(), caps[0].split()[1], os.getcwd(),\n"
-                "      'x_left_behind' in globals(), os.path.exists('/tmp/left'))\n",
-                state_out=True)
-    expect(res, "completed", 0, "%d %d %d 0000000000000000 /mnt/data False False\n"
-           % (spares[0], UID, UID))
+    check(root_pythons(s) == spares, "the spares were not kept", spares, root_pythons(s))
+    probe = ("import os\n"
+             "caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
+             "print(os.getpid(), os.getuid(), os.geteuid(), caps[0].split()[1], os.getcwd(),\n"
+             "      'x_left_behind' in globals(), os.path.exists('/tmp/left'))\n")
+    res = s.run(probe, state_out=True)
+    check(res.get("status") == "completed", "probe failed", res)
+    pid, rest = res["stdout"].split(" ", 1)
+    check(int(pid) in spares, "the new session did not run in a kept spare", res, spares)
+    check(rest == "%d %d 0000000000000000 /mnt/data False False\n" % (UID, UID),
+          "the kept spare is not the sandbox user's, or saw the session before", res)
     check(res.get("state_size", 0) > 0, "the state of the new session was not saved", res)
+    res = s.run("import numpy\n" + probe)
+    check(res.get("status") == "completed", "numpy probe failed", res)
+    pid2 = int(res["stdout"].split(" ", 1)[0])
+    check(pid2 in spares and pid2 != int(pid),
+          "a numpy run did not take the other kept spare", res, spares, pid)
 
 
 CASES = {

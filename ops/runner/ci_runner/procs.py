@@ -12,7 +12,8 @@ import time
 
 from .config import DATA_DIR, DRAIN_GRACE_S
 from . import resident
-from .identity import close_fds_except, drop_to_user
+from .identity import (SANDBOX_UID, close_fds_except, drop_to_user, harden_runner,
+                       privileged)
 
 
 class Capture:
@@ -36,13 +37,53 @@ class Capture:
         return dec.decode(bytes(self.buf), final=not self.truncated)
 
 
+_kept = set()
+
+
+def keep_alive(pid):
+    """Register a root process of the runner's that no clean-up may kill:
+    a waiting spare Python child, the lean fork server (lean.py)."""
+    _kept.add(pid)
+
+
+def release(pid):
+    _kept.discard(pid)
+
+
+def kept_pids():
+    """The processes kill_leftovers, settle and the wipe leave alone: the
+    registered root ones and the resident compilers (resident.py)."""
+    return _kept | set(resident.live_pids())
+
+
+def kill_as_sandbox_user():
+    """kill(-1, SIGKILL) with the sandbox uid as real and effective uid
+    (saved uid kept 0 to come back): it reaches every process the sandbox
+    user runs (they cannot change uid: no_new_privs, no capabilities) at
+    once, as a fork bomb needs, and never a process of the runner's
+    identity such as a waiting spare or the lean fork server.  (While the
+    uid is changed a program could signal the runner: it ignores SIGINT,
+    and as the container's init it cannot be killed or stopped from
+    inside.)"""
+    os.setresuid(SANDBOX_UID, SANDBOX_UID, 0)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.setresuid(0, 0, 0)
+        harden_runner()   # a uid change resets the dumpable flag
+
+
 def kill_leftovers(pgid):
-    """Kill the program's group and every other process we are parent of;
+    """Kill the program's group and every other process but kept_pids();
     return once none of them can run user code any more.
 
-    As PID 1 (the container's init) kill(-1) reaches every other process in
-    the container; otherwise the runner is a child subreaper, so orphans of
-    the program are re-parented to it and found through /proc.
+    As PID 1 (the container's init) a kill(-1) reaches every other process
+    in the container: as the sandbox user while root processes are kept
+    (they are not reachable that way), else as root.  Otherwise the runner
+    is a child subreaper, so orphans of the program are re-parented to it
+    and found through /proc.
 
     "Done" is a round after which every process left is on its way out:
     each of its threads a zombie or in the kernel's exit path (PF_EXITING,
@@ -53,7 +94,8 @@ def kill_leftovers(pgid):
     ever sees (in /proc) a process of the one before.
     """
     me = os.getpid()
-    spare = resident.live_pids()   # resident compilers (resident.py) stay
+    helpers = set(resident.live_pids())   # resident compilers stay
+    keep = _kept | helpers
     for rnd in range(50):
         sent = False
         try:
@@ -61,18 +103,23 @@ def kill_leftovers(pgid):
             sent = True
         except OSError:
             pass
-        if me == 1 and (not spare or rnd >= 40):
-            # with helpers alive, kill(-1) only when naming each process
-            # did not end it (a program forking away faster than /proc is
-            # read): the helpers die too and are started again
-            try:
-                os.kill(-1, signal.SIGKILL)
+        if me == 1 and (not helpers or rnd >= 40):
+            # with helpers alive (they are the sandbox user's), kill(-1)
+            # only when naming each process did not end it (a program
+            # forking away faster than /proc is read): everything dies
+            # then, and is started again
+            if _kept and rnd < 40 and privileged():
+                kill_as_sandbox_user()
                 sent = True
-            except OSError:
-                pass
+            else:
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                    sent = True
+                except OSError:
+                    pass
         else:
             for pid in child_pids(me):
-                if pid in spare:
+                if pid in keep:
                     continue
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -80,7 +127,7 @@ def kill_leftovers(pgid):
                 except OSError:
                     pass
         reap_all()
-        if not sent or all_exiting(me, spare):
+        if not sent or all_exiting(me, kept_pids()):
             break
         time.sleep(0.001)
     reap_all()

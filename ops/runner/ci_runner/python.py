@@ -190,55 +190,77 @@ def finish_python(g, req, info, state_fd):
         save_state(g, info, state_fd)
 
 
+def spare_child(req_r, out_w, err_w, rep_w, state_fd):
+    """The body of a spare Python child, in the freshly forked child (of the
+    runner, or of the lean fork server: lean.py); never returns.  Waits, as
+    the runner's identity, for its request on req_r; then takes the sandbox
+    user's identity and runs it (py_child)."""
+    try:
+        keep = [req_r, rep_w] + ([state_fd] if state_fd >= 0 else [])
+        child_detach(out_w, err_w, keep)
+        chunks = []
+        while True:
+            chunk = os.read(req_r, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if not chunks:
+            os._exit(0)
+        os.close(req_r)
+        child_become_user()
+        py_child(json.loads(b"".join(chunks)), rep_w, state_fd)
+    finally:
+        os._exit(70)
+
+
+_state_seq = 0
+
+
 class Spare:
     """A forked Python child waiting for its request (fork off the hot path).
 
     The child has its own process group and stdio on fresh pipes, and blocks
     reading the request JSON from req_w until EOF.  It keeps exactly three
-    descriptors besides stdio: the request pipe, its report pipe, and
-    STATE_TMP opened by the runner (root) for it, the only way it can write
-    state into the runner's directory.
+    descriptors besides stdio: the request pipe, its report pipe, and its
+    own state file (state_path, opened by the runner, root, for it), the
+    only way it can write state into the runner's directory.
 
     While it waits it is still the runner's identity (root, not dumpable,
     no user code ever ran in it): the sandbox user's processes can neither
     signal, trace nor read it, so it survives the wipe between two sessions
     untouched (wipe.py kills the sandbox uid's processes only, and checks
-    that nothing but this pid is left).  Only once the request is read does
-    it take the sandbox user's identity and cwd (child_become_user), before
-    any user code.  Keeping it saves a fork and an exit of the whole
+    that nothing but the kept pids is left).  Only once the request is read
+    does it take the sandbox user's identity and cwd (child_become_user),
+    before any user code.  Keeping it saves a fork and an exit of the whole
     interpreter on every new session of a caller (docs/pool.md).
+
+    `lean` (lean.LeanServer or None): fork the child from the lean fork
+    server (no numpy/pandas/matplotlib: a fraction of the fork and exit
+    cost) instead of from this process; if that fails, fork here.
     """
 
-    def __init__(self, ctl):
+    def __init__(self, ctl, lean=None):
+        global _state_seq
         req_r, self.req_w = os.pipe()
         self.out_r, out_w = os.pipe()
         self.err_r, err_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
-        state_fd = open_state_tmp()
+        _state_seq += 1
+        self.state_path = "%s.%d" % (STATE_TMP, _state_seq)
+        state_fd = open_state_tmp(self.state_path)
         self.state_id = None
         if state_fd >= 0:
             st = os.fstat(state_fd)
             self.state_id = (st.st_dev, st.st_ino)
-        self.pid = os.fork()
-        if self.pid == 0:
-            try:
-                keep = [req_r, rep_w] + ([state_fd] if state_fd >= 0 else [])
-                child_detach(out_w, err_w, keep)
-                chunks = []
-                while True:
-                    chunk = os.read(req_r, 1 << 20)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                if not chunks:
-                    os._exit(0)
-                os.close(req_r)
-                child_become_user()
-                py_child(json.loads(b"".join(chunks)), rep_w, state_fd)
-            finally:
-                os._exit(70)
+        fds = (req_r, out_w, err_w, rep_w, state_fd)
+        self.pid = lean.spawn(fds) if lean is not None else None
+        self.lean = self.pid is not None
+        if self.pid is None:
+            self.pid = os.fork()
+            if self.pid == 0:
+                spare_child(*fds)
         own_group(self.pid)
-        for fd in (req_r, out_w, err_w, rep_w, state_fd):
+        for fd in fds:
             if fd >= 0:
                 os.close(fd)
 
@@ -255,8 +277,8 @@ class Spare:
 
     def pristine(self):
         """True when the child still waits as it was forked: alive, not a
-        zombie, the runner's identity, and its STATE_TMP the empty file made
-        for it (the wipe keeps such a spare for the next session)."""
+        zombie, the runner's identity, and its state file the empty file
+        made for it (the wipe keeps such a spare for the next session)."""
         try:
             with open("/proc/%d/stat" % self.pid, "rb") as f:
                 stat_line = f.read()
@@ -268,7 +290,7 @@ class Spare:
             return False
         if self.state_id is not None:
             try:
-                s = os.lstat(STATE_TMP)
+                s = os.lstat(self.state_path)
             except OSError:
                 return False
             if (s.st_dev, s.st_ino) != self.state_id or s.st_size != 0:
@@ -285,14 +307,14 @@ class Spare:
         for fd in (self.req_w, self.out_r, self.err_r, self.rep_r):
             if fd >= 0:
                 os.close(fd)
-        drop_state_tmp()
+        drop_state_tmp(self.state_path)
 
 
-def open_state_tmp():
-    """STATE_TMP, fresh and empty, root's, in root's /run/ci; -1 if not."""
-    drop_state_tmp()
+def open_state_tmp(path):
+    """`path`, fresh and empty, root's, in root's /run/ci; -1 if not."""
+    drop_state_tmp(path)
     try:
-        fd = os.open(STATE_TMP, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
                      os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError:
         return -1
@@ -303,25 +325,26 @@ def open_state_tmp():
     return fd
 
 
-def drop_state_tmp():
+def drop_state_tmp(path):
     try:
-        os.unlink(STATE_TMP)
+        os.unlink(path)
     except OSError:
         pass
 
 
-def publish_state():
-    """After a state_out run (its processes gone): STATE_TMP becomes
-    STATE_OUT.  The size is measured here, never taken from the program."""
+def publish_state(path):
+    """After a state_out run (its processes gone): the run's state file
+    becomes STATE_OUT.  The size is measured here, never taken from the
+    program."""
     try:
-        st = os.lstat(STATE_TMP)
+        st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
-            drop_state_tmp()
+            drop_state_tmp(path)
             return 0
-        os.rename(STATE_TMP, STATE_OUT)
+        os.rename(path, STATE_OUT)
         return st.st_size
     except OSError:
-        drop_state_tmp()
+        drop_state_tmp(path)
         return 0
 
 
@@ -377,8 +400,8 @@ def run_python(req, ctl, spare):
     size = 0
     if req["state_out"] and info.get("state_saved") and not timed_out:
         kill_leftovers(spare.pid)   # nobody writes the state any more
-        size = publish_state()
+        size = publish_state(spare.state_path)
     else:
-        drop_state_tmp()
+        drop_state_tmp(spare.state_path)
     res = result(req, st, rc, out, err, dur, info.get("warnings", []), size)
     return res, closed, spare.pid

@@ -4,16 +4,17 @@ closes the connection; heavy Python modules imported while idle."""
 import gc
 import os
 import select
+import signal
 import shutil
 import sys
 
-from . import hugepages, resident
+from . import hugepages, lean, resident
 from .compiled import run_compiled
 from .config import BUILD_ROOT, HOME_DIR, LANGS, PROTO_VERSION, RUN_DIR, log
 from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_frame,
                      send_frame)
 from .identity import harden_runner, make_user_dir
-from .procs import become_subreaper, kill_leftovers, settle
+from .procs import become_subreaper, keep_alive, kept_pids, kill_leftovers, release, settle
 from .python import Spare, run_python
 from .wipe import remember_env, wipe
 
@@ -92,7 +93,10 @@ def preimport_while_idle(ctl, steps):
 
 
 class Server:
-    """The serve loop: one request at a time, spare Python child kept warm."""
+    """The serve loop: one request at a time, spare Python children kept
+    warm: one forked from this process (numpy, pandas, matplotlib
+    imported) and, when the lean fork server runs (lean.py), one forked
+    from it for runs that need none of them."""
 
     def __init__(self, ctl, langs):
         self.ctl = ctl
@@ -100,8 +104,14 @@ class Server:
         # resident compilers first (resident.py): a JVM or node warming up
         # while the container waits in the pool, not during a run
         self.steps = [lambda: resident.warm(langs)] + list(PREIMPORT_STEPS)
-        self.spare = None
+        self.spare = None        # forked from this process
+        self.lean_spare = None   # forked from the lean fork server
         self.py_seen = False
+        self.lean = None
+        if "py" in langs and lean.enabled() and has_stack():
+            self.lean = lean.start()
+            if self.lean is not None:
+                keep_alive(self.lean.pid)
 
     def want_spare(self):
         # Pre-fork only in a Python image (numpy present) or once py was used.
@@ -109,28 +119,76 @@ class Server:
             return False
         return not self.steps and ("numpy" in sys.modules or self.py_seen)
 
+    def drop_lean(self):
+        if self.lean is not None:
+            release(self.lean.pid)
+            self.lean.stop()
+            self.lean = None
+
+    def new_spare(self, from_lean):
+        sp = Spare(self.ctl, self.lean if from_lean else None)
+        if from_lean and not sp.lean:
+            log("lean fork server gone; Python runs fork from the runner")
+            self.drop_lean()
+        keep_alive(sp.pid)
+        return sp
+
+    def fill_spares(self):
+        if not self.want_spare():
+            return
+        if self.spare is None:
+            self.spare = self.new_spare(False)
+        if self.lean_spare is None and self.lean is not None:
+            self.lean_spare = self.new_spare(True)
+
+    def spares(self):
+        return [sp for sp in (self.spare, self.lean_spare) if sp is not None]
+
+    def discard_spares(self, only_spoilt=False):
+        for name in ("spare", "lean_spare"):
+            sp = getattr(self, name)
+            if sp is not None and (not only_spoilt or not sp.pristine()):
+                release(sp.pid)
+                sp.discard()
+                setattr(self, name, None)
+
+    def take_spare(self, req):
+        """The spare this Python run takes (removed from its slot), or None
+        (run_python forks one)."""
+        name = "spare"
+        if self.lean_spare is not None and not lean.needs_stack(req):
+            name = "lean_spare"
+        sp = getattr(self, name)
+        setattr(self, name, None)
+        if sp is not None:
+            release(sp.pid)
+            if not sp.pristine():   # killed meanwhile (a last-resort kill(-1))
+                sp.discard()
+                sp = None
+        return sp
+
     def wipe(self, req):
         """A wipe frame: returns the `wiped` reply."""
-        # the spare was forked from the pristine fork server and never
-        # given a request: it may serve the next session (wipe.py)
-        if self.spare is not None and not self.spare.pristine():
-            self.spare.discard()
-            self.spare = None
+        # the spares were forked from pristine fork servers and never given
+        # a request: they may serve the next session (wipe.py); so may the
+        # lean fork server, which never runs user code
+        self.discard_spares(only_spoilt=True)
+        if self.lean is not None and not self.lean.pristine():
+            self.drop_lean()
         # the helpers served the previous session: never the next
         # one; fresh ones are started (and warmed) once idle again
         resident.stop_all()
-        reply = wipe(req, self.spare)
-        if self.spare is not None and not reply.get("ok"):
-            self.spare.discard()
-            self.spare = None
+        reply = wipe(req, self.spares(), self.lean)
+        if not reply.get("ok"):
+            self.discard_spares()
+            self.drop_lean()
         self.steps.insert(0, lambda: resident.warm(self.langs))
         return reply
 
     def serve_one(self):
         """Serve one frame; returns False when the runner should exit."""
         preimport_while_idle(self.ctl, self.steps)
-        if self.spare is None and self.want_spare():
-            self.spare = Spare(self.ctl)
+        self.fill_spares()
         try:
             payload = recv_frame(self.ctl)
         except ProtocolError as e:
@@ -150,18 +208,13 @@ class Server:
             else:
                 # the last run's processes are exiting (kill_leftovers):
                 # gone before the next program can look
-                keep = set(resident.live_pids())
-                if self.spare is not None:
-                    keep.add(self.spare.pid)
-                settle(keep)
+                settle(kept_pids())
                 if req["lang"] == "py":
                     self.py_seen = True
-                    spare, self.spare = self.spare, None
-                    reply, closed, leftover_pgid = run_python(req, self.ctl, spare)
+                    reply, closed, leftover_pgid = run_python(
+                        req, self.ctl, self.take_spare(req))
                 else:
-                    if self.spare is not None:
-                        self.spare.discard()
-                        self.spare = None
+                    self.discard_spares()
                     reply, closed = run_compiled(req, self.ctl)
         except Exception as e:  # a runner bug must not kill the container
             log("internal error: %r" % (e,))
@@ -177,9 +230,22 @@ class Server:
         return True
 
 
+def has_stack():
+    """numpy importable: a Python image whose fork server imports the
+    scientific stack (the lean fork server is worth its process)."""
+    try:
+        import importlib.util
+        return importlib.util.find_spec("numpy") is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def main():
     path = os.environ.get("CI_CTL_SOCKET", RUN_DIR + "/ctl.sock")
     harden_runner()
+    # never interrupted: a program may signal the runner while it kills
+    # as the sandbox user (procs.kill_as_sandbox_user)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_env()
     remember_env()
     become_subreaper()
@@ -194,4 +260,5 @@ def main():
     server = Server(ctl, langs)
     while server.serve_one():
         pass
+    server.drop_lean()
     return 0

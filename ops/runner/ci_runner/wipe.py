@@ -36,8 +36,8 @@ import signal
 import time
 
 from .config import BUILD_ROOT, DATA_DIR, HOME_DIR, STATE_IN, STATE_OUT, STATE_TMP
-from .identity import SANDBOX_UID, harden_runner, make_user_dir, privileged
-from .procs import reap_all
+from .identity import SANDBOX_UID, make_user_dir, privileged
+from .procs import kill_as_sandbox_user, reap_all
 
 WIPE_MAX_ENTRIES = 20000
 KILL_ROUNDS = 200          # x 1 ms: processes still listed after this fail the wipe
@@ -62,13 +62,13 @@ class TooMany(Exception):
     pass
 
 
-def _others(keep=None):
-    """Pids of every process but this one and `keep` (zombies included) and
-    their uids, from /proc."""
+def _others(keep=frozenset()):
+    """Pids of every process but this one and those in `keep` (zombies
+    included) and their uids, from /proc."""
     me = os.getpid()
     out = []
     for ent in os.listdir("/proc"):
-        if not ent.isdigit() or int(ent) in (me, keep):
+        if not ent.isdigit() or int(ent) == me or int(ent) in keep:
             continue
         try:
             st = os.stat("/proc/" + ent)
@@ -78,38 +78,22 @@ def _others(keep=None):
     return out
 
 
-def _kill_as_sandbox_user():
-    """kill(-1, SIGKILL) with the sandbox uid as real and effective uid
-    (saved uid kept 0 to come back): it reaches every process the sandbox
-    user runs (they cannot change uid: no_new_privs, no capabilities) at
-    once, as a fork bomb needs, and never a process of the runner's
-    identity such as the pristine spare (python.Spare)."""
-    os.setresuid(SANDBOX_UID, SANDBOX_UID, 0)
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except OSError:
-        pass
-    finally:
-        os.setresuid(0, 0, 0)
-        harden_runner()   # a uid change resets the dumpable flag
-
-
-def kill_all(keep=None):
-    """As PID 1: SIGKILL to every other process but `keep` until /proc lists
-    none (at most KILL_ROUNDS rounds); returns what is left.  Without `keep`
-    one kill(-1) as root; with it, the sandbox user's processes at once and
-    any other stray process by name."""
+def kill_all(keep=frozenset()):
+    """As PID 1: SIGKILL to every other process but those in `keep` until
+    /proc lists none (at most KILL_ROUNDS rounds); returns what is left.
+    Without `keep` one kill(-1) as root; with it, the sandbox user's
+    processes at once and any other stray process by name."""
     left = _others(keep)
     for _ in range(KILL_ROUNDS):
         if not left:
             break
-        if keep is None:
+        if not keep:
             try:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
         else:
-            _kill_as_sandbox_user()
+            kill_as_sandbox_user()
             for pid, uid in left:
                 if uid != SANDBOX_UID:
                     try:
@@ -226,11 +210,23 @@ def _listing(path):
         return ["<%s>" % e.strerror]
 
 
-def check(keep=None, keep_state=False):
+def _state_files():
+    """The state files in /run/ci: state.in, state.out, every spare's."""
+    run_dir, tmp = os.path.split(STATE_TMP)
+    try:
+        names = os.listdir(run_dir)
+    except OSError:
+        return [p for p in (STATE_IN, STATE_OUT) if os.path.lexists(p)]
+    return [os.path.join(run_dir, n) for n in sorted(names)
+            if n in (os.path.basename(STATE_IN), os.path.basename(STATE_OUT))
+            or n.startswith(tmp)]
+
+
+def check(keep=frozenset(), keep_files=frozenset()):
     """What is left: {"processes", "ipc", "files", "env"} counts and the
-    first thing found, for the reason.  `keep` (the pristine spare's pid)
-    and, with keep_state, STATE_TMP (its empty state file, checked by
-    Spare.pristine) are not counted."""
+    first thing found, for the reason.  The pids in `keep` (the pristine
+    spares, the lean fork server) and `keep_files` (the spares' empty state
+    files, checked by Spare.pristine) are not counted."""
     found = []
     procs = _others(keep)
     for pid, uid in procs[:3]:
@@ -253,8 +249,8 @@ def check(keep=None, keep_state=False):
         files += len(extra)
         if extra:
             found.append("%s/%s" % (d, extra[0]))
-    for p in (STATE_IN, STATE_OUT) + (() if keep_state else (STATE_TMP,)):
-        if os.path.lexists(p):
+    for p in _state_files():
+        if p not in keep_files:
             files += 1
             found.append(p)
     env = 0
@@ -264,10 +260,11 @@ def check(keep=None, keep_state=False):
     return {"processes": len(procs), "ipc": ipc, "files": files, "env": env}, found
 
 
-def wipe(obj, spare=None):
-    """Handles a wipe frame; returns the `wiped` frame.  `spare` is the
-    pristine Python child (python.Spare) to keep, or None: it must still be
-    pristine after the wipe, else the wipe fails (the caller discards it)."""
+def wipe(obj, spares=(), lean=None):
+    """Handles a wipe frame; returns the `wiped` frame.  `spares` are the
+    pristine Python children (python.Spare) to keep and `lean` the lean fork
+    server (lean.LeanServer) or None: each must still be pristine after the
+    wipe, else the wipe fails (the caller discards them)."""
     wid = obj.get("id") if isinstance(obj.get("id"), str) else ""
     if os.getpid() != 1 or not privileged():
         # Outside its container (a runner started by hand or by the runner
@@ -278,8 +275,9 @@ def wipe(obj, spare=None):
     t0 = time.monotonic()
     reason = ""
     refused = False
-    keep = spare.pid if spare is not None else None
-    keep_state = spare is not None and spare.state_id is not None
+    keep = frozenset([sp.pid for sp in spares] + ([lean.pid] if lean else []))
+    keep_files = frozenset(sp.state_path for sp in spares
+                           if sp.state_id is not None)
     kill_all(keep)
     try:
         remove_ipc()
@@ -294,11 +292,12 @@ def wipe(obj, spare=None):
     try:
         for d in USER_DIRS:
             budget = _empty_dir(d, budget)
-        for p in (STATE_IN, STATE_OUT) + (() if keep_state else (STATE_TMP,)):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
+        for p in _state_files():
+            if p not in keep_files:
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
         make_user_dir(HOME_DIR)
         make_user_dir("/tmp/matplotlib")
     except TooMany:
@@ -309,9 +308,11 @@ def wipe(obj, spare=None):
     if _start_env is not None and dict(os.environ) != _start_env:
         os.environ.clear()
         os.environ.update(_start_env)
-    checks, found = check(keep, keep_state)
-    if spare is not None and not spare.pristine():
-        reason = reason or "the spare Python child is no longer pristine"
+    checks, found = check(keep, keep_files)
+    if not all(sp.pristine() for sp in spares):
+        reason = reason or "a spare Python child is no longer pristine"
+    if lean is not None and not lean.pristine():
+        reason = reason or "the lean fork server is no longer pristine"
     ok = not refused and not reason and not any(checks.values())
     if not ok and not reason:
         reason = "left behind: " + ", ".join(found[:4])
