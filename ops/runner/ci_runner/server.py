@@ -62,11 +62,21 @@ def _import_matplotlib():
     import matplotlib.pyplot  # noqa: F401
 
 
+def _settle_heap():
+    """Once, after the imports: what they allocated is frozen (the cyclic
+    GC never walks it again, so children do not copy it page by page) and
+    moved into huge pages (hugepages.py)."""
+    gc.collect()
+    gc.freeze()
+    hugepages.collapse()
+
+
 PREIMPORT_STEPS = [
     lambda: __import__("cloudpickle"),
     lambda: __import__("numpy"),
     lambda: __import__("pandas"),
     _import_matplotlib,
+    _settle_heap,
 ]
 
 
@@ -86,10 +96,6 @@ def preimport_while_idle(ctl, steps):
             step()
         except Exception:
             pass
-        if not steps:
-            gc.collect()
-            gc.freeze()
-            hugepages.collapse()
 
 
 class Server:
