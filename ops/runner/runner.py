@@ -27,12 +27,10 @@ The state file format is in ci_runner/pystate.py.
 
 import sys
 
-from ci_runner.hugepages import use_huge_heap  # sys.path[0]: this file's dir
-
 if __name__ == "__main__":
+    # sys.path[0] is this file's directory
     if sys.argv[1:2] == ["--lean-server"]:   # ci_runner/lean.py
         from ci_runner.lean import serve
         sys.exit(serve(int(sys.argv[2])))
-    use_huge_heap()   # may re-execute this file once (ci_runner/hugepages.py)
     from ci_runner.server import main
     sys.exit(main())

@@ -6,6 +6,8 @@
     procs     process supervision: pipes, deadlines, leftovers, OOM, status
     pystate   the Python state file: load before a run, save after it
     python    Python runs: a warm fork server (spare child per run)
+    lean      the lean fork server: spares for runs that need only the stdlib
+    hugepages the fork server's heap in transparent huge pages
     compiled  every other language: write, compile, run in a build dir
     resident  warm compilers (ts transpiler, javac) as uid 1000, per container
     resident_src  their sources (node script, Java compile server)

@@ -1,36 +1,36 @@
 """Huge pages for the Python fork server: cheaper forks and exits.
 
-Every Python run is a fork of the fork server (server.py).  A fork copies
-one page-table entry per 4 KiB page of the parent's anonymous memory
-(about 60 MB once numpy, pandas and matplotlib are imported) and takes a
-reference on every page; the child's exit drops them all again.  On this
-kind of virtual machine that was most of a call's CPU time (docs/pool.md).
-A 2 MiB transparent huge page is one entry and one reference.
+Every Python run that needs the scientific stack is a fork of the full
+fork server (server.py).  A fork copies one page-table entry per 4 KiB
+page of the parent's private memory (about 60 MB once numpy, pandas and
+matplotlib are imported) and takes a reference on every page; the child's
+exit drops them all again.  On this kind of virtual machine that is most
+of such a call's CPU time (docs/pool.md).  A 2 MiB transparent huge page
+is one entry and one reference.
 
-Two steps, both best effort (a kernel with THP "never" or without
-MADV_COLLAPSE leaves everything as it was):
+So after the idle imports, collapse() asks the kernel (MADV_COLLAPSE,
+Linux 6.1+) to back every 2 MiB-aligned stretch of private anonymous
+memory that is (nearly) full by one huge page: about 20-30 MB of the 60
+here (the rest sits in pymalloc's 1 MiB arenas, which rarely fill an
+aligned 2 MiB stretch).  A process that writes into a huge page shared
+with a child gets its own 4 KiB copy as before (the kernel splits the
+mapping in the writer only), so the fork server slowly loses some of them
+to its own writes: about 12 MB stay, measured over hundreds of calls.
+Contents never change.
 
-1. use_huge_heap(), first thing in runner.py: a runner that will import the
-   scientific stack (numpy is installed) re-executes itself once with
-   PYTHONMALLOC=malloc and glibc's hugetlb=1 tunable, so Python objects live
-   on glibc's heap, which glibc marks MADV_HUGEPAGE and grows in 2 MiB
-   steps (pymalloc's 1 MiB arenas never fill an aligned 2 MiB stretch).
-   Both variables are removed from the runner's environment right after,
-   so no program inherits them.  Measured in the py image: about 43 of the
-   63 MB in huge pages, a fork plus the child's exit 45 % less CPU (the
-   programs' own speed within noise: their allocations are glibc's too).
-2. collapse(), after the idle imports: MADV_COLLAPSE on every 2 MiB-aligned
-   stretch of private anonymous memory that is (nearly) full.
+Rejected: running the fork server with PYTHONMALLOC=malloc and glibc's
+hugetlb tunable (twice the memory in huge pages, but every fault in the
+heap may then stall in compaction: container start-up cost 0.2-0.6 s more
+CPU in half the runs here, and user programs would run on another
+allocator).
 
-A child that writes into a huge page gets its own 4 KiB copy as before:
-the kernel splits the mapping in the writer only; contents never change.
-CI_RUNNER_HUGEPAGES=0 turns both off.
+Best effort: a kernel without MADV_COLLAPSE or with THP "never" leaves
+everything as it was.  CI_RUNNER_HUGEPAGES=0 turns it off.
 """
 
 import ctypes
 import os
 import struct
-import sys
 
 MADV_HUGEPAGE = 14
 MADV_COLLAPSE = 25
@@ -39,38 +39,10 @@ PAGE = 4096
 # a stretch is collapsed only when at least this many of its 512 pages are
 # in use: a huge page for a sparse stretch would raise the resident size
 MIN_PRESENT = 480
-MARK = "CI_RUNNER_HEAP"
-ALLOC_ENV = {"PYTHONMALLOC": "malloc", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 
 def enabled():
     return os.environ.get("CI_RUNNER_HUGEPAGES", "1") != "0"
-
-
-def use_huge_heap():
-    """Re-exec this runner once with the allocator settings (when the
-    image has numpy and huge pages are not turned off); in the re-executed
-    runner, drop the settings from the environment.  Returns normally."""
-    if os.environ.pop(MARK, None) is not None:
-        for k in ALLOC_ENV:
-            os.environ.pop(k, None)
-        return
-    if not enabled():
-        return
-    try:
-        import importlib.util
-        if importlib.util.find_spec("numpy") is None:
-            return
-    except (ImportError, ValueError):
-        return
-    env = dict(os.environ, **ALLOC_ENV)
-    env[MARK] = "1"
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(sys.executable, [sys.executable] + sys.argv, env)
-    except OSError:
-        pass   # run as we are
 
 
 def _anon_ranges():
