@@ -400,6 +400,58 @@ def case_wipe_keeps_spare(s):
           "a numpy run did not take the other kept spare", res, spares, pid)
 
 
+FORK_SERVER_PROBE = "import sys\nprint('pandas' in sys.modules, end=' ')\n"
+
+
+def case_lean(s):
+    """lean.py: a run whose code imports only the standard library forks
+    from the lean fork server (no pandas in sys.modules), one that imports
+    numpy, or restores a state naming it, from the full one; exit codes,
+    signals and timeouts read the same from either (the lean server reaps
+    its children and reports their status); when the lean server dies the
+    runs go on, from the full fork server."""
+    probe = FORK_SERVER_PROBE
+    until = time.monotonic() + 60   # warm: both spares and the lean server wait
+    while len(root_pythons(s)) != 3 and time.monotonic() < until:
+        time.sleep(0.2)
+    expect(s.run(probe + "print(1)"), "completed", 0, "False 1\n")
+    expect(s.run(probe + "import json, os.path\nprint(1)"), "completed", 0, "False 1\n")
+    expect(s.run(probe + "import numpy\nprint(1)"), "completed", 0, "True 1\n")
+    expect(s.run(probe + "from matplotlib import pyplot\nprint(1)"), "completed", 0,
+           "True 1\n")
+    for lib in ("", "import numpy\n"):
+        expect(s.run(lib + "import os\nos._exit(3)"), "failed", 3, "")
+        expect(s.run(lib + "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"),
+               "failed", 139)
+        expect(s.run(lib + "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+               "failed", 137)
+        expect(s.run(lib + "while True:\n    pass", timeout_ms=800), "timeout", 137)
+    # state: plain values restore in the lean child, a numpy array in the full one
+    def stateful(code, out):
+        res = s.run(code, state_in=True, state_out=True)
+        expect(res, "completed", 0, out)
+        os.replace(os.path.join(s.run_dir, "state.out"), os.path.join(s.run_dir, "state.in"))
+    expect(s.run("n = 41", state_out=True), "completed", 0)
+    os.replace(os.path.join(s.run_dir, "state.out"), os.path.join(s.run_dir, "state.in"))
+    stateful(probe + "print(n + 1)", "False 42\n")
+    stateful("import numpy as np\na = np.arange(4)", "")
+    stateful(probe + "print(int(a.sum()), n)", "True 6 41\n")
+    # the lean server dies: runs go on from the full fork server
+    # (its waiting child too: a fork of it, the same command line)
+    p = subprocess.run(["docker", "exec", s.cid, "python3", "-c",
+                        "import os\n"
+                        "for p in os.listdir('/proc'):\n"
+                        "    if p.isdigit() and int(p) != os.getpid() and b'--lean-server\\0' in "
+                        "open('/proc/%s/cmdline' % p, 'rb').read():\n"
+                        "        os.kill(int(p), 9)\n"], capture_output=True, text=True)
+    check(p.returncode == 0, "could not kill the lean server", p.stdout, p.stderr)
+    for _ in range(2):
+        expect(s.run(probe + "print(1)"), "completed", 0)
+    expect(s.run("import os\nos._exit(3)"), "failed", 3, "")
+    expect(s.run("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)"), "failed", 139)
+    expect(s.run(probe + "print(1)"), "completed", 0, "True 1\n")
+
+
 CASES = {
     "hello": case_hello, "print": case_print, "stderr_exit": case_stderr_exit,
     "exception": case_exception, "timeout": case_timeout,
@@ -409,7 +461,7 @@ CASES = {
     "bash": case_bash, "oom": case_oom, "hangup": case_hangup,
     "oversize": case_oversize, "matplotlib": case_matplotlib,
     "java_names": case_java_names, "wipe": case_wipe,
-    "wipe_keeps_spare": case_wipe_keeps_spare,
+    "wipe_keeps_spare": case_wipe_keeps_spare, "lean": case_lean,
 }
 CASE_DOCKER_ARGS = {"oom": docker_mem_args()}
 for _lang in SUM_PROGRAMS:

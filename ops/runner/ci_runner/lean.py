@@ -8,23 +8,26 @@ The lean server is this runner's code and cloudpickle only, a few MB: a
 fork and an exit of it cost a fraction.  It is a second process of the
 runner's identity (root, not dumpable, never runs user code), started
 once per container by fork+exec of runner.py --lean-server, talking to
-the runner over a socketpair:
+the runner over a socketpair, one line per message:
 
-    runner -> lean  "spawn" + 5 descriptors (SCM_RIGHTS): the spare's
-                    request pipe, stdout, stderr, report pipe and state
-                    file (or /dev/null when it has none: b"spawn0")
-    lean -> runner  the new child's pid, in ASCII
+    runner -> lean  "spawn1" (or "spawn0": no state file) + 5 descriptors
+                    (SCM_RIGHTS): the spare's request pipe, stdout,
+                    stderr, report pipe and state file (/dev/null for none)
+    lean -> runner  "p <pid>"            the new child (0: fork failed)
+                    "x <pid> <status>"   a child exited: its wait status
 
-The child is made by a double fork (lean -> x -> child; x exits at once),
-so it is re-parented to the runner (PID 1, or its subreaper): the runner
-waits for it, signals its group and reads its exit status exactly as for a
-child of its own.  The child runs python.spare_child, the same code as a
-spare forked by the runner.
+The child is the lean server's: it makes the child lead its own process
+group, watches it with a pidfd, reaps it and sends its wait status, which
+the runner's supervise() takes in place of its own waitpid (procs.py:
+`reaper`).  Its orphans go to the runner (PID 1) as before.  The child runs
+python.spare_child, the same code as a spare forked by the runner.  If the
+lean server dies, its children become the runner's, which then reaps them
+itself.
 
-Which spare a run takes (choose()): the lean one unless the code imports a
-module outside the standard library, or the state it restores mentions one
-(see needs_stack).  A lean child that imports numpy anyway still works: the
-import only costs what it costs outside a fork server.
+Which spare a run takes (needs_stack): the lean one unless the code imports
+a module outside the standard library, or the state it restores mentions
+one.  A lean child that imports numpy anyway still works: the import only
+costs what it costs outside a fork server.
 
 Everything here is best effort: if the lean server cannot start or dies,
 spares fork from the runner as before.  CI_RUNNER_LEAN=0 turns it off.
@@ -32,6 +35,8 @@ spares fork from the runner as before.  CI_RUNNER_LEAN=0 turns it off.
 
 import ast
 import os
+import select
+import selectors
 import signal
 import socket
 import sys
@@ -53,6 +58,8 @@ def enabled():
 class LeanServer:
     """The runner's handle on the lean fork server process."""
 
+    MAX_EXITS = 64   # statuses nobody asked for (a discarded spare's) are dropped
+
     def __init__(self):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.pid = os.fork()
@@ -67,17 +74,18 @@ class LeanServer:
             finally:
                 os._exit(127)
         theirs.close()
-        self.sock.settimeout(SPAWN_TIMEOUT_S)
+        self.sock.setblocking(False)
+        self.buf = b""
+        self.exits = {}
+        self.gone = False
 
-    def alive(self):
-        try:
-            pid, _ = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            return False
-        return pid == 0
+    def fileno(self):
+        return self.sock.fileno()
 
     def pristine(self):
         """Alive, not a zombie, still the runner's identity."""
+        if self.gone:
+            return False
         try:
             with open("/proc/%d/stat" % self.pid, "rb") as f:
                 line = f.read()
@@ -87,10 +95,69 @@ class LeanServer:
         state = line[line.rindex(b")") + 2:].split()[0]
         return state not in (b"Z", b"X") and st.st_uid == os.geteuid()
 
+    def _read(self, block):
+        """One recv into the buffer (block: waiting at most SPAWN_TIMEOUT_S
+        for it); False once the server is gone (or hangs)."""
+        try:
+            if block and not select.select([self.sock], [], [], SPAWN_TIMEOUT_S)[0]:
+                data = b""
+            else:
+                data = self.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self.gone = True
+            return False
+        self.buf += data
+        return True
+
+    def _lines(self):
+        """Complete lines in the buffer; exit lines are noted, the others
+        returned."""
+        out = []
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            parts = line.split()
+            try:
+                if len(parts) == 3 and parts[0] == b"x":
+                    if len(self.exits) >= self.MAX_EXITS:
+                        self.exits.pop(next(iter(self.exits)))
+                    self.exits[int(parts[1])] = int(parts[2])
+                elif len(parts) == 2 and parts[0] == b"p":
+                    out.append(int(parts[1]))
+            except ValueError:
+                pass
+        return out
+
+    def pump(self):
+        """Take what the server sent (without waiting); False once gone."""
+        ok = self._read(False)
+        self._lines()
+        return ok
+
+    def status(self, pid):
+        """The wait status of our spawned child `pid` once it has exited,
+        else None.  Once the server is gone its children are ours."""
+        if pid not in self.exits and not self.gone:
+            self.pump()
+        if pid in self.exits:
+            return self.exits.pop(pid)
+        if self.gone:
+            from .procs import own_child_status
+            return own_child_status(pid)
+        return None
+
+    def forget(self, pid):
+        self.exits.pop(pid, None)
+
     def spawn(self, fds):
         """A new spare child with these descriptors (req_r, out_w, err_w,
         rep_w, state_fd or -1); returns its pid, or None (then the lean
         server is of no further use: stop() it)."""
+        if self.gone:
+            return None
         null = -1
         try:
             send = list(fds)
@@ -98,23 +165,21 @@ class LeanServer:
                 null = os.open("/dev/null", os.O_WRONLY)
                 send[4] = null
             socket.send_fds(self.sock, [b"spawn1" if fds[4] >= 0 else b"spawn0"], send)
-            data = b""
-            while not data.endswith(b"\n") and len(data) < 32:
-                chunk = self.sock.recv(32)
-                if not chunk:
-                    break
-                data += chunk
-            pid = int(data)
-            if pid <= 1:
-                raise ValueError("bad pid")
-            return pid
-        except (OSError, ValueError):
+            while True:
+                pids = self._lines()
+                if pids:
+                    return pids[0] if pids[0] > 1 else None
+                if not self._read(True):
+                    return None
+        except OSError:
+            self.gone = True
             return None
         finally:
             if null >= 0:
                 os.close(null)
 
     def stop(self):
+        self.gone = True
         try:
             self.sock.close()
         except OSError:
@@ -127,71 +192,68 @@ class LeanServer:
 
 
 def serve(fd):
-    """The lean server's main loop (runner.py --lean-server FD)."""
+    """The lean server's main loop (runner.py --lean-server FD): spawn
+    children on request, report each one's exit status."""
     harden_runner()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pickler()   # cloudpickle, imported once here rather than per run
     sock = socket.socket(fileno=fd)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, None)
     while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 16, 8)
-        except OSError:
-            return 0
-        if not msg:
-            return 0
-        if msg not in (b"spawn0", b"spawn1") or len(fds) != 5:
-            for f in fds:
-                os.close(f)
-            return 1
-        if msg == b"spawn0":
-            os.close(fds[4])
-            fds[4] = -1
-        pid = _double_fork(fds)
-        for f in fds:
-            if f >= 0:
-                os.close(f)
-        try:
-            sock.sendall(b"%d\n" % pid)
-        except OSError:
-            return 0
+        for key, _ in sel.select():
+            if key.data is not None:   # a child's pidfd: it exited
+                sel.unregister(key.fd)
+                os.close(key.fd)
+                try:
+                    _, st = os.waitpid(key.data, 0)
+                except ChildProcessError:
+                    continue
+                msg = b"x %d %d\n" % (key.data, st)
+            else:
+                try:
+                    req, fds, _, _ = socket.recv_fds(sock, 16, 8)
+                except OSError:
+                    return 0
+                if not req:
+                    return 0
+                if req not in (b"spawn0", b"spawn1") or len(fds) != 5:
+                    for f in fds:
+                        os.close(f)
+                    return 1
+                if req == b"spawn0":
+                    os.close(fds[4])
+                    fds[4] = -1
+                pid = _fork_spare(fds)
+                for f in fds:
+                    if f >= 0:
+                        os.close(f)
+                if pid > 0:
+                    try:
+                        sel.register(os.pidfd_open(pid), selectors.EVENT_READ, pid)
+                    except OSError:
+                        pass   # cannot watch it: reaped when the server exits
+                msg = b"p %d\n" % pid
+            try:
+                sock.sendall(msg)
+            except OSError:
+                return 0
 
 
-def _double_fork(fds):
-    """Fork x, which forks the child and exits: the child is re-parented to
-    the runner.  Returns the child's pid (0 on failure)."""
-    r, w = os.pipe()
+def _fork_spare(fds):
+    """Fork a spare child (python.spare_child) leading its own process
+    group; returns its pid, 0 on failure."""
     try:
-        x = os.fork()
+        pid = os.fork()
     except OSError:
-        os.close(r)
-        os.close(w)
         return 0
-    if x == 0:
-        try:
-            os.close(r)
-            child = os.fork()
-            if child == 0:
-                os.close(w)
-                spare_child(*fds)
-            os.write(w, b"%d" % child)
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 32)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
+    if pid == 0:
+        spare_child(*fds)   # never returns
     try:
-        os.waitpid(x, 0)
+        os.setpgid(pid, pid)
     except OSError:
         pass
-    try:
-        return int(data)
-    except ValueError:
-        return 0
+    return pid
 
 
 # ---- which spare a run takes ---------------------------------------------

@@ -268,8 +268,18 @@ def drain_now(fd, cap):
         cap.feed(data)
 
 
+def own_child_status(pid):
+    """The wait status of our child `pid` once it has exited, else None
+    (0 when it was reaped elsewhere)."""
+    try:
+        wpid, st = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 0
+    return st if wpid == pid else None
+
+
 def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
-              rep_r=None, report=None, hook=None):
+              rep_r=None, report=None, hook=None, reaper=None):
     """Pump the child's pipes until it is done; enforce the deadline.
 
     "Done" is the child's exit, or (Python) its report line on rep_r: the
@@ -282,6 +292,10 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
     when readable, hook.on_ready() serves a round of tool calls and returns
     the seconds the program was paused (the deadline moves by as much), or
     None: the run must end (the program is killed, timed_out set).
+
+    `reaper` (lean.LeanServer): the child is not ours but the lean fork
+    server's, which reaps it and reports its status (reaper.status(pid));
+    its socket (reaper.fileno()) is watched so that report wakes us.
     """
     sel = selectors.DefaultSelector()
     pipes = [(out_r, out_cap), (err_r, err_cap)]
@@ -301,11 +315,15 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
     if hook is not None:
         hook.pgid = pid
         sel.register(hook.fileno(), selectors.EVENT_READ, "hook")
+    wait_status = own_child_status
+    if reaper is not None:
+        wait_status = reaper.status
+        sel.register(reaper.fileno(), selectors.EVENT_READ, "reaper")
     status, timed_out, peer_closed = None, False, False
     drain_until = None
     while True:
         open_pipes = sum(1 for k in sel.get_map().values()
-                         if k.data not in ("exit", "ctl", "hook"))
+                         if k.data not in ("exit", "ctl", "hook", "reaper"))
         if report is not None and report.info is not None:
             break
         if status is not None and open_pipes == 0:
@@ -328,6 +346,9 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
             tag = key.data
             if tag == "exit":
                 sel.unregister(pidfd)
+            elif tag == "reaper":
+                if not reaper.pump():   # gone: the child is ours now
+                    sel.unregister(key.fd)
             elif tag == "hook":
                 paused = hook.on_ready()
                 if paused is None:
@@ -357,17 +378,12 @@ def supervise(pid, out_r, err_r, deadline, out_cap, err_cap, ctl,
                     sel.unregister(key.fd)
                     os.close(key.fd)
         if status is None:
-            try:
-                wpid, st = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                wpid, st = pid, 0
-            if wpid == pid:
-                status = st
-            elif timed_out or time.monotonic() >= deadline:
+            status = wait_status(pid)
+            if status is None and (timed_out or time.monotonic() >= deadline):
                 timed_out = True
                 kill_leftovers(pid)
     for key in list(sel.get_map().values()):
-        if key.data not in ("exit", "ctl", "hook"):
+        if key.data not in ("exit", "ctl", "hook", "reaper"):
             drain_now(key.fd, key.data)
             os.close(key.fd)
     sel.close()

@@ -255,6 +255,7 @@ class Spare:
         fds = (req_r, out_w, err_w, rep_w, state_fd)
         self.pid = lean.spawn(fds) if lean is not None else None
         self.lean = self.pid is not None
+        self.reaper = lean if self.lean else None   # it reaps the child
         if self.pid is None:
             self.pid = os.fork()
             if self.pid == 0:
@@ -301,9 +302,12 @@ class Spare:
         """Kill an unused spare and release its fds."""
         try:
             os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+            if self.reaper is None:
+                os.waitpid(self.pid, 0)
         except OSError:
             pass
+        if self.reaper is not None:
+            self.reaper.forget(self.pid)
         for fd in (self.req_w, self.out_r, self.err_r, self.rep_r):
             if fd >= 0:
                 os.close(fd)
@@ -385,7 +389,8 @@ def run_python(req, ctl, spare):
     try:
         status, timed_out, closed = supervise(spare.pid, spare.out_r, spare.err_r,
                                               deadline, out, err, ctl,
-                                              spare.rep_r, report, hook=chan)
+                                              spare.rep_r, report, hook=chan,
+                                              reaper=spare.reaper)
     finally:
         if chan is not None:
             chan.close()
