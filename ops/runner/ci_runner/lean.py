@@ -279,6 +279,7 @@ def third_party_names():
                 if base and base.isidentifier() and not base.startswith("_") \
                         and base not in sys.stdlib_module_names:
                     names.add(base.encode())
+        names.discard(b"cloudpickle")   # the lean server has it (functions in a state)
         _third_party = names
     return _third_party
 
