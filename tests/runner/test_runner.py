@@ -434,6 +434,8 @@ def case_lean(s):
     expect(s.run("n = 41", state_out=True), "completed", 0)
     os.replace(os.path.join(s.run_dir, "state.out"), os.path.join(s.run_dir, "state.in"))
     stateful(probe + "print(n + 1)", "False 42\n")
+    stateful("def f(x):\n    return 2 * x\n", "")          # cloudpickled by value
+    stateful(probe + "print(f(n))", "False 82\n")
     stateful("import numpy as np\na = np.arange(4)", "")
     stateful(probe + "print(int(a.sum()), n)", "True 6 41\n")
     # the lean server dies: runs go on from the full fork server
