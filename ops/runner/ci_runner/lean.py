@@ -195,7 +195,6 @@ def serve(fd):
     """The lean server's main loop (runner.py --lean-server FD): spawn
     children on request, report each one's exit status."""
     harden_runner()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     pickler()   # cloudpickle, imported once here rather than per run
     sock = socket.socket(fileno=fd)
     sel = selectors.DefaultSelector()

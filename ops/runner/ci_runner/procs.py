@@ -62,9 +62,10 @@ def kill_as_sandbox_user():
     user runs (they cannot change uid: no_new_privs, no capabilities) at
     once, as a fork bomb needs, and never a process of the runner's
     identity such as a waiting spare or the lean fork server.  (While the
-    uid is changed a program could signal the runner: it ignores SIGINT,
-    and as the container's init it cannot be killed or stopped from
-    inside.)"""
+    uid is changed a program could send the runner a signal it handles,
+    SIGINT: the runner would exit, which fails the caller's own run like
+    any runner exit and destroys the container; as the container's init it
+    cannot be killed or stopped from inside, nor traced: not dumpable.)"""
     os.setresuid(SANDBOX_UID, SANDBOX_UID, 0)
     try:
         os.kill(-1, signal.SIGKILL)

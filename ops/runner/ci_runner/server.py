@@ -4,7 +4,6 @@ closes the connection; heavy Python modules imported while idle."""
 import gc
 import os
 import select
-import signal
 import shutil
 import sys
 
@@ -249,9 +248,6 @@ def has_stack():
 def main():
     path = os.environ.get("CI_CTL_SOCKET", RUN_DIR + "/ctl.sock")
     harden_runner()
-    # never interrupted: a program may signal the runner while it kills
-    # as the sandbox user (procs.kill_as_sandbox_user)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_env()
     remember_env()
     become_subreaper()
