@@ -12,7 +12,8 @@
 # 6. (re)starts build/ingress/ci-ingress and WORKERS (default 1) copies of
 #    build/worker/ci-worker with WORKER_ID=worker-<i>, in the background
 #    (logs var/log/ingress.log, var/log/worker-<i>.log; pids var/run/*.pid),
-#    each with WORKER_CONCURRENCY slots (default 4 per core)
+#    each with WORKER_CONCURRENCY slots (default 4 per core) and a pool
+#    memory budget POOL_MEMORY_MB (default a quarter of the machine's memory)
 # 7. waits for GET /health on PORT (default 8000) and prints how to call it.
 # Running it again restarts the service with the current code.  Stop with
 # bash ops/stop.sh.
@@ -66,6 +67,12 @@ port="$(ci_cfg PORT 8000)"
 # core keep the cores busy; compose and a bare ci-worker keep the binary's 2.
 WORKER_CONCURRENCY="$(ci_cfg WORKER_CONCURRENCY $((4 * $(nproc))))"
 export WORKER_CONCURRENCY
+# The pool's memory budget: a quarter of the machine's memory unless
+# configured (the binary's 2048 MB keeps twelve Python containers: sixteen
+# users at once would then have their containers evicted and re-created,
+# seconds of CPU each, on every call; docs/pool.md).
+POOL_MEMORY_MB="$(ci_cfg POOL_MEMORY_MB $(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 4096 )))"
+export POOL_MEMORY_MB
 
 # start_bg NAME EXE: runs EXE in its own session from the repo root (so it
 # finds .env), appending to var/log/NAME.log, pid in var/run/NAME.pid.

@@ -34,6 +34,7 @@ spares fork from the runner as before.  CI_RUNNER_LEAN=0 turns it off.
 """
 
 import ast
+import gc
 import os
 import select
 import selectors
@@ -196,6 +197,8 @@ def serve(fd):
     children on request, report each one's exit status."""
     harden_runner()
     pickler()   # cloudpickle, imported once here rather than per run
+    gc.collect()
+    gc.freeze()   # the children's collections never walk (and copy) all this
     sock = socket.socket(fileno=fd)
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, None)
