@@ -223,14 +223,29 @@ def share_calls(st, n, clients, body):
     return done[0], errors, wall
 
 
-def latency_levels(st, code, levels, per_client, lang="py", pool=2):
+def latency_levels(st, code, levels, per_client, lang="py", pool=2, callers=False):
     """Each client keeps its own session.  Its first request (a pool hit or
     miss, not counted) binds it; then the pool refills and the new warm
-    containers finish their imports before the measured requests start."""
+    containers finish their imports before the measured requests start.
+    `callers`: every client is a caller of its own (a user_id each: one
+    container each); else all are one caller (the key), whose sessions
+    share POOL_CALLER_MAX containers, wiped between them."""
     results = {}
     for c in levels:
         clients = [Client(st) for _ in range(c)]
-        sids = [cl.exec({"lang": lang, "code": code})["session_id"] for cl in clients]
+        extra = [{"user_id": "lat-%d-%d" % (c, i)} if callers else {} for i in range(c)]
+        sids = [cl.exec(dict({"lang": lang, "code": code}, **x))["session_id"]
+                for cl, x in zip(clients, extra)]
+        # one call of every session at once, not measured: the bindings
+        # were one after the other (a caller's sessions could share one
+        # container); now each takes the container it keeps
+        run_threads(lambda i: clients[i].exec(
+            dict({"lang": lang, "code": code, "session_id": sids[i]}, **extra[i])), c)
+        wait_warm(st, pool)
+        # the burst of new sessions raised the pool's demand-driven target
+        # (a rate averaged over ~5 s): let it fall back, and the refills it
+        # started finish, before measuring
+        time.sleep(6)
         wait_warm(st, pool)
         lat = [[] for _ in range(c)]
         errors = []
@@ -239,13 +254,14 @@ def latency_levels(st, code, levels, per_client, lang="py", pool=2):
             try:
                 for _ in range(per_client):
                     lat[i].append(timed(lambda: clients[i].exec(
-                        {"lang": lang, "code": code, "session_id": sids[i]})))
+                        dict({"lang": lang, "code": code, "session_id": sids[i]}, **extra[i]))))
             except Exception as e:  # noqa: BLE001 - a figure, reported
                 errors.append(str(e))
 
         wall = run_threads(client, c)
         flat = [x for l in lat for x in l]
-        results[c] = (flat, errors, len(flat) / wall if wall > 0 else 0)
+        results[(c, "callers") if callers else c] = (flat, errors,
+                                                      len(flat) / wall if wall > 0 else 0)
     return results
 
 
@@ -257,8 +273,14 @@ def print_latency(title, results, base_run, base_exec, targets=None):
         len(base_run), w=(34, 10, 10, 10, 8))
     row("baseline Docker API exec", ms(b_exec), ms(pct(base_exec, 95)),
         ms(pct(base_exec, 99)), len(base_exec), w=(34, 10, 10, 10, 8))
+    def label(c):
+        if isinstance(c, int):
+            return "/exec, concurrency %d" % c
+        if isinstance(c, tuple):
+            return "/exec, concurrency %d, a caller each" % c[0]
+        return str(c)
     for c, (flat, errors, rate) in results.items():
-        name = "/exec, concurrency %s" % c if isinstance(c, int) else str(c)
+        name = label(c)
         row(name, ms(pct(flat, 50)), ms(pct(flat, 95)), ms(pct(flat, 99)), len(flat),
             w=(34, 10, 10, 10, 8))
         if errors:
@@ -267,6 +289,7 @@ def print_latency(title, results, base_run, base_exec, targets=None):
     for c, (flat, _, rate) in results.items():
         p50 = pct(flat, 50)
         print("   %-30s docker run %6.1fx   docker exec %6.1fx   (%.0f req/s)" % (
-            c, b_run / p50, b_exec / p50, rate))
+            label(c).replace("/exec, concurrency ", "c=") if not isinstance(c, str) else c,
+            b_run / p50, b_exec / p50, rate))
     for t in targets or []:
         print("   target: " + t(results))
