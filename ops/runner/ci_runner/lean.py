@@ -44,6 +44,7 @@ import sys
 
 from .config import STATE_IN, log
 from .identity import close_fds_except, harden_runner
+from .procs import alive_as_runner, own_child_status
 from .pystate import pickler
 from .python import spare_child
 
@@ -85,16 +86,7 @@ class LeanServer:
 
     def pristine(self):
         """Alive, not a zombie, still the runner's identity."""
-        if self.gone:
-            return False
-        try:
-            with open("/proc/%d/stat" % self.pid, "rb") as f:
-                line = f.read()
-            st = os.stat("/proc/%d" % self.pid)
-        except OSError:
-            return False
-        state = line[line.rindex(b")") + 2:].split()[0]
-        return state not in (b"Z", b"X") and st.st_uid == os.geteuid()
+        return not self.gone and alive_as_runner(self.pid)
 
     def _read(self, block):
         """One recv into the buffer (block: waiting at most SPAWN_TIMEOUT_S
@@ -146,7 +138,6 @@ class LeanServer:
         if pid in self.exits:
             return self.exits.pop(pid)
         if self.gone:
-            from .procs import own_child_status
             return own_child_status(pid)
         return None
 

@@ -151,6 +151,19 @@ def settle(keep, limit_s=2.0):
         time.sleep(0.0005)
 
 
+def alive_as_runner(pid):
+    """`pid` exists, is neither a zombie nor dead, and has the runner's uid
+    (a waiting spare, the lean fork server: procs the wipe may keep)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            line = f.read()
+        st = os.stat("/proc/%d" % pid)
+    except OSError:
+        return False
+    state = line[line.rindex(b")") + 2:].split()[0]
+    return state not in (b"Z", b"X") and st.st_uid == os.geteuid()
+
+
 PF_EXITING = 0x4   # include/linux/sched.h: the task is in do_exit()
 
 

@@ -20,8 +20,8 @@ import types
 
 from .config import DATA_DIR, MAX_WARNING_CHARS, MAX_WARNINGS, STATE_OUT, STATE_TMP
 from .frames import result
-from .procs import (Capture, Report, child_become_user, child_detach, classify, kill_leftovers,
-                    oom_kills, own_group, supervise)
+from .procs import (Capture, Report, alive_as_runner, child_become_user, child_detach, classify,
+                    kill_leftovers, oom_kills, own_group, supervise)
 from .ptc import Channel, end_note
 from .pystate import load_state, save_state
 
@@ -280,14 +280,7 @@ class Spare:
         """True when the child still waits as it was forked: alive, not a
         zombie, the runner's identity, and its state file the empty file
         made for it (the wipe keeps such a spare for the next session)."""
-        try:
-            with open("/proc/%d/stat" % self.pid, "rb") as f:
-                stat_line = f.read()
-            st = os.stat("/proc/%d" % self.pid)
-        except OSError:
-            return False
-        state = stat_line[stat_line.rindex(b")") + 2:].split()[0]
-        if state in (b"Z", b"X") or st.st_uid != os.geteuid():
+        if not alive_as_runner(self.pid):
             return False
         if self.state_id is not None:
             try:
