@@ -107,8 +107,11 @@ class LeanServer:
         return True
 
     def _lines(self):
-        """Complete lines in the buffer; exit lines are noted, the others
-        returned."""
+        """Complete lines in the buffer, in order: exit statuses are noted,
+        new pids returned.  A new pid drops a status noted for that pid
+        before: an earlier child's (the server reaps a child, and reports
+        it, before the kernel can give its pid to another), which must not
+        end the new one's run."""
         out = []
         while b"\n" in self.buf:
             line, self.buf = self.buf.split(b"\n", 1)
@@ -119,6 +122,7 @@ class LeanServer:
                         self.exits.pop(next(iter(self.exits)))
                     self.exits[int(parts[1])] = int(parts[2])
                 elif len(parts) == 2 and parts[0] == b"p":
+                    self.exits.pop(int(parts[1]), None)
                     out.append(int(parts[1]))
             except ValueError:
                 pass
