@@ -44,7 +44,7 @@ import sys
 
 from .config import STATE_IN, log
 from .identity import close_fds_except, harden_runner
-from .procs import alive_as_runner, own_child_status
+from .procs import alive_as_runner, keep_alive, own_child_status, release
 from .pystate import pickler
 from .python import spare_child
 
@@ -76,6 +76,7 @@ class LeanServer:
             finally:
                 os._exit(127)
         theirs.close()
+        keep_alive(self.pid)   # no clean-up kills it
         self.sock.setblocking(False)
         self.buf = b""
         self.exits = {}
@@ -176,6 +177,7 @@ class LeanServer:
 
     def stop(self):
         self.gone = True
+        release(self.pid)
         try:
             self.sock.close()
         except OSError:

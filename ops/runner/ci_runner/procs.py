@@ -128,7 +128,7 @@ def kill_leftovers(pgid):
                 except OSError:
                     pass
         reap_all()
-        if not sent or all_exiting(me, kept_pids()):
+        if not sent or all_exiting(me, keep):
             break
         time.sleep(0.001)
     reap_all()
@@ -143,8 +143,7 @@ def settle(keep, limit_s=2.0):
     end = time.monotonic() + limit_s
     while True:
         reap_all()
-        pids = other_pids(me) if me == 1 else child_pids(me)
-        if not [p for p in pids if p not in keep]:
+        if not others_than(me, keep):
             return True
         if time.monotonic() >= end:
             return False
@@ -178,10 +177,7 @@ def all_exiting(me, keep):
     container's; otherwise the runner's children) has only exiting or dead
     threads.  Every thread is read: a thread-group leader that called
     pthread_exit() is a zombie while its other threads still run."""
-    pids = other_pids(me) if me == 1 else child_pids(me)
-    for pid in pids:
-        if pid in keep:
-            continue
+    for pid in others_than(me, keep):
         try:
             tids = os.listdir("/proc/%d/task" % pid)
         except OSError:
@@ -205,6 +201,13 @@ def other_pids(me):
                 if e.isdigit() and int(e) != me]
     except OSError:
         return []
+
+
+def others_than(me, keep):
+    """What a run may have left: as PID 1 every other process of the
+    container, otherwise the runner's children; but those in `keep`."""
+    pids = other_pids(me) if me == 1 else child_pids(me)
+    return [p for p in pids if p not in keep]
 
 
 def child_pids(parent):

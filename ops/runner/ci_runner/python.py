@@ -21,7 +21,7 @@ import types
 from .config import DATA_DIR, MAX_WARNING_CHARS, MAX_WARNINGS, STATE_OUT, STATE_TMP
 from .frames import result
 from .procs import (Capture, Report, alive_as_runner, child_become_user, child_detach, classify,
-                    kill_leftovers, oom_kills, own_group, supervise)
+                    keep_alive, kill_leftovers, oom_kills, own_group, release, supervise)
 from .ptc import Channel, end_note
 from .pystate import load_state, save_state
 
@@ -260,12 +260,14 @@ class Spare:
             self.pid = os.fork()
             if self.pid == 0:
                 spare_child(*fds)
+        keep_alive(self.pid)   # no clean-up kills it while it waits
         own_group(self.pid)
         for fd in fds:
             if fd >= 0:
                 os.close(fd)
 
     def start(self, req):
+        release(self.pid)   # it runs user code now: killed like any program
         data = json.dumps(req).encode("utf-8")
         try:
             while data:
@@ -293,6 +295,7 @@ class Spare:
 
     def discard(self):
         """Kill an unused spare and release its fds."""
+        release(self.pid)
         try:
             os.kill(self.pid, signal.SIGKILL)
             if self.reaper is None:
@@ -308,11 +311,17 @@ class Spare:
 
 
 def open_state_tmp(path):
-    """`path`, fresh and empty, root's, in root's /run/ci; -1 if not."""
-    drop_state_tmp(path)
+    """`path`, fresh and empty, root's, in root's /run/ci; -1 if not.
+    (Each spare's path is new: one left over is removed only if met.)"""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL |
-                     os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, flags, 0o644)
+    except FileExistsError:
+        drop_state_tmp(path)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError:
+            return -1
     except OSError:
         return -1
     try:   # it becomes state.in: the next program (uid 1000) reads it

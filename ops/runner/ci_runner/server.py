@@ -13,7 +13,7 @@ from .config import BUILD_ROOT, HOME_DIR, LANGS, PROTO_VERSION, RUN_DIR, log
 from .frames import (ProtocolError, connect, error_frame, parse_frame, recv_frame,
                      send_frame)
 from .identity import harden_runner, make_user_dir
-from .procs import become_subreaper, keep_alive, kept_pids, kill_leftovers, release, settle
+from .procs import become_subreaper, kept_pids, kill_leftovers, settle
 from .python import Spare, run_python
 from .wipe import remember_env, wipe
 
@@ -113,10 +113,8 @@ class Server:
         self.lean_spare = None   # forked from the lean fork server
         self.py_seen = False
         self.lean = None
-        if "py" in langs and lean.enabled() and has_stack():
+        if "py" in langs and has_stack():
             self.lean = lean.start()
-            if self.lean is not None:
-                keep_alive(self.lean.pid)
 
     def want_spare(self):
         # Pre-fork only in a Python image (numpy present) or once py was used.
@@ -126,7 +124,6 @@ class Server:
 
     def drop_lean(self):
         if self.lean is not None:
-            release(self.lean.pid)
             self.lean.stop()
             self.lean = None
 
@@ -135,7 +132,6 @@ class Server:
         if from_lean and not sp.lean:
             log("lean fork server gone; Python runs fork from the runner")
             self.drop_lean()
-        keep_alive(sp.pid)
         return sp
 
     def fill_spares(self):
@@ -153,7 +149,6 @@ class Server:
         for name in ("spare", "lean_spare"):
             sp = getattr(self, name)
             if sp is not None and (not only_spoilt or not sp.pristine()):
-                release(sp.pid)
                 sp.discard()
                 setattr(self, name, None)
 
@@ -165,11 +160,9 @@ class Server:
             name = "lean_spare"
         sp = getattr(self, name)
         setattr(self, name, None)
-        if sp is not None:
-            release(sp.pid)
-            if not sp.pristine():   # killed meanwhile (a last-resort kill(-1))
-                sp.discard()
-                sp = None
+        if sp is not None and not sp.pristine():   # killed meanwhile (a last-resort kill(-1))
+            sp.discard()
+            sp = None
         return sp
 
     def wipe(self, req):

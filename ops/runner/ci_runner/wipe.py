@@ -37,7 +37,7 @@ import time
 
 from .config import BUILD_ROOT, DATA_DIR, HOME_DIR, STATE_IN, STATE_OUT, STATE_TMP
 from .identity import SANDBOX_UID, make_user_dir, privileged
-from .procs import kill_as_sandbox_user, reap_all
+from .procs import kill_as_sandbox_user, other_pids, reap_all
 
 WIPE_MAX_ENTRIES = 20000
 KILL_ROUNDS = 200          # x 1 ms: processes still listed after this fail the wipe
@@ -65,16 +65,15 @@ class TooMany(Exception):
 def _others(keep=frozenset()):
     """Pids of every process but this one and those in `keep` (zombies
     included) and their uids, from /proc."""
-    me = os.getpid()
     out = []
-    for ent in os.listdir("/proc"):
-        if not ent.isdigit() or int(ent) == me or int(ent) in keep:
+    for pid in other_pids(os.getpid()):
+        if pid in keep:
             continue
         try:
-            st = os.stat("/proc/" + ent)
+            st = os.stat("/proc/%d" % pid)
         except OSError:
             continue
-        out.append((int(ent), st.st_uid))
+        out.append((pid, st.st_uid))
     return out
 
 
