@@ -438,6 +438,14 @@ def case_lean(s):
     stateful(probe + "print(f(n))", "False 82\n")
     stateful("import numpy as np\na = np.arange(4)", "")
     stateful(probe + "print(int(a.sum()), n)", "True 6 41\n")
+    # hostile code for the runner's own scan (ast.parse, as root): too deep
+    # to parse, too long to scan; the runner answers and goes on
+    res = s.run("x = " + "+".join(["a"] * 30000))
+    check(res.get("status") == "failed" and "RecursionError" in res.get("stderr", ""),
+          "deeply nested code: not the child's own failure", res)
+    expect(s.run("# " + "x" * (80 << 10) + "\n" + probe + "print(1)"), "completed", 0,
+           "True 1\n")
+    expect(s.run(probe + "print(1)"), "completed", 0, "False 1\n")
     # the lean server dies: runs go on from the full fork server
     # (its waiting child too: a fork of it, the same command line)
     p = subprocess.run(["docker", "exec", s.cid, "python3", "-c",
