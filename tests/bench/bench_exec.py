@@ -60,13 +60,16 @@ from test_languages import SUM  # noqa: E402  (tests/e2e, on the path bench_util
 
 # ---- sections -----------------------------------------------------------------
 
-def run_sh_pool_mb():
-    """POOL_MEMORY_MB as ops/run.sh sets it: a quarter of the machine's memory."""
+def run_sh_env():
+    """What ops/run.sh gives the worker beyond the binary's defaults: 4 slots
+    per core (WORKER_CONCURRENCY) and a quarter of the machine's memory
+    for the pool (POOL_MEMORY_MB)."""
+    mb = 2048
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith("MemTotal:"):
-                return int(line.split()[1]) // 4096
-    return 2048
+                mb = int(line.split()[1]) // 4096
+    return {"WORKER_CONCURRENCY": str(4 * (os.cpu_count() or 1)), "POOL_MEMORY_MB": str(mb)}
 
 
 def sec_exec():
@@ -75,10 +78,11 @@ def sec_exec():
     base_exec = docker_exec_ms(PY, ["python3", "-c", "print(1)"], n_exec)
     levels = (1,) if QUICK else (1, 4, 16)
     per = 10 if QUICK else 100
-    # the memory budget ops/run.sh gives (a quarter of the machine's): room
-    # for a container per caller at c=16
-    env = {"POOL_SIZE_PY": "2", "WORKER_CONCURRENCY": "4", "POOL_KEEP_MAX": "32",
-           "HEARTBEAT_INTERVAL_MS": "200", "POOL_MEMORY_MB": str(run_sh_pool_mb())}
+    # the stack as ops/run.sh starts it (its slots per core and memory
+    # budget: room for a container per caller at c=16); the heartbeat is
+    # faster than the default 5 s so the warm-up waits see the pool sooner
+    env = dict({"POOL_SIZE_PY": "2", "POOL_KEEP_MAX": "32", "HEARTBEAT_INTERVAL_MS": "200"},
+               **run_sh_env())
     with stack(env) as st:
         wait_warm(st, 2)
         res = latency_levels(st, "print(1)", levels, per)
@@ -233,9 +237,10 @@ def sec_reuse():
     print("baseline sequential docker run --rm python3 -c 'print(1)': p50 %.1f ms, p99 %.1f ms, "
           "%.2f runs/s, engine+client cpu %.1f ms/run" % (b50, pct(base, 99), 1000.0 / b50,
                                                          base_cpu * 1000))
-    env = {"POOL_SIZE_PY": "2", "WORKER_CONCURRENCY": "8", "POOL_KEEP_IDLE_MS": "120000",
-           "HEARTBEAT_INTERVAL_MS": "200", "RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_PER_MINUTE": "1000000",
-           "RATE_LIMIT_PER_HOUR": "10000000", "RATE_LIMIT_PER_DAY": "100000000"}
+    env = dict({"POOL_SIZE_PY": "2", "POOL_KEEP_IDLE_MS": "120000", "HEARTBEAT_INTERVAL_MS": "200",
+                "RATE_LIMIT_PER_SECOND": "100000", "RATE_LIMIT_PER_MINUTE": "1000000",
+                "RATE_LIMIT_PER_HOUR": "10000000", "RATE_LIMIT_PER_DAY": "100000000"},
+               **run_sh_env())
     with stack(env) as st:
         wait_warm(st, 2)
         cl = Client(st)
