@@ -34,8 +34,11 @@
 --   turn_wake(id, x)  a parked job goes back to its stream (x: and is marked
 --                     turn_expired); a job not parked is left alone.  A
 --                     job is in ci:turn:due exactly while it is parked.
---   turn_done(h, id)  job id (hash h) is terminal: leave the line, wake the
---                     next one if it is parked.
+--   turn_done(h, id, f)
+--                     job id (hash h) is terminal: leave the line, wake the
+--                     next one if it is parked.  f: the hash's session_id,
+--                     ticket and parked when the caller read them already
+--                     (nil: read here).
 --   turn_gate(h, id, stream, entry, now, t)
 --                     at start (t = the hash's session_id, ticket,
 --                     turn_deadline, turn_waited, turn_expired): 0 its turn
@@ -61,8 +64,8 @@ local function turn_wake(id, expired)
   if expired then redis.call('HSET', h, 'turn_expired', '1') end
   redis.call('XADD', p[1], '*', 'id', id, 'job', p[2] or '')
 end
-local function turn_done(h, id)
-  local f = redis.call('HMGET', h, 'session_id', 'ticket', 'parked')
+local function turn_done(h, id, f)
+  f = f or redis.call('HMGET', h, 'session_id', 'ticket', 'parked')
   if not f[2] then return end
   if f[3] then
     redis.call('HDEL', h, 'parked', 'parked_job')
