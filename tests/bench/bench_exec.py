@@ -11,7 +11,8 @@ private (tests/e2e/stack.py: its own redis-server, ingress and worker on
 loopback ports).  Sections (NAME):
 
   exec     sync /exec py print(1): p50/p95/p99 at concurrency 1, 4, 16, each
-           client with its own session (its kept container), and one row
+           client with its own session (its kept container; the worker as
+           ops/run.sh starts it: 4 slots per core), and one row
            where every request is a new session (warm pool).  Baselines:
            `docker run --rm code-interpreter/py python3 -c 'print(1)'` and a
            Docker API exec (create + start) into a running container.
