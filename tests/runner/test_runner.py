@@ -436,6 +436,13 @@ def case_lean(s):
     stateful(probe + "print(n + 1)", "False 42\n")
     stateful("def f(x):\n    return 2 * x\n", "")          # cloudpickled by value
     stateful(probe + "print(f(n))", "False 82\n")
+    # hostile state for the runner's own scan (a substring search, never an
+    # unpickling): a plain string naming a package, a state over 1 MiB;
+    # each takes the full fork server and restores intact, then lean again
+    stateful("w = 'pandas'", "")
+    stateful(probe + "print(w, n)\ndel w\nbig = 'x' * (2 << 20)", "True pandas 41\n")
+    stateful(probe + "print(len(big), n)\ndel big", "True 2097152 41\n")
+    stateful(probe + "print(n)", "False 41\n")
     stateful("import numpy as np\na = np.arange(4)", "")
     stateful(probe + "print(int(a.sum()), n)", "True 6 41\n")
     # hostile code for the runner's own scan (ast.parse, as root): too deep
