@@ -37,14 +37,13 @@ def engine_pids():
     return out
 
 
-def stack_containers(st, api=None):
+def stack_containers(st, api):
     """Ids of the stack's containers (the ones mounting a path under the
     stack's run dir), from one Docker API call over the engine's socket
-    (`api`: a DockerAPI to reuse; the docker CLI here, twice every half
-    second, cost the machine about a tenth of a core and slowed the calls
-    being measured)."""
+    (`api`: the meter's DockerAPI, kept open; the docker CLI here, twice
+    every half second, cost the machine about a tenth of a core and slowed
+    the calls being measured)."""
     prefix = os.path.join(st.tmp, "run") + "/"
-    api = api or DockerAPI()
     try:
         status, body = api.call("GET", "/containers/json?all=1")
     except (OSError, http.client.HTTPException):

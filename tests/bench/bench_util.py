@@ -289,7 +289,7 @@ def print_latency(title, results, base_run, base_exec, targets=None):
     for c, (flat, _, rate) in results.items():
         p50 = pct(flat, 50)
         print("   %-30s docker run %6.1fx   docker exec %6.1fx   (%.0f req/s)" % (
-            label(c).replace("/exec, concurrency ", "c=") if not isinstance(c, str) else c,
+            label(c).replace("/exec, concurrency ", "c="),
             b_run / p50, b_exec / p50, rate))
     for t in targets or []:
         print("   target: " + t(results))
